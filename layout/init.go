@@ -1,0 +1,283 @@
+package layout
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/etcdpki/etcdpki/pki"
+	"github.com/etcdpki/etcdpki/spec"
+)
+
+// InitOptions tune Init.
+type InitOptions struct {
+	// Force re-issues leaf certificates that already exist. It never
+	// replaces a CA key.
+	Force bool
+	// Now is the issue time; zero means time.Now().
+	Now time.Time
+}
+
+// InitResult says what Init did.
+type InitResult struct {
+	// Out is the output directory.
+	Out string
+	// CA is the cluster's CA (its key is set).
+	CA *pki.CA
+	// CACreated is false when an existing CA in Out was reused.
+	CACreated bool
+	// Written and Kept list files (paths under Out) that were written or
+	// left as they were.
+	Written []string
+	Kept    []string
+}
+
+// ConflictError is a file that init refuses to touch.
+type ConflictError struct {
+	Path   string
+	Detail string
+	Hint   string
+}
+
+func (e *ConflictError) Error() string { return e.Path + ": " + e.Detail }
+
+// pendingFile is one file init is about to write.
+type pendingFile struct {
+	path string
+	data []byte
+	perm os.FileMode
+}
+
+// leafJob is one key pair init is about to issue.
+type leafJob struct {
+	member *spec.Member
+	kind   pki.Kind
+	cert   string // on-disk paths
+	key    string
+}
+
+// Init writes the cluster's PKI under out: the CA in out/ca, each member's
+// tree in out/<member> in the spec's layout, and the spec itself in
+// out/cluster.yaml. An existing CA in out is reused and never replaced;
+// existing leaves are kept unless opts.Force. Every conflict is found
+// before the first file is written, so a refused run writes nothing.
+func Init(c *spec.Cluster, out string, opts InitOptions) (*InitResult, error) {
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	l, err := ForName(c.Layout)
+	if err != nil {
+		return nil, err
+	}
+	res := &InitResult{Out: out}
+
+	ca, caExists, err := loadInitCA(out)
+	if err != nil {
+		return nil, err
+	}
+	if !caExists {
+		if err := refuseOrphanMembers(c, out, l); err != nil {
+			return nil, err
+		}
+	}
+
+	// Plan every leaf, and refuse half-present pairs before writing.
+	var jobs []leafJob
+	for i := range c.Members {
+		m := &c.Members[i]
+		root := MemberDir(out, m.Name)
+		for _, kind := range pki.LeafKinds(c.SplitCredentials) {
+			j := leafJob{member: m, kind: kind, cert: OnDisk(root, l.CertPath(kind)), key: OnDisk(root, l.KeyPath(kind))}
+			certOK, keyOK := exists(j.cert), exists(j.key)
+			switch {
+			case opts.Force || (!certOK && !keyOK):
+				jobs = append(jobs, j)
+			case certOK && keyOK:
+				res.Kept = append(res.Kept, rel(out, j.cert), rel(out, j.key))
+			default:
+				have, missing := j.cert, j.key
+				if keyOK {
+					have, missing = j.key, j.cert
+				}
+				return nil, &ConflictError{Path: missing, Detail: "missing, but " + filepath.Base(have) + " exists", Hint: "re-run with --force to re-issue the pair"}
+			}
+		}
+	}
+
+	// Generate the CA key (if needed) and the leaf keys in parallel.
+	nkeys := len(jobs)
+	if !caExists {
+		nkeys++
+	}
+	keys, err := pki.GenerateKeys(c.Algorithm, nkeys)
+	if err != nil {
+		return nil, err
+	}
+	var files []pendingFile
+	if !caExists {
+		ca, err = pki.NewCA(keys[len(keys)-1], pki.CACommonName, time.Duration(c.CAValidity), now)
+		if err != nil {
+			return nil, err
+		}
+		keyPEM, err := pki.EncodeKey(ca.Key)
+		if err != nil {
+			return nil, err
+		}
+		// The CA goes first: if the run is interrupted, the next one reuses it.
+		files = append(files,
+			pendingFile{filepath.Join(CADir(out), "ca.key"), keyPEM, KeyPerm},
+			pendingFile{filepath.Join(CADir(out), "ca.crt"), pki.EncodeCert(ca.Cert), CertPerm})
+		res.CACreated = true
+	}
+	res.CA = ca
+
+	// Each member gets ca.crt, and ca.key unless the CA is external, as
+	// kubeadm HA does (a control-plane node can then sign its own leaves).
+	caCertPEM := pki.EncodeCert(ca.Cert)
+	caKeyPEM, err := pki.EncodeKey(ca.Key)
+	if err != nil {
+		return nil, err
+	}
+	for i := range c.Members {
+		root := MemberDir(out, c.Members[i].Name)
+		type caFile struct {
+			path, what string
+			data       []byte
+			perm       os.FileMode
+			overwrite  bool
+		}
+		copies := []caFile{{OnDisk(root, l.CertPath(pki.KindCA)), "certificate", caCertPEM, CertPerm, opts.Force}}
+		if !c.ExternalCA {
+			// A CA key is never overwritten, not even with --force.
+			copies = append(copies, caFile{OnDisk(root, l.KeyPath(pki.KindCA)), "key", caKeyPEM, KeyPerm, false})
+		}
+		for _, cf := range copies {
+			f, identical, err := caCopy(cf.path, CADir(out), cf.data, cf.perm, cf.what, cf.overwrite)
+			if err != nil {
+				return nil, err
+			}
+			if identical {
+				res.Kept = append(res.Kept, rel(out, cf.path))
+			} else {
+				files = append(files, *f)
+			}
+		}
+	}
+
+	for i, j := range jobs {
+		dns, ips := []string(nil), []net.IP(nil)
+		if j.kind != pki.KindHealthcheckClient && j.kind != pki.KindAPIServerClient {
+			dns, ips = c.SANs(j.member)
+		}
+		req := pki.Request{
+			Kind:       j.kind,
+			CommonName: j.member.Name,
+			DNSNames:   dns,
+			IPs:        ips,
+			Validity:   time.Duration(c.CertValidity),
+			Split:      c.SplitCredentials,
+		}
+		kp, err := ca.IssueKeyPair(req, keys[i], now)
+		if err != nil {
+			return nil, fmt.Errorf("member %s: %w", j.member.Name, err)
+		}
+		keyPEM, err := pki.EncodeKey(kp.Key)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files,
+			pendingFile{j.key, keyPEM, KeyPerm},
+			pendingFile{j.cert, pki.EncodeCert(kp.Cert), CertPerm})
+	}
+
+	specYAML, err := spec.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, pendingFile{SpecFile(out), specYAML, CertPerm})
+
+	for _, f := range files {
+		if err := WriteFile(f.path, f.data, f.perm); err != nil {
+			return res, fmt.Errorf("writing %s: %w", f.path, err)
+		}
+		res.Written = append(res.Written, rel(out, f.path))
+	}
+	sort.Strings(res.Kept)
+	return res, nil
+}
+
+// loadInitCA loads out/ca if it is there. A CA certificate without its key
+// cannot sign, and a key that does not match its certificate is a mess a
+// human must sort out; both are refused rather than replaced.
+func loadInitCA(out string) (*pki.CA, bool, error) {
+	dir := CADir(out)
+	certPath, keyPath := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key")
+	certOK, keyOK := exists(certPath), exists(keyPath)
+	switch {
+	case !certOK && !keyOK:
+		return nil, false, nil
+	case certOK && !keyOK:
+		return nil, false, &ConflictError{Path: keyPath, Detail: "missing: the CA certificate exists but its key does not, so no leaves can be signed",
+			Hint: "put the CA key there, or use a new --out directory"}
+	case !certOK && keyOK:
+		return nil, false, &ConflictError{Path: certPath, Detail: "missing, but ca.key exists; refusing to replace a CA key",
+			Hint: "restore ca.crt, or move ca.key away"}
+	}
+	kp, err := ReadKeyPair(certPath, keyPath)
+	if err != nil {
+		return nil, false, err
+	}
+	if !kp.Cert.IsCA {
+		return nil, false, &ConflictError{Path: certPath, Detail: "is not a CA certificate (basic constraints CA:FALSE)"}
+	}
+	return &pki.CA{Cert: kp.Cert, Key: kp.Key}, true, nil
+}
+
+// refuseOrphanMembers stops init from creating a new CA next to member
+// trees that already hold one: their leaves would no longer verify (R1) and
+// the cluster would have two CAs (R2).
+func refuseOrphanMembers(c *spec.Cluster, out string, l *Layout) error {
+	for _, m := range c.Members {
+		p := OnDisk(MemberDir(out, m.Name), l.CertPath(pki.KindCA))
+		if exists(p) {
+			return &ConflictError{Path: p, Detail: "member already has an etcd CA, but " + CADir(out) + " has none",
+				Hint: "restore " + CADir(out) + "/ca.crt and ca.key, or use a new --out directory"}
+		}
+	}
+	return nil
+}
+
+// caCopy plans the copy of a CA file (the one in caDir) into a member
+// tree. An identical file is kept; a different one is a conflict unless
+// overwrite (certificates with --force only; keys never).
+func caCopy(path, caDir string, data []byte, perm os.FileMode, what string, overwrite bool) (f *pendingFile, identical bool, err error) {
+	old, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return &pendingFile{path, data, perm}, false, nil
+	case err != nil:
+		return nil, false, &FileError{Path: path, Err: err}
+	case bytes.Equal(bytes.TrimSpace(old), bytes.TrimSpace(data)):
+		return nil, true, nil
+	case overwrite:
+		return &pendingFile{path, data, perm}, false, nil
+	}
+	hint := "move it away if it is stale, or use a new --out directory"
+	if what == "certificate" {
+		hint = "re-run with --force to replace the member's CA certificate"
+	}
+	return nil, false, &ConflictError{Path: path, Detail: "holds a different CA " + what + " than " + caDir + "; refusing to overwrite it", Hint: hint}
+}
+
+func rel(out, p string) string {
+	if r, err := filepath.Rel(out, p); err == nil {
+		return r
+	}
+	return p
+}

@@ -1,0 +1,23 @@
+package pki
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"fmt"
+	"strings"
+)
+
+// Fingerprint returns the SHA-256 fingerprint of cert in the form
+// `openssl x509 -fingerprint -sha256` prints (upper-case hex pairs joined
+// by colons), so users can compare it with what openssl shows.
+func Fingerprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.Raw)
+	var b strings.Builder
+	for i, c := range sum {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		fmt.Fprintf(&b, "%02X", c)
+	}
+	return b.String()
+}

@@ -1,0 +1,275 @@
+package render
+
+import (
+	"fmt"
+	"net"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/etcdpki/etcdpki/layout"
+	"github.com/etcdpki/etcdpki/pki"
+	"github.com/etcdpki/etcdpki/spec"
+)
+
+// Options adjust a rendered configuration.
+type Options struct {
+	// Root is prefixed to every file path: the directory that stands for
+	// the node's "/", e.g. a member tree from init (out/cp1). Empty means
+	// the node's own paths (/etc/kubernetes/pki/…).
+	Root string
+	// DataDir overrides the layout's --data-dir (under Root if relative
+	// paths are not wanted, give an absolute one).
+	DataDir string
+	// Existing renders --initial-cluster-state=existing, for a member that
+	// joins a running cluster.
+	Existing bool
+}
+
+// Config is one member's etcd configuration: the settings kubeadm writes
+// into its etcd static pod, in etcd's own terms.
+type Config struct {
+	Name                     string
+	DataDir                  string
+	ListenClientURLs         []string
+	AdvertiseClientURLs      []string
+	ListenPeerURLs           []string
+	InitialAdvertisePeerURLs []string
+	ListenMetricsURLs        []string
+	InitialCluster           string
+	InitialClusterState      string
+	InitialClusterToken      string
+	SnapshotCount            int
+
+	// Client port TLS (2379).
+	CertFile       string
+	KeyFile        string
+	TrustedCAFile  string
+	ClientCertAuth bool
+	ClientCertFile string // split credentials only
+	ClientKeyFile  string
+
+	// Peer port TLS (2380).
+	PeerCertFile       string
+	PeerKeyFile        string
+	PeerTrustedCAFile  string
+	PeerClientCertAuth bool
+	PeerClientCertFile string // split credentials only
+	PeerClientKeyFile  string
+}
+
+// ForMember builds the configuration of the member called name.
+func ForMember(c *spec.Cluster, name string, opts Options) (*Config, error) {
+	m, err := c.Member(name)
+	if err != nil {
+		return nil, err
+	}
+	l, err := layout.ForName(c.Layout)
+	if err != nil {
+		return nil, err
+	}
+	file := func(p string) string { return onRoot(opts.Root, p) }
+	dataDir := opts.DataDir
+	if dataDir == "" {
+		dataDir = file(l.DataDir)
+	}
+
+	listenClient := []string{c.ClientURL(m)}
+	metricsHost := "127.0.0.1"
+	if m.OnLoopback() {
+		// Members sharing one host's lo (up, tests) cannot all bind
+		// 127.0.0.1; each listens on its own 127.0.0.x only.
+		metricsHost = m.AdvertiseHost()
+	} else if c.LocalClientURL() != c.ClientURL(m) {
+		// kubeadm listens on 127.0.0.1 too: kube-apiserver on a stacked
+		// control plane dials https://127.0.0.1:2379.
+		listenClient = []string{c.LocalClientURL(), c.ClientURL(m)}
+	}
+	var initial []string
+	for i := range c.Members {
+		initial = append(initial, c.Members[i].Name+"="+c.PeerURL(&c.Members[i]))
+	}
+	state := "new"
+	if opts.Existing {
+		state = "existing"
+	}
+	cfg := &Config{
+		Name:                     m.Name,
+		DataDir:                  dataDir,
+		ListenClientURLs:         listenClient,
+		AdvertiseClientURLs:      []string{c.ClientURL(m)},
+		ListenPeerURLs:           []string{c.PeerURL(m)},
+		InitialAdvertisePeerURLs: []string{c.PeerURL(m)},
+		// Plain HTTP on loopback only, for the kubelet's probes (/livez,
+		// /readyz), as kubeadm does.
+		ListenMetricsURLs:   []string{"http://" + net.JoinHostPort(metricsHost, strconv.Itoa(c.MetricsPort))},
+		InitialCluster:      strings.Join(initial, ","),
+		InitialClusterState: state,
+		InitialClusterToken: c.Name,
+		SnapshotCount:       10000,
+
+		CertFile:      file(l.CertPath(pki.KindServer)),
+		KeyFile:       file(l.KeyPath(pki.KindServer)),
+		TrustedCAFile: file(l.CertPath(pki.KindCA)),
+		// Without it etcd accepts any client that reaches the port
+		// (unless a trusted CA file is set, which implies it); kubeadm
+		// sets it explicitly and so do we.
+		ClientCertAuth: true,
+
+		// peer.crt is both the serving cert of 2380 and the credential a
+		// member presents when it dials another member.
+		PeerCertFile:       file(l.CertPath(pki.KindPeer)),
+		PeerKeyFile:        file(l.KeyPath(pki.KindPeer)),
+		PeerTrustedCAFile:  file(l.CertPath(pki.KindCA)),
+		PeerClientCertAuth: true,
+	}
+	if c.SplitCredentials {
+		// etcd 3.5+: separate client credentials, so the serving certs can
+		// be serverAuth only. --client-cert-file is what the grpc-gateway
+		// presents when it dials the member's own client port.
+		cfg.ClientCertFile = file(l.CertPath(pki.KindServerClient))
+		cfg.ClientKeyFile = file(l.KeyPath(pki.KindServerClient))
+		cfg.PeerClientCertFile = file(l.CertPath(pki.KindPeerClient))
+		cfg.PeerClientKeyFile = file(l.KeyPath(pki.KindPeerClient))
+	}
+	return cfg, nil
+}
+
+// onRoot maps a node path under root.
+func onRoot(root, p string) string {
+	if root == "" {
+		return p
+	}
+	return layout.OnDisk(root, p)
+}
+
+// Flags returns the etcd command-line flags, sorted by name as kubeadm
+// writes them into its static pod manifest.
+func (c *Config) Flags() []string {
+	kv := c.values()
+	names := make([]string, 0, len(kv))
+	for k := range kv {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	flags := make([]string, 0, len(names))
+	for _, k := range names {
+		flags = append(flags, "--"+k+"="+kv[k])
+	}
+	return flags
+}
+
+// values maps etcd flag names to values; empty settings are left out.
+func (c *Config) values() map[string]string {
+	kv := map[string]string{
+		"name":                        c.Name,
+		"data-dir":                    c.DataDir,
+		"listen-client-urls":          strings.Join(c.ListenClientURLs, ","),
+		"advertise-client-urls":       strings.Join(c.AdvertiseClientURLs, ","),
+		"listen-peer-urls":            strings.Join(c.ListenPeerURLs, ","),
+		"initial-advertise-peer-urls": strings.Join(c.InitialAdvertisePeerURLs, ","),
+		"listen-metrics-urls":         strings.Join(c.ListenMetricsURLs, ","),
+		"initial-cluster":             c.InitialCluster,
+		"initial-cluster-state":       c.InitialClusterState,
+		"initial-cluster-token":       c.InitialClusterToken,
+		"snapshot-count":              strconv.Itoa(c.SnapshotCount),
+		"cert-file":                   c.CertFile,
+		"key-file":                    c.KeyFile,
+		"trusted-ca-file":             c.TrustedCAFile,
+		"client-cert-auth":            strconv.FormatBool(c.ClientCertAuth),
+		"client-cert-file":            c.ClientCertFile,
+		"client-key-file":             c.ClientKeyFile,
+		"peer-cert-file":              c.PeerCertFile,
+		"peer-key-file":               c.PeerKeyFile,
+		"peer-trusted-ca-file":        c.PeerTrustedCAFile,
+		"peer-client-cert-auth":       strconv.FormatBool(c.PeerClientCertAuth),
+		"peer-client-cert-file":       c.PeerClientCertFile,
+		"peer-client-key-file":        c.PeerClientKeyFile,
+	}
+	for k, v := range kv {
+		if v == "" {
+			delete(kv, k)
+		}
+	}
+	return kv
+}
+
+// CommandLine renders the etcd invocation as a shell command, one flag per
+// line, ready to paste.
+func (c *Config) CommandLine() string {
+	var b strings.Builder
+	b.WriteString("etcd")
+	for _, f := range c.Flags() {
+		b.WriteString(" \\\n  ")
+		b.WriteString(shellQuote(f))
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but safe
+// characters.
+func shellQuote(s string) string {
+	safe := true
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_=.,/:@%+", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// ParseCommandLine is the inverse of CommandLine for its own output: it
+// returns the flags (without the leading "etcd"). Used by tests and by
+// tools that read a saved command line back.
+func ParseCommandLine(s string) ([]string, error) {
+	s = strings.ReplaceAll(s, "\\\n", " ")
+	fields, err := splitShell(s)
+	if err != nil {
+		return nil, err
+	}
+	if len(fields) == 0 || path.Base(filepath.ToSlash(fields[0])) != "etcd" {
+		return nil, fmt.Errorf("not an etcd command line")
+	}
+	return fields[1:], nil
+}
+
+// splitShell splits on blanks, honouring single quotes (all CommandLine
+// emits).
+func splitShell(s string) ([]string, error) {
+	var out []string
+	var cur strings.Builder
+	inField, inQuote := false, false
+	for _, r := range s {
+		switch {
+		case inQuote && r == '\'':
+			inQuote = false
+		case inQuote:
+			cur.WriteRune(r)
+		case r == '\'':
+			inQuote, inField = true, true
+		case r == ' ' || r == '\t' || r == '\n':
+			if inField {
+				out = append(out, cur.String())
+				cur.Reset()
+				inField = false
+			}
+		default:
+			cur.WriteRune(r)
+			inField = true
+		}
+	}
+	if inQuote {
+		return nil, fmt.Errorf("unterminated quote")
+	}
+	if inField {
+		out = append(out, cur.String())
+	}
+	return out, nil
+}
