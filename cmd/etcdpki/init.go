@@ -1,0 +1,163 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/etcdpki/etcdpki/layout"
+	"github.com/etcdpki/etcdpki/pki"
+	"github.com/etcdpki/etcdpki/spec"
+)
+
+// specFlags are the flags that describe a cluster, shared by commands that
+// build a spec from flags (init) and override a spec file.
+type specFlags struct {
+	config       string
+	members      []string
+	name         string
+	algo         string
+	layout       string
+	clientPort   int
+	peerPort     int
+	caValidity   spec.Duration
+	certValidity spec.Duration
+	split        bool
+	externalCA   bool
+	extraSANs    []string
+}
+
+func (f *specFlags) register(fs *pflag.FlagSet) {
+	fs.StringVarP(&f.config, "config", "c", "", "cluster spec `FILE` (YAML)")
+	fs.StringArrayVarP(&f.members, "member", "m", nil, "a member as `NAME=IP[,IP|DNS…]` (repeat for each member)")
+	fs.StringVar(&f.name, "name", "", "cluster name, used as --initial-cluster-token (default etcd-cluster)")
+	fs.StringVar(&f.algo, "algo", "", "key algorithm: "+strings.Join(pki.AlgorithmNames(), ", ")+" (default rsa-2048, as kubeadm)")
+	fs.StringVar(&f.layout, "layout", "", "file layout: kubeadm (/etc/kubernetes/pki) or etcd (/etc/etcd/pki) (default kubeadm)")
+	fs.IntVar(&f.clientPort, "client-port", 0, "etcd client port (default 2379)")
+	fs.IntVar(&f.peerPort, "peer-port", 0, "etcd peer port (default 2380)")
+	fs.Var(&f.caValidity, "ca-validity", "CA lifetime, e.g. 87600h or 3650d (default 10 years)")
+	fs.Var(&f.certValidity, "cert-validity", "leaf certificate lifetime (default 1 year)")
+	fs.BoolVar(&f.split, "split-credentials", false, "also issue clientAuth-only credentials and make serving certs serverAuth-only (etcd 3.5+)")
+	fs.BoolVar(&f.externalCA, "external-ca", false, "keep ca.key only in <out>/ca, not on the members")
+	fs.StringArrayVar(&f.extraSANs, "extra-san", nil, "extra SAN (IP or DNS name) for every member's server and peer certs (repeatable)")
+}
+
+// cluster builds the spec: from --config with flags that were set
+// overriding it, or from --member flags alone.
+func (f *specFlags) cluster(fs *pflag.FlagSet) (*spec.Cluster, error) {
+	var base spec.Cluster
+	if f.config != "" {
+		c, err := spec.Load(f.config)
+		if err != nil {
+			return nil, err
+		}
+		base = *c
+	}
+	if fs.Changed("name") {
+		base.Name = f.name
+	}
+	if fs.Changed("algo") {
+		base.Algorithm = pki.Algorithm(f.algo)
+	}
+	if fs.Changed("layout") {
+		base.Layout = f.layout
+	}
+	if fs.Changed("client-port") {
+		base.ClientPort = f.clientPort
+	}
+	if fs.Changed("peer-port") {
+		base.PeerPort = f.peerPort
+	}
+	if fs.Changed("ca-validity") {
+		base.CAValidity = f.caValidity
+	}
+	if fs.Changed("cert-validity") {
+		base.CertValidity = f.certValidity
+	}
+	if fs.Changed("split-credentials") {
+		base.SplitCredentials = f.split
+	}
+	if fs.Changed("external-ca") {
+		base.ExternalCA = f.externalCA
+	}
+	base.ExtraSANs = append(base.ExtraSANs, f.extraSANs...)
+	return spec.FromFlags(base, f.members)
+}
+
+func newInitCmd() *cobra.Command {
+	var (
+		sf    specFlags
+		out   string
+		force bool
+	)
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Generate the etcd CA and every member's certificates",
+		Long: `Generate an etcd cluster's PKI: the etcd CA and, for every member, kubeadm's
+set of certificates (etcd/ca.crt, etcd/server, etcd/peer,
+etcd/healthcheck-client and apiserver-etcd-client), written per member as
+<out>/<member>/etc/kubernetes/pki/… so a member's tree can be copied to its
+node as it is.
+
+An existing CA in <out>/ca is reused, so re-running init with one more member
+adds that member. Existing certificates are kept unless --force; a CA key is
+never overwritten.
+
+The spec comes from --member flags or a YAML file (--config):
+
+  name: prod-etcd            # --initial-cluster-token
+  algorithm: ecdsa-p256      # rsa-2048 (default), rsa-3072, rsa-4096,
+                             # ecdsa-p256, ecdsa-p384, ed25519
+  layout: kubeadm            # or etcd (/etc/etcd/pki, as etcdadm)
+  certValidity: 8760h        # leaves; caValidity: CA
+  extraSANs: [etcd.example.com]
+  members:
+  - name: cp1
+    ips: [10.0.0.11]
+  - name: cp2
+    ips: [10.0.0.12]
+    dnsNames: [cp2.example.com]`,
+		Example: `  etcdpki init --member cp1=10.0.0.11 --member cp2=10.0.0.12 --member cp3=10.0.0.13 --out pki
+  etcdpki init --config cluster.yaml --out pki --algo ecdsa-p256
+  etcdpki init --config cluster.yaml --out pki --layout etcd --external-ca`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := sf.cluster(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			res, err := layout.Init(c, out, layout.InitOptions{Force: force})
+			if err != nil {
+				return err
+			}
+			printInit(cmd, c, res)
+			return nil
+		},
+	}
+	sf.register(cmd.Flags())
+	cmd.Flags().StringVarP(&out, "out", "o", "etcd-pki", "output `DIR`")
+	cmd.Flags().BoolVar(&force, "force", false, "re-issue existing leaf certificates (never replaces a CA key)")
+	return cmd
+}
+
+func printInit(cmd *cobra.Command, c *spec.Cluster, res *layout.InitResult) {
+	w := cmd.OutOrStdout()
+	verb := "reused"
+	if res.CACreated {
+		verb = "created"
+	}
+	fmt.Fprintf(w, "%s CA %s (%s, %s, expires %s)\n", verb, filepath.Join(layout.CADir(res.Out), "ca.crt"),
+		res.CA.Cert.Subject.CommonName, pki.KeyDescription(res.CA.Cert.PublicKey), res.CA.Cert.NotAfter.UTC().Format(time.DateOnly))
+	l, _ := layout.ForName(c.Layout)
+	for _, m := range c.Members {
+		fmt.Fprintf(w, "member %s: %s\n", m.Name, layout.OnDisk(layout.MemberDir(res.Out, m.Name), l.PKIDir))
+	}
+	fmt.Fprintf(w, "wrote %d files, kept %d existing\n", len(res.Written), len(res.Kept))
+	first := c.Members[0]
+	fmt.Fprintf(w, "\nNext: copy each member's tree to its node's / (e.g. rsync -a %s/ root@%s:/)\nand print its etcd flags: etcdpki flags --dir %s --member %s\n",
+		layout.MemberDir(res.Out, first.Name), first.AdvertiseHost(), res.Out, first.Name)
+}
