@@ -20,8 +20,8 @@ type Options struct {
 	// the node's "/", e.g. a member tree from init (out/cp1). Empty means
 	// the node's own paths (/etc/kubernetes/pki/…).
 	Root string
-	// DataDir overrides the layout's --data-dir (under Root if relative
-	// paths are not wanted, give an absolute one).
+	// DataDir overrides the layout's --data-dir. It is used as given, not
+	// prefixed with Root.
 	DataDir string
 	// Existing renders --initial-cluster-state=existing, for a member that
 	// joins a running cluster.
@@ -77,8 +77,15 @@ func ForMember(c *spec.Cluster, name string, opts Options) (*Config, error) {
 	}
 
 	listenClient := []string{c.ClientURL(m)}
+	listenPeer := []string{c.PeerURL(m)}
 	metricsHost := "127.0.0.1"
-	if m.OnLoopback() {
+	if len(m.IPs) == 0 {
+		// etcd binds IP addresses only ("expected IP in URL for binding"),
+		// so a member known by a DNS name alone listens on every address,
+		// 127.0.0.1 included, and advertises its name.
+		listenClient = []string{httpsURL("0.0.0.0", c.ClientPort)}
+		listenPeer = []string{httpsURL("0.0.0.0", c.PeerPort)}
+	} else if m.OnLoopback() {
 		// Members sharing one host's lo (up, tests) cannot all bind
 		// 127.0.0.1; each listens on its own 127.0.0.x only.
 		metricsHost = m.AdvertiseHost()
@@ -100,7 +107,7 @@ func ForMember(c *spec.Cluster, name string, opts Options) (*Config, error) {
 		DataDir:                  dataDir,
 		ListenClientURLs:         listenClient,
 		AdvertiseClientURLs:      []string{c.ClientURL(m)},
-		ListenPeerURLs:           []string{c.PeerURL(m)},
+		ListenPeerURLs:           listenPeer,
 		InitialAdvertisePeerURLs: []string{c.PeerURL(m)},
 		// Plain HTTP on loopback only, for the kubelet's probes (/livez,
 		// /readyz), as kubeadm does.
