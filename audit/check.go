@@ -1,0 +1,664 @@
+package audit
+
+import (
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/etcdpki/etcdpki/pki"
+)
+
+// Options tune a check.
+type Options struct {
+	// Now is the time validity is judged at; zero means time.Now().
+	Now time.Time
+	// WarnWithin is how close to expiry a certificate draws VALID-EXPIRING;
+	// zero means DefaultWarnWithin, negative disables the warning.
+	WarnWithin time.Duration
+}
+
+// DefaultWarnWithin is --warn-within's default.
+const DefaultWarnWithin = 30 * 24 * time.Hour
+
+// Impact of a finding on a running cluster.
+const (
+	BreaksPeers   = "peers"   // the member cannot join or be reached by the others
+	BreaksClients = "clients" // clients (kube-apiserver, etcdctl, probes) cannot connect
+	BreaksBoth    = "both"
+)
+
+// CheckDirs discovers and loads the members in dirs and checks them.
+func CheckDirs(dirs []string, opts Options) (*Report, error) {
+	var members []*Member
+	for _, d := range dirs {
+		ins, err := Discover(d)
+		if err != nil {
+			return nil, err
+		}
+		for _, in := range ins {
+			members = append(members, LoadMember(in))
+		}
+	}
+	return Check(members, opts), nil
+}
+
+// Check runs every rule over the members, one by one and across them.
+func Check(members []*Member, opts Options) *Report {
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	if opts.WarnWithin == 0 {
+		opts.WarnWithin = DefaultWarnWithin
+	}
+	r := &Report{SchemaVersion: SchemaVersion, CheckedAt: opts.Now.UTC()}
+	uniqueNames(members)
+	for _, m := range members {
+		c := &checker{m: m, opts: opts}
+		c.findings = append(c.findings, m.Problems...)
+		c.run()
+		r.Findings = append(r.Findings, c.findings...)
+		r.Members = append(r.Members, summarize(m))
+	}
+	r.Findings = append(r.Findings, crossMember(members)...)
+	sortFindings(r.Findings, members)
+	r.Verdict = verdict(members, r.Findings)
+	return r
+}
+
+type checker struct {
+	m        *Member
+	opts     Options
+	findings []Finding
+}
+
+func (c *checker) add(rule, file, impact, format string, args ...any) {
+	f := newFinding(rule, c.m.Name, file, format, args...)
+	f.Breaks = impact
+	c.findings = append(c.findings, f)
+}
+
+// impactOf says what a broken certificate of kind breaks.
+func impactOf(kind pki.Kind) string {
+	switch kind {
+	case pki.KindPeer, pki.KindPeerClient:
+		return BreaksPeers
+	case pki.KindCA:
+		return BreaksBoth
+	}
+	return BreaksClients
+}
+
+func (c *checker) run() {
+	m := c.m
+	c.checkCA(m.CA)
+	if m.PeerCA != m.CA {
+		c.checkCA(m.PeerCA)
+	}
+	for _, kind := range m.sortedKinds() {
+		c.checkLeaf(m.Files[kind])
+	}
+	c.checkNames()
+	c.checkSettings()
+	c.checkAPIServer()
+	if m.K8sCA != nil && m.CA != nil && m.K8sCA.Cert() != nil && m.CA.Cert() != nil &&
+		pki.Fingerprint(m.K8sCA.Cert()) == pki.Fingerprint(m.CA.Cert()) {
+		c.add(RuleSharedK8sCA, m.CA.CertPath, "", "the etcd CA is the Kubernetes cluster CA (%s): every client cert that CA signs is accepted by etcd", m.K8sCA.CertPath)
+	}
+}
+
+// checkCA checks a trusted CA file: every cert in it is a CA, the key (if
+// present) belongs to the first, and the usual validity and crypto rules.
+func (c *checker) checkCA(f *File) {
+	if f == nil || len(f.Certs) == 0 {
+		return
+	}
+	for _, ca := range f.Certs {
+		if !ca.BasicConstraintsValid || !ca.IsCA {
+			c.add(RuleNotCA, f.CertPath, BreaksBoth, "%q is not a CA (basic constraints CA:TRUE missing)", ca.Subject.CommonName)
+		} else if ca.KeyUsage != 0 && ca.KeyUsage&x509.KeyUsageCertSign == 0 {
+			c.add(RuleNotCA, f.CertPath, BreaksBoth, "%q lacks the keyCertSign key usage", ca.Subject.CommonName)
+		}
+		c.checkValidity(f, ca)
+		c.checkCrypto(f, ca)
+	}
+	if f.Key != nil && !pki.KeyMatches(f.Cert().PublicKey, f.Key) {
+		c.add(RuleCAKey, f.KeyPath, BreaksBoth, "ca.key does not belong to ca.crt (%q): certificates signed with it will not verify", f.Cert().Subject.CommonName)
+	}
+	c.checkPerms(f)
+}
+
+// checkLeaf runs the per-certificate rules on one leaf file.
+func (c *checker) checkLeaf(f *File) {
+	cert := f.Cert()
+	if cert == nil {
+		return
+	}
+	impact := impactOf(f.Kind)
+	if len(f.Certs) > 1 {
+		// etcd (crypto/tls) sends the whole file as the chain; extra certs
+		// are harmless if they are intermediates, so only note it.
+		c.add(RuleFileInvalid, f.CertPath, "", "holds %d certificates; the first is the %s certificate", len(f.Certs), f.Kind)
+		c.findings[len(c.findings)-1].Severity = Info
+	}
+	if f.Key != nil && !pki.KeyMatches(cert.PublicKey, f.Key) {
+		c.add(RuleKeyMismatch, f.KeyPath, impact, "%s key does not belong to %s (CN %q)", f.Kind, f.CertPath, cert.Subject.CommonName)
+	}
+	c.checkChain(f, cert, impact)
+	c.checkEKU(f, cert)
+	c.checkValidity(f, cert)
+	c.checkCrypto(f, cert)
+	c.checkPerms(f)
+}
+
+// checkChain is R1: the leaf verifies against the member's trusted CA of
+// the port that uses it.
+func (c *checker) checkChain(f *File, cert *x509.Certificate, impact string) {
+	ca := c.m.CA
+	if f.Kind == pki.KindPeer || f.Kind == pki.KindPeerClient {
+		ca = c.m.PeerCA
+	}
+	if ca == nil || len(ca.Certs) == 0 {
+		return // missing or invalid CA already reported
+	}
+	var lastErr error
+	for _, parent := range ca.Certs {
+		err := signedBy(cert, parent)
+		if err == nil {
+			return
+		}
+		lastErr = err
+	}
+	var insecure x509.InsecureAlgorithmError
+	if errors.As(lastErr, &insecure) {
+		return // WEAK-SIGNATURE reports it
+	}
+	var constraint x509.ConstraintViolationError
+	if errors.As(lastErr, &constraint) {
+		return // CA-NOT-CA reports it
+	}
+	rule := map[pki.Kind]string{pki.KindServer: RuleServerCA, pki.KindPeer: RulePeerCA, pki.KindPeerClient: RulePeerCA}[f.Kind]
+	if rule == "" {
+		rule = RuleClientCA
+	}
+	c.add(rule, f.CertPath, impact, "%s certificate (issuer %q) is not signed by the member's CA %s (%q)",
+		f.Kind, cert.Issuer.CommonName, ca.CertPath, ca.Cert().Subject.CommonName)
+}
+
+// signedBy reports whether parent signed cert, as Go's chain builder
+// would accept it: the issuer name must match and the signature verify.
+func signedBy(cert, parent *x509.Certificate) error {
+	if string(cert.RawIssuer) != string(parent.RawSubject) {
+		return fmt.Errorf("issuer %q is not %q", cert.Issuer, parent.Subject)
+	}
+	return cert.CheckSignatureFrom(parent)
+}
+
+// checkEKU enforces the extended key usages each role needs.
+func (c *checker) checkEKU(f *File, cert *x509.Certificate) {
+	s := c.m.Settings
+	server, client := hasEKU(cert, x509.ExtKeyUsageServerAuth), hasEKU(cert, x509.ExtKeyUsageClientAuth)
+	switch f.Kind {
+	case pki.KindServer:
+		if !server {
+			c.add(RuleEKUServer, f.CertPath, BreaksClients, "server certificate lacks serverAuth (has %s)", ekuNames(cert))
+		}
+		if !client && !c.hasSplit(pki.KindServerClient, s != nil && s.ClientCertFile != "") {
+			c.add(RuleEKUServerGateway, f.CertPath, BreaksClients, "server certificate lacks clientAuth and no --client-cert-file is set: etcd's grpc-gateway presents it to its own client port")
+		}
+	case pki.KindPeer:
+		if !server {
+			c.add(RuleEKUPeerServer, f.CertPath, BreaksPeers, "peer certificate lacks serverAuth (has %s): other members cannot dial this one", ekuNames(cert))
+		}
+		if !client && !c.hasSplit(pki.KindPeerClient, s != nil && s.PeerClientCertFile != "") {
+			c.add(RuleEKUPeerClient, f.CertPath, BreaksPeers, "peer certificate lacks clientAuth and no --peer-client-cert-file is set (has %s): other members refuse its connections", ekuNames(cert))
+		}
+	case pki.KindPeerClient:
+		if !client {
+			c.add(RuleEKUPeerClient, f.CertPath, BreaksPeers, "peer client certificate lacks clientAuth (has %s)", ekuNames(cert))
+		}
+	default:
+		if !client {
+			c.add(RuleEKUClient, f.CertPath, BreaksClients, "%s certificate lacks clientAuth (has %s)", f.Kind, ekuNames(cert))
+		}
+	}
+}
+
+// hasSplit reports whether a separate client credential is in use: set
+// by the flag, or (without settings) present in the member's directory.
+func (c *checker) hasSplit(kind pki.Kind, flagSet bool) bool {
+	if c.m.Settings != nil {
+		return flagSet
+	}
+	return c.m.Files[kind].Cert() != nil
+}
+
+func hasEKU(cert *x509.Certificate, want x509.ExtKeyUsage) bool {
+	if len(cert.ExtKeyUsage) == 0 && len(cert.UnknownExtKeyUsage) == 0 {
+		// No EKU extension means any usage to Go's verifier.
+		return true
+	}
+	for _, u := range cert.ExtKeyUsage {
+		if u == want || u == x509.ExtKeyUsageAny {
+			return true
+		}
+	}
+	return false
+}
+
+func ekuNames(cert *x509.Certificate) string {
+	names := map[x509.ExtKeyUsage]string{x509.ExtKeyUsageServerAuth: "serverAuth", x509.ExtKeyUsageClientAuth: "clientAuth", x509.ExtKeyUsageAny: "any"}
+	var out []string
+	for _, u := range cert.ExtKeyUsage {
+		if n, ok := names[u]; ok {
+			out = append(out, n)
+		} else {
+			out = append(out, fmt.Sprintf("eku(%d)", u))
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", ")
+}
+
+// checkValidity judges NotBefore/NotAfter at opts.Now.
+func (c *checker) checkValidity(f *File, cert *x509.Certificate) {
+	now := c.opts.Now
+	impact := impactOf(f.Kind)
+	switch {
+	case now.After(cert.NotAfter):
+		c.add(RuleExpired, f.CertPath, impact, "%q expired %s (%s ago)", cert.Subject.CommonName, cert.NotAfter.UTC().Format(time.RFC3339), roundDuration(now.Sub(cert.NotAfter)))
+	case now.Before(cert.NotBefore):
+		c.add(RuleNotYetValid, f.CertPath, impact, "%q is valid only from %s (in %s); check the clocks", cert.Subject.CommonName, cert.NotBefore.UTC().Format(time.RFC3339), roundDuration(cert.NotBefore.Sub(now)))
+	case c.opts.WarnWithin > 0 && cert.NotAfter.Sub(now) < c.opts.WarnWithin:
+		c.add(RuleExpiring, f.CertPath, "", "%q expires %s (in %s)", cert.Subject.CommonName, cert.NotAfter.UTC().Format(time.RFC3339), roundDuration(cert.NotAfter.Sub(now)))
+	}
+	if f.Kind == pki.KindCA {
+		return
+	}
+	ca := c.m.CA
+	if f.Kind == pki.KindPeer || f.Kind == pki.KindPeerClient {
+		ca = c.m.PeerCA
+	}
+	if ca != nil {
+		for _, parent := range ca.Certs {
+			if signedBy(cert, parent) == nil && parent.NotAfter.Before(cert.NotAfter) && now.Before(parent.NotAfter) {
+				c.add(RuleCAExpiresFirst, f.CertPath, "", "the CA %q expires %s, before this certificate (%s): it stops verifying then",
+					parent.Subject.CommonName, parent.NotAfter.UTC().Format(time.DateOnly), cert.NotAfter.UTC().Format(time.DateOnly))
+			}
+		}
+	}
+}
+
+func roundDuration(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return d.Round(time.Second).String()
+}
+
+// checkCrypto flags short RSA keys and SHA-1/MD5 signatures.
+func (c *checker) checkCrypto(f *File, cert *x509.Certificate) {
+	if k, ok := cert.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() < 2048 {
+		c.add(RuleWeakKey, f.CertPath, "", "%q has a %d-bit RSA key", cert.Subject.CommonName, k.N.BitLen())
+	}
+	switch cert.SignatureAlgorithm {
+	case x509.SHA1WithRSA, x509.ECDSAWithSHA1, x509.DSAWithSHA1, x509.MD5WithRSA, x509.MD2WithRSA:
+		c.add(RuleWeakSignature, f.CertPath, impactOf(f.Kind), "%q is signed with %s, which Go refuses to verify", cert.Subject.CommonName, cert.SignatureAlgorithm)
+	}
+}
+
+// checkPerms applies CIS 1.1.19–1.1.21: keys 600, certs 644 or tighter.
+func (c *checker) checkPerms(f *File) {
+	if f.KeyPath != "" && f.Key != nil && f.KeyMode&0o077 != 0 {
+		c.add(RuleKeyPerm, f.KeyPath, "", "mode %04o: readable by group or others (want 0600)", f.KeyMode)
+	}
+	if len(f.Certs) > 0 && f.CertMode&0o022 != 0 {
+		c.add(RuleCertPerm, f.CertPath, "", "mode %04o: writable by group or others (want 0644 or tighter)", f.CertMode)
+	}
+}
+
+// checkNames is R4: the serving certs name every host the member listens
+// on or advertises, the server cert names the loopback addresses, and a
+// separate peer credential names the member's own address.
+func (c *checker) checkNames() {
+	m := c.m
+	if len(m.ClientURLs) == 0 && len(m.PeerURLs) == 0 {
+		if m.NameFrom == "certificate" || m.NameFrom == "directory" {
+			c.add(RuleInferred, "", "", "no etcd manifest, config or spec for this member: name taken from the %s; its addresses are unknown, so SANs were not checked against them", m.NameFrom)
+		}
+	}
+	if srv := m.Files[pki.KindServer]; srv.Cert() != nil {
+		hosts := urlHosts(m.ClientURLs)
+		if missing := missingHosts(srv.Cert(), hosts); len(missing) > 0 {
+			c.add(RuleServerSAN, srv.CertPath, BreaksClients, "SANs %s do not cover %s from the member's client URLs", sanList(srv.Cert()), strings.Join(missing, ", "))
+		}
+		loop := []string{"127.0.0.1"}
+		for _, h := range hosts {
+			if h == "::1" {
+				loop = append(loop, "::1")
+			}
+		}
+		if missing := missingHosts(srv.Cert(), loop); len(missing) > 0 {
+			c.add(RuleServerLoopback, srv.CertPath, BreaksClients, "SANs %s do not include %s, which kube-apiserver and health checks dial", sanList(srv.Cert()), strings.Join(missing, ", "))
+		}
+	}
+	if peer := m.Files[pki.KindPeer]; peer.Cert() != nil {
+		if missing := missingHosts(peer.Cert(), urlHosts(m.PeerURLs)); len(missing) > 0 {
+			c.add(RulePeerSAN, peer.CertPath, BreaksPeers, "SANs %s do not cover %s from the member's peer URLs", sanList(peer.Cert()), strings.Join(missing, ", "))
+		}
+	}
+	if pc := m.Files[pki.KindPeerClient]; pc.Cert() != nil && (m.Settings == nil || !m.Settings.PeerSkipClientSANVerify) {
+		if len(pc.Cert().DNSNames)+len(pc.Cert().IPAddresses) > 0 {
+			// etcd's checkSAN passes a cert without SANs; with SANs the
+			// member's own address must be among them.
+			if missing := missingHosts(pc.Cert(), advertiseHosts(m)); len(missing) > 0 {
+				c.add(RulePeerClientSAN, pc.CertPath, BreaksPeers, "SANs %s do not cover the member's own address %s, which the other members see as the remote address", sanList(pc.Cert()), strings.Join(missing, ", "))
+			}
+		}
+	}
+}
+
+// advertiseHosts are the hosts of the member's advertised peer URLs (the
+// address its outgoing peer connections come from), else of all its peer
+// URLs.
+func advertiseHosts(m *Member) []string {
+	if m.Settings != nil && len(m.Settings.AdvertisePeerURLs) > 0 {
+		return urlHosts(m.Settings.AdvertisePeerURLs)
+	}
+	return urlHosts(m.PeerURLs)
+}
+
+// urlHosts returns the distinct hosts of URLs, leaving out wildcard
+// listen addresses (0.0.0.0, ::), which no client dials.
+func urlHosts(urls []string) []string {
+	seen := map[string]bool{}
+	var hosts []string
+	for _, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			continue
+		}
+		h := u.Hostname()
+		if ip := net.ParseIP(h); ip != nil && ip.IsUnspecified() {
+			continue
+		}
+		if !seen[h] {
+			seen[h] = true
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
+
+func missingHosts(cert *x509.Certificate, hosts []string) []string {
+	var missing []string
+	for _, h := range hosts {
+		if cert.VerifyHostname(h) != nil {
+			missing = append(missing, h)
+		}
+	}
+	return missing
+}
+
+func sanList(cert *x509.Certificate) string {
+	var sans []string
+	sans = append(sans, cert.DNSNames...)
+	for _, ip := range cert.IPAddresses {
+		sans = append(sans, ip.String())
+	}
+	if len(sans) == 0 {
+		return "(none)"
+	}
+	return "[" + strings.Join(sans, ", ") + "]"
+}
+
+// checkSettings applies the flag rules when the member's configuration
+// is known.
+func (c *checker) checkSettings() {
+	s := c.m.Settings
+	if s == nil {
+		return
+	}
+	src := s.Source
+	if s.AutoTLS || s.PeerAutoTLS {
+		c.add(RuleAutoTLS, src, "", "auto-tls=%t, peer-auto-tls=%t: self-signed certs that nobody verifies", s.AutoTLS, s.PeerAutoTLS)
+	}
+	if s.TrustedCAFile == "" {
+		c.add(RuleTrustedCA, src, BreaksClients, "--trusted-ca-file is not set: client certs are not verified")
+	}
+	if s.PeerTrustedCAFile == "" {
+		c.add(RuleTrustedCA, src, BreaksPeers, "--peer-trusted-ca-file is not set: peer certs are not verified")
+	}
+	if !s.ClientCertAuth {
+		c.clientAuthOff(RuleClientCertAuth, src, "--client-cert-auth", s.TrustedCAFile)
+	}
+	if !s.PeerClientCertAuth {
+		c.clientAuthOff(RulePeerClientCert, src, "--peer-client-cert-auth", s.PeerTrustedCAFile)
+	}
+	if s.CertFile == "" || s.KeyFile == "" {
+		c.add(RuleFlagFile, src, BreaksClients, "--cert-file/--key-file not set: the client port does not serve TLS")
+	}
+	if s.PeerCertFile == "" || s.PeerKeyFile == "" {
+		c.add(RuleFlagFile, src, BreaksPeers, "--peer-cert-file/--peer-key-file not set: the peer port does not serve TLS")
+	}
+}
+
+// clientAuthOff reports client cert auth switched off. etcd requires and
+// verifies client certs anyway when a trusted CA file is set (TLSInfo's
+// ServerConfig), so that case is a warning about a misleading setting.
+func (c *checker) clientAuthOff(rule, src, flag, trustedCA string) {
+	if trustedCA != "" {
+		f := newFinding(rule, c.m.Name, src, "%s is not true; etcd still requires client certs because a trusted CA file is set, but say so explicitly", flag)
+		f.Severity = Warning
+		c.findings = append(c.findings, f)
+		return
+	}
+	c.add(rule, src, "", "%s is not true and no trusted CA file is set: anyone who reaches the port is accepted", flag)
+}
+
+// checkAPIServer checks kube-apiserver's etcd client settings against the
+// etcd CA.
+func (c *checker) checkAPIServer() {
+	a := c.m.APIServer
+	if a == nil || c.m.CA.Cert() == nil {
+		return
+	}
+	etcdCA := c.m.CA
+	if a.CAFile == "" || a.CertFile == "" || a.KeyFile == "" {
+		c.add(RuleAPIServer, a.Source, BreaksClients, "--etcd-cafile, --etcd-certfile and --etcd-keyfile must all be set")
+		return
+	}
+	in := c.m.Input
+	caPath, ok1 := in.disk(a.CAFile)
+	certPath, ok2 := in.disk(a.CertFile)
+	keyPath, ok3 := in.disk(a.KeyFile)
+	if !ok1 || !ok2 || !ok3 {
+		c.add(RuleAPIServer, a.Source, "", "kube-apiserver's etcd files lie outside %s; they cannot be checked", in.Dir)
+		return
+	}
+	cas, caErr, _ := readCerts(caPath)
+	switch {
+	case caErr != nil:
+		c.add(RuleAPIServer, caPath, BreaksClients, "--etcd-cafile cannot be used: %v", unwrapFileError(caErr))
+	case !containsCert(cas, etcdCA.Cert()):
+		c.add(RuleAPIServer, caPath, BreaksClients, "--etcd-cafile (%q) is not the etcd CA %s (%q): kube-apiserver cannot verify etcd",
+			cas[0].Subject.CommonName, etcdCA.CertPath, etcdCA.Cert().Subject.CommonName)
+	}
+	if a.CertFile == c.m.Files[pki.KindAPIServerClient].nodeCert() {
+		return // the apiserver-etcd-client file itself is checked as a leaf
+	}
+	f := &File{Kind: pki.KindAPIServerClient, CertPath: certPath, KeyPath: keyPath}
+	f.Certs, f.CertErr, f.CertMode = readCerts(certPath)
+	if f.CertErr != nil {
+		c.add(RuleAPIServer, certPath, BreaksClients, "--etcd-certfile cannot be used: %v", unwrapFileError(f.CertErr))
+		return
+	}
+	if signedBy(f.Cert(), etcdCA.Cert()) != nil {
+		c.add(RuleAPIServer, certPath, BreaksClients, "--etcd-certfile (%q, issuer %q) is not signed by the etcd CA: etcd refuses kube-apiserver",
+			f.Cert().Subject.CommonName, f.Cert().Issuer.CommonName)
+	}
+}
+
+func (f *File) nodeCert() string {
+	if f == nil {
+		return ""
+	}
+	return f.NodeCertPath
+}
+
+func containsCert(certs []*x509.Certificate, want *x509.Certificate) bool {
+	for _, c := range certs {
+		if c.Equal(want) {
+			return true
+		}
+	}
+	return false
+}
+
+// crossMember applies the rules that compare members: R2 (one CA) and R3
+// (no shared leaves).
+func crossMember(members []*Member) []Finding {
+	var out []Finding
+	// R2: group members by the fingerprint set of their trusted CA file.
+	groups := map[string][]*Member{}
+	for _, m := range members {
+		if fp := caIdentity(m); fp != "" {
+			groups[fp] = append(groups[fp], m)
+		}
+	}
+	if len(groups) > 1 {
+		var keys []string
+		for k := range groups {
+			keys = append(keys, k)
+		}
+		// The largest group is "the" cluster CA; ties go to the group of
+		// the first member given.
+		sort.Slice(keys, func(i, j int) bool {
+			if len(groups[keys[i]]) != len(groups[keys[j]]) {
+				return len(groups[keys[i]]) > len(groups[keys[j]])
+			}
+			return indexOf(members, groups[keys[i]][0]) < indexOf(members, groups[keys[j]][0])
+		})
+		majority := groups[keys[0]]
+		for _, k := range keys[1:] {
+			for _, m := range groups[k] {
+				f := newFinding(RuleCAMismatch, m.Name, m.CA.CertPath, "holds CA %q (SHA256 %s), but %s hold%s %q (SHA256 %s)",
+					m.CA.Cert().Subject.CommonName, short(k), names(majority), plural(majority), majority[0].CA.Cert().Subject.CommonName, short(keys[0]))
+				f.Breaks = BreaksBoth
+				out = append(out, f)
+			}
+		}
+	}
+	// R3: the same leaf certificate or key on several members.
+	type owner struct {
+		m    *Member
+		kind pki.Kind
+		path string
+	}
+	byKey := map[string][]owner{}
+	for _, m := range members {
+		for _, kind := range m.sortedKinds() {
+			f := m.Files[kind]
+			if cert := f.Cert(); cert != nil {
+				id := string(cert.RawSubjectPublicKeyInfo)
+				byKey[id] = append(byKey[id], owner{m, kind, f.CertPath})
+			}
+		}
+	}
+	var ids []string
+	for id, owners := range byKey {
+		if distinctMembers(len(owners), func(i int) *Member { return owners[i].m }) > 1 {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		owners := byKey[id]
+		var where []string
+		for _, o := range owners {
+			where = append(where, fmt.Sprintf("%s %s", o.m.Name, o.kind))
+		}
+		for _, o := range owners {
+			out = append(out, newFinding(RuleSharedLeaf, o.m.Name, o.path, "the same key is used by %s: one leaked key impersonates all of them", strings.Join(where, ", ")))
+		}
+	}
+	return out
+}
+
+// caIdentity is the set of fingerprints in a member's trusted CA file.
+func caIdentity(m *Member) string {
+	if m.CA == nil || len(m.CA.Certs) == 0 {
+		return ""
+	}
+	var fps []string
+	for _, c := range m.CA.Certs {
+		fps = append(fps, pki.Fingerprint(c))
+	}
+	sort.Strings(fps)
+	return strings.Join(fps, "+")
+}
+
+func short(fp string) string {
+	if len(fp) > 23 {
+		return fp[:23] + "…"
+	}
+	return fp
+}
+
+func names(ms []*Member) string {
+	var n []string
+	for _, m := range ms {
+		n = append(n, m.Name)
+	}
+	return strings.Join(n, ", ")
+}
+
+func plural(ms []*Member) string {
+	if len(ms) == 1 {
+		return "s"
+	}
+	return ""
+}
+
+func indexOf(ms []*Member, m *Member) int {
+	for i, x := range ms {
+		if x == m {
+			return i
+		}
+	}
+	return -1
+}
+
+func distinctMembers(n int, at func(int) *Member) int {
+	seen := map[*Member]bool{}
+	for i := 0; i < n; i++ {
+		seen[at(i)] = true
+	}
+	return len(seen)
+}
+
+// uniqueNames keeps member names distinct (two copies of the same node,
+// or members named only by their certs' CN), since findings and the
+// verdict are keyed by name.
+func uniqueNames(members []*Member) {
+	seen := map[string]bool{}
+	for _, m := range members {
+		if seen[m.Name] {
+			m.Name = m.Name + " [" + m.Input.Dir + "]"
+			for i := range m.Problems {
+				m.Problems[i].Member = m.Name
+			}
+		}
+		seen[m.Name] = true
+	}
+}

@@ -1,0 +1,200 @@
+package audit
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/etcdpki/etcdpki/pki"
+)
+
+// SchemaVersion identifies the JSON/YAML report format (docs/rules.md
+// documents it). It changes only when a field changes meaning or goes away.
+const SchemaVersion = "etcdpki.io/check/v1"
+
+// Report is the result of a check.
+type Report struct {
+	SchemaVersion string          `json:"schemaVersion"`
+	CheckedAt     time.Time       `json:"checkedAt"`
+	Members       []MemberSummary `json:"members"`
+	Findings      []Finding       `json:"findings"`
+	Verdict       Verdict         `json:"verdict"`
+}
+
+// MemberSummary says what was checked for one member.
+type MemberSummary struct {
+	Name string `json:"name"`
+	// NameFrom is where the name and addresses came from: "manifest",
+	// "config file", "flags file", "spec", "certificate" or "directory".
+	NameFrom   string   `json:"nameFrom"`
+	Dir        string   `json:"dir"`
+	Settings   string   `json:"settings,omitempty"`
+	ClientURLs []string `json:"clientURLs,omitempty"`
+	PeerURLs   []string `json:"peerURLs,omitempty"`
+	// CA is the SHA-256 fingerprint of the member's etcd CA.
+	CA string `json:"ca,omitempty"`
+	// Files are the certificate files that were read.
+	Files []string `json:"files"`
+}
+
+// Verdict answers the two questions an operator has.
+type Verdict struct {
+	// ClusterForms is true when a quorum of members has no finding that
+	// breaks peer connections.
+	ClusterForms bool `json:"clusterForms"`
+	// ClientsConnect is true when no finding breaks client connections.
+	ClientsConnect bool `json:"clientsConnect"`
+	// Summary is the one-line verdict.
+	Summary  string `json:"summary"`
+	Errors   int    `json:"errors"`
+	Warnings int    `json:"warnings"`
+	Infos    int    `json:"infos"`
+}
+
+// Worst returns the highest severity among the findings, and false when
+// there are none.
+func (r *Report) Worst() (Severity, bool) {
+	worst, any := Info, false
+	for _, f := range r.Findings {
+		if !any || f.Severity > worst {
+			worst, any = f.Severity, true
+		}
+	}
+	return worst, any
+}
+
+// Fails reports whether any finding is at or above threshold.
+func (r *Report) Fails(threshold Severity) bool {
+	w, any := r.Worst()
+	return any && w >= threshold
+}
+
+// RuleIDs returns the distinct rule IDs that fired, sorted.
+func (r *Report) RuleIDs() []string {
+	seen := map[string]bool{}
+	var ids []string
+	for _, f := range r.Findings {
+		if !seen[f.Rule] {
+			seen[f.Rule] = true
+			ids = append(ids, f.Rule)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func summarize(m *Member) MemberSummary {
+	s := MemberSummary{Name: m.Name, NameFrom: m.NameFrom, Dir: m.Input.Dir, ClientURLs: m.ClientURLs, PeerURLs: m.PeerURLs, Files: []string{}}
+	if m.Settings != nil {
+		s.Settings = m.Settings.Source
+	}
+	if c := m.CA.Cert(); c != nil {
+		s.CA = pki.Fingerprint(c)
+		s.Files = append(s.Files, m.CA.CertPath)
+	}
+	for _, k := range m.sortedKinds() {
+		s.Files = append(s.Files, m.Files[k].CertPath)
+	}
+	return s
+}
+
+// sortFindings orders findings by member (in the order given), then
+// severity (worst first), then rule catalogue order, then file.
+func sortFindings(fs []Finding, members []*Member) {
+	memberOrder := map[string]int{}
+	for i, m := range members {
+		if _, ok := memberOrder[m.Name]; !ok {
+			memberOrder[m.Name] = i
+		}
+	}
+	ruleOrder := map[string]int{}
+	for i, r := range Catalogue {
+		ruleOrder[r.ID] = i
+	}
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if memberOrder[a.Member] != memberOrder[b.Member] {
+			return memberOrder[a.Member] < memberOrder[b.Member]
+		}
+		if a.Severity != b.Severity {
+			return a.Severity > b.Severity
+		}
+		if ruleOrder[a.Rule] != ruleOrder[b.Rule] {
+			return ruleOrder[a.Rule] < ruleOrder[b.Rule]
+		}
+		return a.File < b.File
+	})
+}
+
+// verdict decides whether the cluster forms (a quorum of members without
+// peer-breaking errors) and whether clients connect.
+func verdict(members []*Member, fs []Finding) Verdict {
+	var v Verdict
+	peerBroken := map[string][]string{}
+	clientBroken := map[string][]string{}
+	for _, f := range fs {
+		switch f.Severity {
+		case Error:
+			v.Errors++
+		case Warning:
+			v.Warnings++
+		default:
+			v.Infos++
+		}
+		if f.Severity != Error {
+			continue
+		}
+		if f.Breaks == BreaksPeers || f.Breaks == BreaksBoth {
+			peerBroken[f.Member] = appendUnique(peerBroken[f.Member], f.Rule)
+		}
+		if f.Breaks == BreaksClients || f.Breaks == BreaksBoth {
+			clientBroken[f.Member] = appendUnique(clientBroken[f.Member], f.Rule)
+		}
+	}
+	n := len(members)
+	healthy := 0
+	var broken []string
+	for _, m := range members {
+		if rules, bad := peerBroken[m.Name]; bad {
+			broken = append(broken, fmt.Sprintf("%s (%s)", m.Name, strings.Join(rules, ", ")))
+		} else {
+			healthy++
+		}
+	}
+	v.ClusterForms = n > 0 && healthy > n/2
+	v.ClientsConnect = len(clientBroken) == 0
+	var parts []string
+	switch {
+	case n == 0:
+		parts = append(parts, "no members checked")
+	case len(broken) == 0:
+		parts = append(parts, fmt.Sprintf("the cluster will form (%d of %d members)", n, n))
+	case v.ClusterForms:
+		parts = append(parts, fmt.Sprintf("the cluster will form without %s: %d of %d members keep quorum", strings.Join(broken, "; "), healthy, n))
+	default:
+		parts = append(parts, fmt.Sprintf("the cluster will NOT form: %s cannot join, %d of %d members is no quorum", strings.Join(broken, "; "), healthy, n))
+	}
+	if v.ClientsConnect {
+		parts = append(parts, "clients will connect")
+	} else {
+		var who []string
+		for _, m := range members {
+			if rules, bad := clientBroken[m.Name]; bad {
+				who = append(who, fmt.Sprintf("%s (%s)", m.Name, strings.Join(rules, ", ")))
+			}
+		}
+		parts = append(parts, "clients will fail on "+strings.Join(who, "; "))
+	}
+	v.Summary = strings.Join(parts, "; ")
+	return v
+}
+
+func appendUnique(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}

@@ -1,0 +1,387 @@
+package audit
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Severity ranks a finding.
+type Severity int
+
+// Severities, lowest first. The zero value is Info.
+const (
+	Info Severity = iota
+	Warning
+	Error
+)
+
+var severityNames = []string{"info", "warning", "error"}
+
+func (s Severity) String() string {
+	if s < 0 || int(s) >= len(severityNames) {
+		return fmt.Sprintf("severity(%d)", int(s))
+	}
+	return severityNames[s]
+}
+
+// MarshalText writes the severity's name, so JSON and YAML reports say
+// "error" rather than 2.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a severity name.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// ParseSeverity parses "info", "warning" (or "warn") or "error".
+func ParseSeverity(name string) (Severity, error) {
+	switch strings.ToLower(name) {
+	case "info":
+		return Info, nil
+	case "warning", "warn":
+		return Warning, nil
+	case "error":
+		return Error, nil
+	}
+	return 0, fmt.Errorf("unknown severity %q (want info, warning or error)", name)
+}
+
+// Rule is one entry of the rule catalogue. The catalogue is the single
+// source of rule IDs, severities, explanations, the error texts that
+// explain matches, and docs/rules.md (generated from it).
+type Rule struct {
+	// ID is stable: scripts and dashboards key on it.
+	ID       string
+	Severity Severity
+	// Condition is the seed condition (R1–R4) the rule enforces, if any.
+	Condition string
+	// Title says what the rule checks, in one line.
+	Title string
+	// Why explains what breaks at runtime when the rule is violated.
+	Why string
+	// Errors are texts that etcd, Go's TLS stack or clients print when the
+	// rule is violated, old and new Go wordings; explain matches them.
+	Errors []string
+	// Fix says how to repair it.
+	Fix string
+}
+
+// Rule IDs. They are constants so the checker cannot fire an ID the
+// catalogue lacks (TestCatalogue checks the reverse).
+const (
+	RuleServerCA          = "R1-SERVER-CA"
+	RulePeerCA            = "R1-PEER-CA"
+	RuleClientCA          = "R1-CLIENT-CA"
+	RuleCAMismatch        = "R2-CA-MISMATCH"
+	RuleCAKey             = "R2-CA-KEY"
+	RuleKeyMismatch       = "R3-KEY-MISMATCH"
+	RuleSharedLeaf        = "R3-SHARED-LEAF"
+	RuleServerSAN         = "R4-SERVER-SAN"
+	RuleServerLoopback    = "R4-SERVER-LOOPBACK"
+	RulePeerSAN           = "R4-PEER-SAN"
+	RulePeerClientSAN     = "R4-PEER-CLIENT-SAN"
+	RuleEKUServer         = "EKU-SERVER"
+	RuleEKUServerGateway  = "EKU-SERVER-GATEWAY"
+	RuleEKUPeerServer     = "EKU-PEER-SERVER"
+	RuleEKUPeerClient     = "EKU-PEER-CLIENT"
+	RuleEKUClient         = "EKU-CLIENT"
+	RuleExpired           = "VALID-EXPIRED"
+	RuleNotYetValid       = "VALID-NOT-YET"
+	RuleExpiring          = "VALID-EXPIRING"
+	RuleCAExpiresFirst    = "VALID-CA-FIRST"
+	RuleNotCA             = "CA-NOT-CA"
+	RuleClientCertAuth    = "FLAG-CLIENT-CERT-AUTH"
+	RulePeerClientCert    = "FLAG-PEER-CLIENT-CERT-AUTH"
+	RuleAutoTLS           = "FLAG-AUTO-TLS"
+	RuleTrustedCA         = "FLAG-TRUSTED-CA"
+	RuleFlagFile          = "FLAG-FILE"
+	RuleAPIServer         = "APISERVER-ETCD"
+	RuleSharedK8sCA       = "CIS-SHARED-CA"
+	RuleKeyPerm           = "CIS-KEY-PERM"
+	RuleCertPerm          = "CIS-CERT-PERM"
+	RuleWeakKey           = "WEAK-KEY"
+	RuleWeakSignature     = "WEAK-SIGNATURE"
+	RuleFileMissing       = "FILE-MISSING"
+	RuleFileInvalid       = "FILE-INVALID"
+	RuleInferred          = "INPUT-INFERRED"
+	unknownAuthority      = "x509: certificate signed by unknown authority"
+	failedVerifyClient    = "tls: failed to verify client's certificate: x509: certificate signed by unknown authority"
+	failedVerify          = "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+	badCertificate        = "remote error: tls: bad certificate"
+	unknownCA             = "remote error: tls: unknown certificate authority"
+	incompatibleKeyUsage  = "x509: certificate specifies an incompatible key usage"
+	expiredOrNotYetValid  = "x509: certificate has expired or is not yet valid"
+	validForNot           = "x509: certificate is valid for"
+	keyMismatch           = "tls: private key does not match public key"
+	clientDidNotProvide   = "tls: client didn't provide a certificate"
+	certificateRequired   = "remote error: tls: certificate required"
+	expiredCertificate    = "remote error: tls: expired certificate"
+	unsupportedCertificat = "remote error: tls: unsupported certificate"
+)
+
+// Catalogue is every rule, in the order reports and docs list them.
+var Catalogue = []Rule{
+	{
+		ID: RuleServerCA, Severity: Error, Condition: "R1",
+		Title: "server.crt is signed by the member's etcd CA (ca.crt)",
+		Why: "Clients verify the client port's certificate against the etcd CA they were given (kube-apiserver's --etcd-cafile, etcdctl's --cacert). " +
+			"A server cert from another CA fails the handshake on the client side, so kube-apiserver cannot reach etcd.",
+		Errors: []string{unknownAuthority, failedVerify, badCertificate, unknownCA},
+		Fix:    "Re-issue server.crt from the cluster's etcd CA (etcdpki init --force on the member, or kubeadm certs renew etcd-server).",
+	},
+	{
+		ID: RulePeerCA, Severity: Error, Condition: "R1",
+		Title: "peer.crt (and peer-client.crt) is signed by the member's etcd CA",
+		Why: "On port 2380 each member verifies the other's peer certificate both ways: as a server cert when it dials and as a client cert when it accepts. " +
+			"A peer cert from another CA is rejected by every other member, so the member cannot join and the cluster may lose quorum.",
+		Errors: []string{unknownAuthority, failedVerify, failedVerifyClient, badCertificate, unknownCA, "rejected connection from", "error reading from peer"},
+		Fix:    "Re-issue peer.crt from the cluster's etcd CA on that member.",
+	},
+	{
+		ID: RuleClientCA, Severity: Error, Condition: "R1",
+		Title: "client certs (healthcheck-client, apiserver-etcd-client, server-client) are signed by the etcd CA",
+		Why: "etcd authenticates client certs against --trusted-ca-file. A client cert from another CA (commonly the Kubernetes CA) is refused during the handshake, " +
+			"so kube-apiserver or the liveness probe cannot connect.",
+		Errors: []string{failedVerifyClient, "tls: failed to verify certificate", badCertificate, unknownCA, "context deadline exceeded"},
+		Fix:    "Re-issue the client cert from the etcd CA (kubeadm certs renew apiserver-etcd-client / etcd-healthcheck-client).",
+	},
+	{
+		ID: RuleCAMismatch, Severity: Error, Condition: "R2",
+		Title: "every member holds the same etcd CA (compared by fingerprint)",
+		Why: "When member B dials A, B verifies A's peer cert with B's ca.crt, and A verifies B's credential with A's ca.crt. " +
+			"Each member's leaves are signed by its own CA, so if the CAs differ the members reject each other and the cluster cannot form.",
+		Errors: []string{unknownAuthority, failedVerify, failedVerifyClient, badCertificate, unknownCA},
+		Fix:    "Copy the one cluster CA (ca.crt and ca.key) to the odd member and re-issue its leaves from it (kubeadm join --control-plane copies it with --certificate-key).",
+	},
+	{
+		ID: RuleCAKey, Severity: Error, Condition: "R2",
+		Title: "ca.key belongs to ca.crt",
+		Why:   "A CA key that does not match the CA cert signs certificates nobody trusts: every leaf issued on this node (kubeadm certs renew, join) fails verification.",
+		Errors: []string{"private key does not match public key"},
+		Fix:    "Restore the matching ca.key from the node the cluster CA came from.",
+	},
+	{
+		ID: RuleKeyMismatch, Severity: Error, Condition: "R3",
+		Title: "each private key matches its certificate",
+		Why:   "etcd loads every cert/key pair at start (and the leaves again per handshake); a mismatched pair makes etcd fail to start or fail every handshake.",
+		Errors: []string{keyMismatch, "private key does not match public key"},
+		Fix:    "Put the key that belongs to the cert next to it, or re-issue both together.",
+	},
+	{
+		ID: RuleSharedLeaf, Severity: Warning, Condition: "R3",
+		Title: "no two members share a leaf key or certificate",
+		Why: "Any cert signed by the shared CA works, so a copied leaf is legal, but one leaked key then impersonates every member that holds it, " +
+			"and its SANs must cover all of them (or the copy fails R4 on the other nodes).",
+		Fix: "Issue each member its own server and peer certs (etcdpki init, or kubeadm certs renew on each node).",
+	},
+	{
+		ID: RuleServerSAN, Severity: Error, Condition: "R4",
+		Title: "server.crt names every host of the member's client URLs (advertise and listen)",
+		Why:   "Clients check the dialed host against the server cert's SANs. A missing IP fails the handshake on the client side.",
+		Errors: []string{validForNot, "x509: certificate is not valid for any names", "does not match any of DNSNames", "because it doesn't contain any IP SANs"},
+		Fix:    "Re-issue server.crt with the member's addresses in the SANs (etcdpki init --force, or kubeadm's etcd.local.serverCertSANs).",
+	},
+	{
+		ID: RuleServerLoopback, Severity: Error, Condition: "R4",
+		Title: "server.crt names 127.0.0.1 (and ::1 when etcd listens on it)",
+		Why:   "kube-apiserver on a stacked control plane and the health checks dial https://127.0.0.1:2379; without the loopback IP in the SANs they fail.",
+		Errors: []string{"x509: certificate is valid for", "not 127.0.0.1", "not ::1"},
+		Fix:    "Re-issue server.crt with 127.0.0.1 and ::1 in the SANs, as kubeadm does.",
+	},
+	{
+		ID: RulePeerSAN, Severity: Error, Condition: "R4",
+		Title: "peer.crt names every host of the member's peer URLs",
+		Why: "A member dialing another on 2380 checks the dialed host against the peer cert; peer.crt is also the credential the member presents, " +
+			"which the other side checks against the connection's remote address (etcd's checkSAN).",
+		Errors: []string{validForNot, "does not match any of DNSNames", "rejected connection from", "tls: \"", "because it doesn't contain any IP SANs"},
+		Fix:    "Re-issue peer.crt with the member's own addresses in the SANs.",
+	},
+	{
+		ID: RulePeerClientSAN, Severity: Error, Condition: "R4",
+		Title: "the separate peer client credential (--peer-client-cert-file) names the member's own address",
+		Why: "After the handshake etcd matches the connecting member's client cert against the TCP remote address (IP SANs, else reverse DNS against DNS SANs); " +
+			"a credential without the member's address is rejected unless --peer-skip-client-san-verification.",
+		Errors: []string{"rejected connection from", "does not match any of DNSNames", "tls: \""},
+		Fix:    "Re-issue peer-client.crt with the member's own addresses in the SANs.",
+	},
+	{
+		ID: RuleEKUServer, Severity: Error,
+		Title: "server.crt allows serverAuth",
+		Why:   "Go clients require the serverAuth extended key usage on a server cert.",
+		Errors: []string{incompatibleKeyUsage},
+		Fix:    "Re-issue server.crt with extendedKeyUsage serverAuth (and clientAuth).",
+	},
+	{
+		ID: RuleEKUServerGateway, Severity: Error,
+		Title: "server.crt allows clientAuth unless --client-cert-file is set",
+		Why: "etcd's grpc-gateway dials the member's own client port using --cert-file as its client cert; without clientAuth the gateway's connection is refused " +
+			"and the HTTP/JSON API (and anything that uses it) fails.",
+		Errors: []string{incompatibleKeyUsage, badCertificate, unsupportedCertificat},
+		Fix:    "Re-issue server.crt with both serverAuth and clientAuth (kubeadm's profile), or give etcd a separate --client-cert-file/--client-key-file.",
+	},
+	{
+		ID: RuleEKUPeerServer, Severity: Error,
+		Title: "peer.crt allows serverAuth",
+		Why:   "peer.crt serves port 2380; other members dialing it reject a cert without serverAuth, so the member cannot be reached.",
+		Errors: []string{incompatibleKeyUsage},
+		Fix:    "Re-issue peer.crt with serverAuth and clientAuth.",
+	},
+	{
+		ID: RuleEKUPeerClient, Severity: Error,
+		Title: "the peer credential (peer.crt, or peer-client.crt when set) allows clientAuth",
+		Why: "peer.crt is also the client cert a member presents to the others unless --peer-client-cert-file is set; without clientAuth every other member " +
+			"refuses its connections and the member cannot join.",
+		Errors: []string{incompatibleKeyUsage, badCertificate, unsupportedCertificat},
+		Fix:    "Re-issue peer.crt with both serverAuth and clientAuth, or set a separate clientAuth credential with --peer-client-cert-file.",
+	},
+	{
+		ID: RuleEKUClient, Severity: Error,
+		Title: "client certs allow clientAuth",
+		Why:   "etcd refuses a client cert without the clientAuth extended key usage.",
+		Errors: []string{incompatibleKeyUsage, badCertificate, unsupportedCertificat},
+		Fix:    "Re-issue the client cert with extendedKeyUsage clientAuth.",
+	},
+	{
+		ID: RuleExpired, Severity: Error,
+		Title: "no certificate has expired",
+		Why:   "An expired cert fails every handshake it is part of: an expired peer cert keeps the member out of the cluster, an expired server cert locks out all clients.",
+		Errors: []string{expiredOrNotYetValid, "certificate has expired", expiredCertificate},
+		Fix:    "Renew the certificate (etcdpki init --force for the member, or kubeadm certs renew) and restart nothing: etcd re-reads leaf certs per handshake.",
+	},
+	{
+		ID: RuleNotYetValid, Severity: Error,
+		Title: "no certificate is valid only in the future",
+		Why:   "A cert whose NotBefore is in the future (issued on a machine with a fast clock) is rejected like an expired one.",
+		Errors: []string{expiredOrNotYetValid, "is not yet valid"},
+		Fix:    "Fix the clocks (NTP) or re-issue with a backdated NotBefore.",
+	},
+	{
+		ID: RuleExpiring, Severity: Warning,
+		Title: "no certificate expires within --warn-within (default 30 days)",
+		Why:   "Certificates about to expire will break the cluster as soon as they do.",
+		Fix:   "Renew ahead of time.",
+	},
+	{
+		ID: RuleCAExpiresFirst, Severity: Warning,
+		Title: "the CA does not expire before a certificate it signed",
+		Why:   "A leaf stops verifying when its CA expires, whatever its own NotAfter says.",
+		Fix:   "Plan a CA rotation before the CA's NotAfter; issue leaves that end before the CA does.",
+	},
+	{
+		ID: RuleNotCA, Severity: Error,
+		Title: "ca.crt is a CA: basic constraints CA:TRUE and keyCertSign",
+		Why:   "Go refuses to build a chain through a certificate that is not marked as a CA, so nothing it signed verifies.",
+		Errors: []string{"x509: certificate signed by unknown authority (possibly because of", "parent certificate cannot sign this kind of certificate", "x509: invalid signature: parent certificate cannot sign"},
+		Fix:    "Create a proper CA (etcdpki init) and re-issue the leaves from it.",
+	},
+	{
+		ID: RuleClientCertAuth, Severity: Error,
+		Title: "--client-cert-auth=true on the client port",
+		Why: "Without client certificate authentication (and without a trusted CA file, which implies it) anyone who reaches port 2379 reads and writes all of etcd, " +
+			"including every Kubernetes Secret.",
+		Fix: "Set --client-cert-auth=true and --trusted-ca-file.",
+	},
+	{
+		ID: RulePeerClientCert, Severity: Error,
+		Title: "--peer-client-cert-auth=true on the peer port",
+		Why:   "Without it (and without --peer-trusted-ca-file) any host that reaches port 2380 can pose as a member.",
+		Fix:   "Set --peer-client-cert-auth=true and --peer-trusted-ca-file.",
+	},
+	{
+		ID: RuleAutoTLS, Severity: Error,
+		Title: "--auto-tls and --peer-auto-tls are off",
+		Why:   "Auto TLS uses self-signed certs that nobody verifies: the traffic is encrypted but anyone can impersonate a member.",
+		Fix:   "Remove --auto-tls/--peer-auto-tls and use certs from the etcd CA.",
+	},
+	{
+		ID: RuleTrustedCA, Severity: Error,
+		Title: "--trusted-ca-file and --peer-trusted-ca-file are set",
+		Why:   "Without a trusted CA file etcd cannot verify client and peer certs.",
+		Fix:   "Point both at the etcd CA (kubeadm: /etc/kubernetes/pki/etcd/ca.crt).",
+	},
+	{
+		ID: RuleFlagFile, Severity: Error,
+		Title: "every file the etcd flags reference exists and is readable",
+		Why:   "etcd refuses to start when a --cert-file, --key-file or CA file cannot be loaded.",
+		Errors: []string{"open /etc/kubernetes/pki", "no such file or directory"},
+		Fix:    "Put the file where the flag says, or fix the flag.",
+	},
+	{
+		ID: RuleAPIServer, Severity: Error,
+		Title: "kube-apiserver's --etcd-cafile/--etcd-certfile/--etcd-keyfile fit the etcd CA",
+		Why:   "kube-apiserver verifies etcd with --etcd-cafile and authenticates with --etcd-certfile; the wrong CA or a cert from another CA keeps it from reaching etcd.",
+		Errors: []string{unknownAuthority, "context deadline exceeded", "transport: authentication handshake failed"},
+		Fix:    "Point --etcd-cafile at etcd/ca.crt and use apiserver-etcd-client.crt/key issued by the etcd CA.",
+	},
+	{
+		ID: RuleSharedK8sCA, Severity: Warning,
+		Title: "the etcd CA is not the Kubernetes cluster CA (pki/ca.crt) (CIS 2.7)",
+		Why:   "With one CA for both, every client cert the cluster CA signs (any kubelet, any user) is also accepted by etcd.",
+		Fix:   "Use a separate etcd CA, as kubeadm does.",
+	},
+	{
+		ID: RuleKeyPerm, Severity: Warning,
+		Title: "private key files are not readable by group or others (CIS 1.1.19–1.1.21)",
+		Why:   "Anyone who can read an etcd key can impersonate the member or its clients.",
+		Fix:   "chmod 600 the key files.",
+	},
+	{
+		ID: RuleCertPerm, Severity: Warning,
+		Title: "certificate files are not writable by group or others (CIS 1.1.19–1.1.21)",
+		Why:   "Anyone who can replace a CA or cert file can make etcd trust their own CA.",
+		Fix:   "chmod 644 the certificate files.",
+	},
+	{
+		ID: RuleWeakKey, Severity: Error,
+		Title: "RSA keys are at least 2048 bits",
+		Why:   "Go 1.24 and later refuse RSA keys under 1024 bits and short RSA keys are breakable.",
+		Errors: []string{"tls: server's certificate contains an unsupported type of public key", "insecure RSA key size", "x509: RSA key size"},
+		Fix:    "Re-issue with rsa-2048 or stronger, or ECDSA.",
+	},
+	{
+		ID: RuleWeakSignature, Severity: Error,
+		Title: "no certificate is signed with SHA-1 (or MD5)",
+		Why:   "Go no longer verifies SHA-1 signatures on certificates, so the chain fails even though the CA is right.",
+		Errors: []string{"x509: cannot verify signature: insecure algorithm", "insecure algorithm SHA1"},
+		Fix:    "Re-issue with SHA-256 (any current tool does by default).",
+	},
+	{
+		ID: RuleFileMissing, Severity: Error,
+		Title: "every certificate and key a member needs is present",
+		Why:   "etcd (or the client that needs the file) cannot start without it.",
+		Errors: []string{"no such file or directory"},
+		Fix:   "Restore the file, or issue it (etcdpki init).",
+	},
+	{
+		ID: RuleFileInvalid, Severity: Error,
+		Title: "every certificate and key file parses (PEM, not encrypted, the right kind)",
+		Why:   "etcd cannot load a truncated, binary (DER), encrypted or mismatched file and refuses to start.",
+		Errors: []string{"tls: failed to find any PEM data", "failed to find certificate PEM data", "tls: failed to parse private key", "x509: malformed certificate"},
+		Fix:   "Replace the file with a valid PEM file (openssl x509 -inform der converts DER).",
+	},
+	{
+		ID: RuleInferred, Severity: Info,
+		Title: "the member's name and addresses come from its etcd configuration",
+		Why:   "Without a manifest, config file or spec, the name and addresses are taken from the server certificate itself, so R4 cannot catch a missing address.",
+		Fix:   "Include manifests/etcd.yaml (or an etcd config/flags file), or pass --config with the cluster spec.",
+	},
+}
+
+var ruleIndex = func() map[string]*Rule {
+	m := make(map[string]*Rule, len(Catalogue))
+	for i := range Catalogue {
+		m[Catalogue[i].ID] = &Catalogue[i]
+	}
+	return m
+}()
+
+// LookupRule returns the catalogue entry for id.
+func LookupRule(id string) (*Rule, bool) {
+	r, ok := ruleIndex[id]
+	return r, ok
+}

@@ -1,0 +1,102 @@
+package audit
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"sigs.k8s.io/yaml"
+)
+
+// ANSI colours for the text report; used only when the caller says the
+// output is a terminal.
+const (
+	colorRed    = "\x1b[31m"
+	colorYellow = "\x1b[33m"
+	colorCyan   = "\x1b[36m"
+	colorGreen  = "\x1b[32m"
+	colorBold   = "\x1b[1m"
+	colorReset  = "\x1b[0m"
+)
+
+// WriteText writes the report for people: findings grouped by member,
+// each with the rule's fix, then the one-line verdict.
+func (r *Report) WriteText(w io.Writer, color bool) error {
+	paint := func(c, s string) string {
+		if !color {
+			return s
+		}
+		return c + s + colorReset
+	}
+	sevColor := map[Severity]string{Error: colorRed, Warning: colorYellow, Info: colorCyan}
+	byMember := map[string][]Finding{}
+	for _, f := range r.Findings {
+		byMember[f.Member] = append(byMember[f.Member], f)
+	}
+	groups := []string{}
+	for _, m := range r.Members {
+		groups = append(groups, m.Name)
+	}
+	if len(byMember[""]) > 0 {
+		groups = append(groups, "")
+	}
+	seen := map[string]bool{}
+	for _, name := range groups {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		header := "cluster"
+		if name != "" {
+			header = "member " + name
+			for _, m := range r.Members {
+				if m.Name == name {
+					header += fmt.Sprintf(" (%s, from %s)", m.Dir, m.NameFrom)
+					break
+				}
+			}
+		}
+		fmt.Fprintln(w, paint(colorBold, header))
+		fs := byMember[name]
+		if len(fs) == 0 {
+			fmt.Fprintln(w, "  "+paint(colorGreen, "ok"))
+			continue
+		}
+		for _, f := range fs {
+			fmt.Fprintf(w, "  %-7s %s", paint(sevColor[f.Severity], f.Severity.String()), f.Rule)
+			if f.File != "" {
+				fmt.Fprintf(w, "  %s", f.File)
+			}
+			fmt.Fprintf(w, "\n          %s\n", f.Detail)
+			if rule := f.CatalogueRule(); rule != nil && f.Severity > Info {
+				fmt.Fprintf(w, "          fix: %s\n", rule.Fix)
+			}
+		}
+	}
+	v := r.Verdict
+	mark := paint(colorGreen, "PASS")
+	if !v.ClusterForms || !v.ClientsConnect {
+		mark = paint(colorRed, "FAIL")
+	} else if v.Errors+v.Warnings > 0 {
+		mark = paint(colorYellow, "WARN")
+	}
+	_, err := fmt.Fprintf(w, "\n%s %s (%d errors, %d warnings, %d notes)\n", mark, v.Summary, v.Errors, v.Warnings, v.Infos)
+	return err
+}
+
+// WriteJSON writes the report as indented JSON (schema: SchemaVersion).
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteYAML writes the report as YAML with the same field names as JSON.
+func (r *Report) WriteYAML(w io.Writer) error {
+	b, err := yaml.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/etcdpki/etcdpki/audit"
+	"github.com/etcdpki/etcdpki/spec"
+)
+
+func newCheckCmd() *cobra.Command {
+	var (
+		output, failOn, config, k8sDir string
+		warnWithin                     spec.Duration
+		noColor, local                 bool
+	)
+	cmd := &cobra.Command{
+		Use:   "check DIR...",
+		Short: "Audit the certificates of all members of a cluster, offline",
+		Long: `Check the etcd PKI of every member of a cluster before anything restarts:
+whether the cluster will form and clients will connect, and if not, which file
+on which member is wrong, what etcd will say, and how to fix it.
+
+Each DIR is a member: a copy of a node's /etc/kubernetes (pki/ and
+optionally manifests/etcd.yaml and manifests/kube-apiserver.yaml), a bare
+pki directory, an etcd-layout directory (/etc/etcd/pki), or init's output
+directory (all its members). A member's name, URLs and file paths come from
+its etcd manifest, config file (/etc/etcd/etcd.conf.yml) or flags file
+(/etc/etcd/etcd.flags) when present, else from --config, else from the
+certificates themselves (and the report says so).
+
+Rules are listed in docs/rules.md; 'etcdpki explain' maps an error message to
+them. Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage error.`,
+		Example: `  etcdpki check pki/                          # init's output: every member
+  scp -r cp1:/etc/kubernetes cp1; scp -r cp2:/etc/kubernetes cp2; scp -r cp3:/etc/kubernetes cp3
+  etcdpki check cp1 cp2 cp3
+  etcdpki check --local                       # this node's /etc/kubernetes
+  etcdpki check -o json cp1 cp2 cp3 | jq '.findings[] | select(.severity=="error")'`,
+		RunE: func(cmd *cobra.Command, dirs []string) error {
+			threshold, err := audit.ParseSeverity(failOn)
+			if err != nil {
+				return usagef("--fail-on: %v", err)
+			}
+			if output != "text" && output != "json" && output != "yaml" {
+				return usagef("unknown output format %q (want text, json or yaml)", output)
+			}
+			if local {
+				dirs = append(dirs, k8sDir)
+			}
+			if len(dirs) == 0 {
+				return withHint(usagef("no member directories given"), "give one directory per member, init's output directory, or --local")
+			}
+			var inputs []*audit.Input
+			for _, d := range dirs {
+				ins, err := audit.Discover(d)
+				if err != nil {
+					return err
+				}
+				inputs = append(inputs, ins...)
+			}
+			if config != "" {
+				c, err := spec.Load(config)
+				if err != nil {
+					return err
+				}
+				for _, in := range inputs {
+					if in.Spec == nil {
+						in.Spec = c
+					}
+				}
+			}
+			var members []*audit.Member
+			for _, in := range inputs {
+				members = append(members, audit.LoadMember(in))
+			}
+			ww := time.Duration(warnWithin)
+			if !cmd.Flags().Changed("warn-within") {
+				ww = audit.DefaultWarnWithin
+			} else if ww == 0 {
+				ww = -1
+			}
+			report := audit.Check(members, audit.Options{WarnWithin: ww})
+			w := cmd.OutOrStdout()
+			switch output {
+			case "json":
+				err = report.WriteJSON(w)
+			case "yaml":
+				err = report.WriteYAML(w)
+			default:
+				err = report.WriteText(w, !noColor && isTerminal(w))
+			}
+			if err != nil {
+				return err
+			}
+			if report.Fails(threshold) {
+				return &silentError{code: exitFailure}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
+	f.StringVar(&failOn, "fail-on", "error", "exit 1 when a finding is at or above this severity: info, warning or error")
+	f.Var(&warnWithin, "warn-within", "warn about certificates expiring within this window, e.g. 720h or 30d (default 30d; 0 disables)")
+	f.StringVarP(&config, "config", "c", "", "cluster spec `FILE` giving members' names and addresses when their directories have no etcd manifest")
+	f.BoolVar(&noColor, "no-color", false, "never colour the text output")
+	f.BoolVar(&local, "local", false, "check this machine's Kubernetes directory (see --kubernetes-dir)")
+	f.StringVar(&k8sDir, "kubernetes-dir", "/etc/kubernetes", "the Kubernetes directory --local checks")
+	return cmd
+}
+
+// isTerminal reports whether w is a character device (a TTY), where the
+// text report may use colour.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0 && os.Getenv("NO_COLOR") == ""
+}
+
