@@ -74,47 +74,51 @@ type Rule struct {
 // Rule IDs. They are constants so the checker cannot fire an ID the
 // catalogue lacks (TestCatalogue checks the reverse).
 const (
-	RuleServerCA          = "R1-SERVER-CA"
-	RulePeerCA            = "R1-PEER-CA"
-	RuleClientCA          = "R1-CLIENT-CA"
-	RuleCAMismatch        = "R2-CA-MISMATCH"
-	RuleCAKey             = "R2-CA-KEY"
-	RuleKeyMismatch       = "R3-KEY-MISMATCH"
-	RuleSharedLeaf        = "R3-SHARED-LEAF"
-	RuleServerSAN         = "R4-SERVER-SAN"
-	RuleServerLoopback    = "R4-SERVER-LOOPBACK"
-	RulePeerSAN           = "R4-PEER-SAN"
-	RulePeerClientSAN     = "R4-PEER-CLIENT-SAN"
-	RuleEKUServer         = "EKU-SERVER"
-	RuleEKUServerGateway  = "EKU-SERVER-GATEWAY"
-	RuleEKUPeerServer     = "EKU-PEER-SERVER"
-	RuleEKUPeerClient     = "EKU-PEER-CLIENT"
-	RuleEKUClient         = "EKU-CLIENT"
-	RuleExpired           = "VALID-EXPIRED"
-	RuleNotYetValid       = "VALID-NOT-YET"
-	RuleExpiring          = "VALID-EXPIRING"
-	RuleCAExpiresFirst    = "VALID-CA-FIRST"
-	RuleNotCA             = "CA-NOT-CA"
-	RuleClientCertAuth    = "FLAG-CLIENT-CERT-AUTH"
-	RulePeerClientCert    = "FLAG-PEER-CLIENT-CERT-AUTH"
-	RuleAutoTLS           = "FLAG-AUTO-TLS"
-	RuleTrustedCA         = "FLAG-TRUSTED-CA"
-	RuleFlagFile          = "FLAG-FILE"
-	RuleAPIServer         = "APISERVER-ETCD"
-	RuleSharedK8sCA       = "CIS-SHARED-CA"
-	RuleKeyPerm           = "CIS-KEY-PERM"
-	RuleCertPerm          = "CIS-CERT-PERM"
-	RuleWeakKey           = "WEAK-KEY"
-	RuleWeakSignature     = "WEAK-SIGNATURE"
-	RuleFileMissing       = "FILE-MISSING"
-	RuleFileInvalid       = "FILE-INVALID"
-	RuleInferred          = "INPUT-INFERRED"
-	unknownAuthority      = "x509: certificate signed by unknown authority"
-	failedVerifyClient    = "tls: failed to verify client's certificate: x509: certificate signed by unknown authority"
-	failedVerify          = "tls: failed to verify certificate: x509: certificate signed by unknown authority"
-	badCertificate        = "remote error: tls: bad certificate"
-	unknownCA             = "remote error: tls: unknown certificate authority"
-	incompatibleKeyUsage  = "x509: certificate specifies an incompatible key usage"
+	RuleServerCA         = "R1-SERVER-CA"
+	RulePeerCA           = "R1-PEER-CA"
+	RuleClientCA         = "R1-CLIENT-CA"
+	RuleCAMismatch       = "R2-CA-MISMATCH"
+	RuleCAKey            = "R2-CA-KEY"
+	RuleKeyMismatch      = "R3-KEY-MISMATCH"
+	RuleSharedLeaf       = "R3-SHARED-LEAF"
+	RuleServerSAN        = "R4-SERVER-SAN"
+	RuleServerLoopback   = "R4-SERVER-LOOPBACK"
+	RulePeerSAN          = "R4-PEER-SAN"
+	RulePeerClientSAN    = "R4-PEER-CLIENT-SAN"
+	RuleEKUServer        = "EKU-SERVER"
+	RuleEKUServerGateway = "EKU-SERVER-GATEWAY"
+	RuleEKUPeerServer    = "EKU-PEER-SERVER"
+	RuleEKUPeerClient    = "EKU-PEER-CLIENT"
+	RuleEKUClient        = "EKU-CLIENT"
+	RuleExpired          = "VALID-EXPIRED"
+	RuleNotYetValid      = "VALID-NOT-YET"
+	RuleExpiring         = "VALID-EXPIRING"
+	RuleCAExpiresFirst   = "VALID-CA-FIRST"
+	RuleNotCA            = "CA-NOT-CA"
+	RuleClientCertAuth   = "FLAG-CLIENT-CERT-AUTH"
+	RulePeerClientCert   = "FLAG-PEER-CLIENT-CERT-AUTH"
+	RuleAutoTLS          = "FLAG-AUTO-TLS"
+	RuleTrustedCA        = "FLAG-TRUSTED-CA"
+	RuleFlagFile         = "FLAG-FILE"
+	RuleAPIServer        = "APISERVER-ETCD"
+	RuleSharedK8sCA      = "CIS-SHARED-CA"
+	RuleKeyPerm          = "CIS-KEY-PERM"
+	RuleCertPerm         = "CIS-CERT-PERM"
+	RuleWeakKey          = "WEAK-KEY"
+	RuleWeakSignature    = "WEAK-SIGNATURE"
+	RuleFileMissing      = "FILE-MISSING"
+	RuleFileInvalid      = "FILE-INVALID"
+	RuleInferred         = "INPUT-INFERRED"
+	unknownAuthority     = "x509: certificate signed by unknown authority"
+	failedVerifyClient   = "tls: failed to verify client's certificate: x509: certificate signed by unknown authority"
+	failedVerify         = "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+	badCertificate       = "remote error: tls: bad certificate"
+	unknownCA            = "remote error: tls: unknown certificate authority"
+	incompatibleKeyUsage = "x509: certificate specifies an incompatible key usage"
+	// A client cert with the wrong usage is reported by the accepting side,
+	// which etcd logs as a rejected connection.
+	clientKeyUsage        = "rejected connection … x509: certificate specifies an incompatible key usage"
+	oldClientUsage        = "tls: failed to verify client's certificate: x509: certificate specifies an incompatible key usage"
 	expiredOrNotYetValid  = "x509: certificate has expired or is not yet valid"
 	validForNot           = "x509: certificate is valid for"
 	keyMismatch           = "tls: private key does not match public key"
@@ -160,15 +164,15 @@ var Catalogue = []Rule{
 	},
 	{
 		ID: RuleCAKey, Severity: Error, Condition: "R2",
-		Title: "ca.key belongs to ca.crt",
-		Why:   "A CA key that does not match the CA cert signs certificates nobody trusts: every leaf issued on this node (kubeadm certs renew, join) fails verification.",
+		Title:  "ca.key belongs to ca.crt",
+		Why:    "A CA key that does not match the CA cert signs certificates nobody trusts: every leaf issued on this node (kubeadm certs renew, join) fails verification.",
 		Errors: []string{"private key does not match public key"},
 		Fix:    "Restore the matching ca.key from the node the cluster CA came from.",
 	},
 	{
 		ID: RuleKeyMismatch, Severity: Error, Condition: "R3",
-		Title: "each private key matches its certificate",
-		Why:   "etcd loads every cert/key pair at start (and the leaves again per handshake); a mismatched pair makes etcd fail to start or fail every handshake.",
+		Title:  "each private key matches its certificate",
+		Why:    "etcd loads every cert/key pair at start (and the leaves again per handshake); a mismatched pair makes etcd fail to start or fail every handshake.",
 		Errors: []string{keyMismatch, "private key does not match public key"},
 		Fix:    "Put the key that belongs to the cert next to it, or re-issue both together.",
 	},
@@ -181,16 +185,16 @@ var Catalogue = []Rule{
 	},
 	{
 		ID: RuleServerSAN, Severity: Error, Condition: "R4",
-		Title: "server.crt names every host of the member's client URLs (advertise and listen)",
-		Why:   "Clients check the dialed host against the server cert's SANs. A missing IP fails the handshake on the client side.",
+		Title:  "server.crt names every host of the member's client URLs (advertise and listen)",
+		Why:    "Clients check the dialed host against the server cert's SANs. A missing IP fails the handshake on the client side.",
 		Errors: []string{validForNot, "x509: certificate is not valid for any names", "does not match any of DNSNames", "because it doesn't contain any IP SANs"},
 		Fix:    "Re-issue server.crt with the member's addresses in the SANs (etcdpki init --force, or kubeadm's etcd.local.serverCertSANs).",
 	},
 	{
 		ID: RuleServerLoopback, Severity: Error, Condition: "R4",
-		Title: "server.crt names 127.0.0.1 (and ::1 when etcd listens on it)",
-		Why:   "kube-apiserver on a stacked control plane and the health checks dial https://127.0.0.1:2379; without the loopback IP in the SANs they fail.",
-		Errors: []string{"x509: certificate is valid for", "not 127.0.0.1", "not ::1"},
+		Title:  "server.crt names 127.0.0.1 (and ::1 when etcd listens on it)",
+		Why:    "kube-apiserver on a stacked control plane and the health checks dial https://127.0.0.1:2379; without the loopback IP in the SANs they fail.",
+		Errors: []string{"not 127.0.0.1", "not ::1"},
 		Fix:    "Re-issue server.crt with 127.0.0.1 and ::1 in the SANs, as kubeadm does.",
 	},
 	{
@@ -211,8 +215,8 @@ var Catalogue = []Rule{
 	},
 	{
 		ID: RuleEKUServer, Severity: Error,
-		Title: "server.crt allows serverAuth",
-		Why:   "Go clients require the serverAuth extended key usage on a server cert.",
+		Title:  "server.crt allows serverAuth",
+		Why:    "Go clients require the serverAuth extended key usage on a server cert.",
 		Errors: []string{incompatibleKeyUsage},
 		Fix:    "Re-issue server.crt with extendedKeyUsage serverAuth (and clientAuth).",
 	},
@@ -221,13 +225,13 @@ var Catalogue = []Rule{
 		Title: "server.crt allows clientAuth unless --client-cert-file is set",
 		Why: "etcd's grpc-gateway dials the member's own client port using --cert-file as its client cert; without clientAuth the gateway's connection is refused " +
 			"and the HTTP/JSON API (and anything that uses it) fails.",
-		Errors: []string{incompatibleKeyUsage, badCertificate, unsupportedCertificat},
+		Errors: []string{clientKeyUsage, oldClientUsage, incompatibleKeyUsage, badCertificate, unsupportedCertificat},
 		Fix:    "Re-issue server.crt with both serverAuth and clientAuth (kubeadm's profile), or give etcd a separate --client-cert-file/--client-key-file.",
 	},
 	{
 		ID: RuleEKUPeerServer, Severity: Error,
-		Title: "peer.crt allows serverAuth",
-		Why:   "peer.crt serves port 2380; other members dialing it reject a cert without serverAuth, so the member cannot be reached.",
+		Title:  "peer.crt allows serverAuth",
+		Why:    "peer.crt serves port 2380; other members dialing it reject a cert without serverAuth, so the member cannot be reached.",
 		Errors: []string{incompatibleKeyUsage},
 		Fix:    "Re-issue peer.crt with serverAuth and clientAuth.",
 	},
@@ -236,27 +240,27 @@ var Catalogue = []Rule{
 		Title: "the peer credential (peer.crt, or peer-client.crt when set) allows clientAuth",
 		Why: "peer.crt is also the client cert a member presents to the others unless --peer-client-cert-file is set; without clientAuth every other member " +
 			"refuses its connections and the member cannot join.",
-		Errors: []string{incompatibleKeyUsage, badCertificate, unsupportedCertificat},
+		Errors: []string{clientKeyUsage, oldClientUsage, incompatibleKeyUsage, badCertificate, unsupportedCertificat},
 		Fix:    "Re-issue peer.crt with both serverAuth and clientAuth, or set a separate clientAuth credential with --peer-client-cert-file.",
 	},
 	{
 		ID: RuleEKUClient, Severity: Error,
-		Title: "client certs allow clientAuth",
-		Why:   "etcd refuses a client cert without the clientAuth extended key usage.",
-		Errors: []string{incompatibleKeyUsage, badCertificate, unsupportedCertificat},
+		Title:  "client certs allow clientAuth",
+		Why:    "etcd refuses a client cert without the clientAuth extended key usage.",
+		Errors: []string{clientKeyUsage, oldClientUsage, incompatibleKeyUsage, badCertificate, unsupportedCertificat},
 		Fix:    "Re-issue the client cert with extendedKeyUsage clientAuth.",
 	},
 	{
 		ID: RuleExpired, Severity: Error,
-		Title: "no certificate has expired",
-		Why:   "An expired cert fails every handshake it is part of: an expired peer cert keeps the member out of the cluster, an expired server cert locks out all clients.",
+		Title:  "no certificate has expired",
+		Why:    "An expired cert fails every handshake it is part of: an expired peer cert keeps the member out of the cluster, an expired server cert locks out all clients.",
 		Errors: []string{expiredOrNotYetValid, "certificate has expired", expiredCertificate},
 		Fix:    "Renew the certificate (etcdpki init --force for the member, or kubeadm certs renew) and restart nothing: etcd re-reads leaf certs per handshake.",
 	},
 	{
 		ID: RuleNotYetValid, Severity: Error,
-		Title: "no certificate is valid only in the future",
-		Why:   "A cert whose NotBefore is in the future (issued on a machine with a fast clock) is rejected like an expired one.",
+		Title:  "no certificate is valid only in the future",
+		Why:    "A cert whose NotBefore is in the future (issued on a machine with a fast clock) is rejected like an expired one.",
 		Errors: []string{expiredOrNotYetValid, "is not yet valid"},
 		Fix:    "Fix the clocks (NTP) or re-issue with a backdated NotBefore.",
 	},
@@ -274,8 +278,8 @@ var Catalogue = []Rule{
 	},
 	{
 		ID: RuleNotCA, Severity: Error,
-		Title: "ca.crt is a CA: basic constraints CA:TRUE and keyCertSign",
-		Why:   "Go refuses to build a chain through a certificate that is not marked as a CA, so nothing it signed verifies.",
+		Title:  "ca.crt is a CA: basic constraints CA:TRUE and keyCertSign",
+		Why:    "Go refuses to build a chain through a certificate that is not marked as a CA, so nothing it signed verifies.",
 		Errors: []string{"x509: certificate signed by unknown authority (possibly because of", "parent certificate cannot sign this kind of certificate", "x509: invalid signature: parent certificate cannot sign"},
 		Fix:    "Create a proper CA (etcdpki init) and re-issue the leaves from it.",
 	},
@@ -306,16 +310,16 @@ var Catalogue = []Rule{
 	},
 	{
 		ID: RuleFlagFile, Severity: Error,
-		Title: "every file the etcd flags reference exists and is readable",
-		Why:   "etcd refuses to start when a --cert-file, --key-file or CA file cannot be loaded.",
+		Title:  "every file the etcd flags reference exists and is readable",
+		Why:    "etcd refuses to start when a --cert-file, --key-file or CA file cannot be loaded.",
 		Errors: []string{"open /etc/kubernetes/pki", "no such file or directory"},
 		Fix:    "Put the file where the flag says, or fix the flag.",
 	},
 	{
 		ID: RuleAPIServer, Severity: Error,
-		Title: "kube-apiserver's --etcd-cafile/--etcd-certfile/--etcd-keyfile fit the etcd CA",
-		Why:   "kube-apiserver verifies etcd with --etcd-cafile and authenticates with --etcd-certfile; the wrong CA or a cert from another CA keeps it from reaching etcd.",
-		Errors: []string{unknownAuthority, "context deadline exceeded", "transport: authentication handshake failed"},
+		Title:  "kube-apiserver's --etcd-cafile/--etcd-certfile/--etcd-keyfile fit the etcd CA",
+		Why:    "kube-apiserver verifies etcd with --etcd-cafile and authenticates with --etcd-certfile; the wrong CA or a cert from another CA keeps it from reaching etcd.",
+		Errors: []string{unknownAuthority, "context deadline exceeded", "transport: authentication handshake failed", clientDidNotProvide, certificateRequired},
 		Fix:    "Point --etcd-cafile at etcd/ca.crt and use apiserver-etcd-client.crt/key issued by the etcd CA.",
 	},
 	{
@@ -338,31 +342,31 @@ var Catalogue = []Rule{
 	},
 	{
 		ID: RuleWeakKey, Severity: Error,
-		Title: "RSA keys are at least 2048 bits",
-		Why:   "Go 1.24 and later refuse RSA keys under 1024 bits and short RSA keys are breakable.",
+		Title:  "RSA keys are at least 2048 bits",
+		Why:    "Go 1.24 and later refuse RSA keys under 1024 bits and short RSA keys are breakable.",
 		Errors: []string{"tls: server's certificate contains an unsupported type of public key", "insecure RSA key size", "x509: RSA key size"},
 		Fix:    "Re-issue with rsa-2048 or stronger, or ECDSA.",
 	},
 	{
 		ID: RuleWeakSignature, Severity: Error,
-		Title: "no certificate is signed with SHA-1 (or MD5)",
-		Why:   "Go no longer verifies SHA-1 signatures on certificates, so the chain fails even though the CA is right.",
+		Title:  "no certificate is signed with SHA-1 (or MD5)",
+		Why:    "Go no longer verifies SHA-1 signatures on certificates, so the chain fails even though the CA is right.",
 		Errors: []string{"x509: cannot verify signature: insecure algorithm", "insecure algorithm SHA1"},
 		Fix:    "Re-issue with SHA-256 (any current tool does by default).",
 	},
 	{
 		ID: RuleFileMissing, Severity: Error,
-		Title: "every certificate and key a member needs is present",
-		Why:   "etcd (or the client that needs the file) cannot start without it.",
+		Title:  "every certificate and key a member needs is present",
+		Why:    "etcd (or the client that needs the file) cannot start without it.",
 		Errors: []string{"no such file or directory"},
-		Fix:   "Restore the file, or issue it (etcdpki init).",
+		Fix:    "Restore the file, or issue it (etcdpki init).",
 	},
 	{
 		ID: RuleFileInvalid, Severity: Error,
-		Title: "every certificate and key file parses (PEM, not encrypted, the right kind)",
-		Why:   "etcd cannot load a truncated, binary (DER), encrypted or mismatched file and refuses to start.",
+		Title:  "every certificate and key file parses (PEM, not encrypted, the right kind)",
+		Why:    "etcd cannot load a truncated, binary (DER), encrypted or mismatched file and refuses to start.",
 		Errors: []string{"tls: failed to find any PEM data", "failed to find certificate PEM data", "tls: failed to parse private key", "x509: malformed certificate"},
-		Fix:   "Replace the file with a valid PEM file (openssl x509 -inform der converts DER).",
+		Fix:    "Replace the file with a valid PEM file (openssl x509 -inform der converts DER).",
 	},
 	{
 		ID: RuleInferred, Severity: Info,

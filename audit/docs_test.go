@@ -1,0 +1,93 @@
+package audit
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite docs/rules.md from the catalogue")
+
+// TestRulesDoc keeps docs/rules.md identical to the catalogue.
+func TestRulesDoc(t *testing.T) {
+	path := filepath.Join("..", "docs", "rules.md")
+	want := RulesMarkdown()
+	if *update {
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s is out of date with audit/rules.go; run: go test ./audit -run TestRulesDoc -update", path)
+	}
+}
+
+// TestCatalogue checks the catalogue's own consistency.
+func TestCatalogue(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range Catalogue {
+		if seen[r.ID] {
+			t.Errorf("duplicate rule ID %s", r.ID)
+		}
+		seen[r.ID] = true
+		if r.Title == "" || r.Why == "" || r.Fix == "" {
+			t.Errorf("%s: title, why and fix are required", r.ID)
+		}
+	}
+}
+
+// TestExplainEveryDocumentedError: every error text in the catalogue (and
+// so in docs/rules.md) is explained, and by a list that includes its rule.
+func TestExplainEveryDocumentedError(t *testing.T) {
+	for _, r := range Catalogue {
+		for _, e := range r.Errors {
+			found := false
+			for _, m := range Explain("etcd: " + e + ": details") {
+				if m.Rule.ID == r.ID {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("explain(%q) does not name %s", e, r.ID)
+			}
+		}
+	}
+}
+
+func TestExplainSpecific(t *testing.T) {
+	cases := []struct {
+		msg   string
+		first string // or, after "|", any of several
+	}{
+		{`x509: certificate is valid for 10.0.0.11, 127.0.0.1, ::1, not 10.0.0.12`, RuleServerSAN},
+		{`Get "https://127.0.0.1:2379": x509: certificate is valid for 10.0.0.11, not 127.0.0.1`, RuleServerLoopback},
+		{`tls: private key does not match public key`, RuleKeyMismatch},
+		{`x509: certificate has expired or is not yet valid: current time 2027-01-01T00:00:00Z is after 2026-12-01T00:00:00Z`, RuleExpired},
+		{`rejected connection from "127.0.0.1:51234" (error "tls: failed to verify client's certificate: x509: certificate specifies an incompatible key usage", ServerName "")`, RuleEKUServerGateway + "|" + RuleEKUPeerClient + "|" + RuleEKUClient},
+		{`x509: cannot verify signature: insecure algorithm SHA1-RSA`, RuleWeakSignature},
+	}
+	for _, c := range cases {
+		got := Explain(c.msg)
+		if len(got) == 0 {
+			t.Errorf("Explain(%q) = nothing, want %s first", c.msg, c.first)
+			continue
+		}
+		if !strings.Contains("|"+c.first+"|", "|"+got[0].Rule.ID+"|") {
+			var ids []string
+			for _, m := range got {
+				ids = append(ids, m.Rule.ID)
+			}
+			t.Errorf("Explain(%q) = %v, want %s first", c.msg, ids, c.first)
+		}
+	}
+	if got := Explain("everything is fine"); len(got) != 0 {
+		t.Errorf("Explain(unrelated) = %d matches, want none", len(got))
+	}
+}
