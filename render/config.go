@@ -83,8 +83,8 @@ func ForMember(c *spec.Cluster, name string, opts Options) (*Config, error) {
 		// etcd binds IP addresses only ("expected IP in URL for binding"),
 		// so a member known by a DNS name alone listens on every address,
 		// 127.0.0.1 included, and advertises its name.
-		listenClient = []string{httpsURL("0.0.0.0", c.ClientPort)}
-		listenPeer = []string{httpsURL("0.0.0.0", c.PeerPort)}
+		listenClient = []string{hostURL("https", "0.0.0.0", c.ClientPort)}
+		listenPeer = []string{hostURL("https", "0.0.0.0", c.PeerPort)}
 	} else if m.OnLoopback() {
 		// Members sharing one host's lo (up, tests) cannot all bind
 		// 127.0.0.1; each listens on its own 127.0.0.x only.
@@ -111,7 +111,7 @@ func ForMember(c *spec.Cluster, name string, opts Options) (*Config, error) {
 		InitialAdvertisePeerURLs: []string{c.PeerURL(m)},
 		// Plain HTTP on loopback only, for the kubelet's probes (/livez,
 		// /readyz), as kubeadm does.
-		ListenMetricsURLs:   []string{"http://" + net.JoinHostPort(metricsHost, strconv.Itoa(c.MetricsPort))},
+		ListenMetricsURLs:   []string{hostURL("http", metricsHost, c.MetricsPort)},
 		InitialCluster:      strings.Join(initial, ","),
 		InitialClusterState: state,
 		InitialClusterToken: c.Name,
@@ -142,6 +142,11 @@ func ForMember(c *spec.Cluster, name string, opts Options) (*Config, error) {
 		cfg.PeerClientKeyFile = file(l.KeyPath(pki.KindPeerClient))
 	}
 	return cfg, nil
+}
+
+// hostURL is scheme://host:port, with IPv6 hosts in brackets.
+func hostURL(scheme, host string, port int) string {
+	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(port))
 }
 
 // onRoot maps a node path under root.
@@ -216,10 +221,10 @@ func (c *Config) CommandLine() string {
 	return b.String()
 }
 
-// shellQuote quotes s for a POSIX shell when it holds anything but safe
-// characters.
+// shellQuote quotes s for a POSIX shell when it is empty or holds anything
+// but safe characters.
 func shellQuote(s string) string {
-	safe := true
+	safe := s != ""
 	for _, r := range s {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_=.,/:@%+", r)) {
 			safe = false
@@ -236,7 +241,6 @@ func shellQuote(s string) string {
 // returns the flags (without the leading "etcd"). Used by tests and by
 // tools that read a saved command line back.
 func ParseCommandLine(s string) ([]string, error) {
-	s = strings.ReplaceAll(s, "\\\n", " ")
 	fields, err := splitShell(s)
 	if err != nil {
 		return nil, err
@@ -247,18 +251,32 @@ func ParseCommandLine(s string) ([]string, error) {
 	return fields[1:], nil
 }
 
-// splitShell splits on blanks, honouring single quotes (all CommandLine
-// emits).
+// splitShell splits on blanks, honouring single quotes and, outside them,
+// backslash escapes and line continuations: all that CommandLine emits
+// (shellQuote closes the quote, escapes a value's own single quote with a
+// backslash and reopens the quote).
 func splitShell(s string) ([]string, error) {
 	var out []string
 	var cur strings.Builder
-	inField, inQuote := false, false
-	for _, r := range s {
+	inField, inQuote, escaped := false, false, false
+	// Bytes, not runes: every special character is ASCII, and a value
+	// that is not UTF-8 must come back byte for byte.
+	for i := 0; i < len(s); i++ {
+		r := s[i]
 		switch {
+		case escaped:
+			escaped = false
+			if r == '\n' {
+				continue // line continuation
+			}
+			cur.WriteByte(r)
+			inField = true
 		case inQuote && r == '\'':
 			inQuote = false
 		case inQuote:
-			cur.WriteRune(r)
+			cur.WriteByte(r)
+		case r == '\\':
+			escaped = true
 		case r == '\'':
 			inQuote, inField = true, true
 		case r == ' ' || r == '\t' || r == '\n':
@@ -268,12 +286,15 @@ func splitShell(s string) ([]string, error) {
 				inField = false
 			}
 		default:
-			cur.WriteRune(r)
+			cur.WriteByte(r)
 			inField = true
 		}
 	}
 	if inQuote {
 		return nil, fmt.Errorf("unterminated quote")
+	}
+	if escaped {
+		return nil, fmt.Errorf("trailing backslash")
 	}
 	if inField {
 		out = append(out, cur.String())

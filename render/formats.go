@@ -2,7 +2,9 @@ package render
 
 import (
 	"fmt"
-	"path"
+	"net/url"
+	"path/filepath"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -133,21 +135,33 @@ type (
 
 // Manifest renders a kubeadm-style etcd static pod (what kubeadm writes to
 // /etc/kubernetes/manifests/etcd.yaml) for the configuration, which should
-// be rendered without Options.Root: the pod sees the node's paths.
+// normally be rendered without Options.Root: the pod sees the node's paths.
+// With a root, the pod mounts the rooted paths, so it stays consistent.
 func (c *Config) Manifest(cl *spec.Cluster, image string) ([]byte, error) {
 	if image == "" {
 		image = DefaultImage
 	}
-	l, err := layout.ForName(cl.Layout)
-	if err != nil {
-		return nil, err
+	// kubeadm mounts only the etcd part of the PKI into the pod: the
+	// directory of the files the flags name (server, peer, CA and, split,
+	// the credentials all live there in both layouts).
+	certDir := filepath.Dir(c.CertFile)
+	// The kubelet probes the plain-HTTP metrics listener: 127.0.0.1 as
+	// kubeadm has it, or a loopback member's own 127.0.0.x.
+	probeHost, probePort := "127.0.0.1", cl.MetricsPort
+	if len(c.ListenMetricsURLs) > 0 {
+		u, err := url.Parse(c.ListenMetricsURLs[0])
+		if err != nil {
+			return nil, fmt.Errorf("listen-metrics-urls: %w", err)
+		}
+		probeHost = u.Hostname()
+		if probePort, err = strconv.Atoi(u.Port()); err != nil {
+			return nil, fmt.Errorf("listen-metrics-urls %s: no port", u)
+		}
 	}
-	// kubeadm mounts only the etcd part of the PKI into the pod.
-	certDir := path.Dir(l.CertPath(pki.KindServer))
 	probe := func(p string, failures int) *probe {
 		return &probe{
 			FailureThreshold:    failures,
-			HTTPGet:             httpGet{Host: "127.0.0.1", Path: p, Port: cl.MetricsPort, Scheme: "HTTP"},
+			HTTPGet:             httpGet{Host: probeHost, Path: p, Port: probePort, Scheme: "HTTP"},
 			InitialDelaySeconds: 10, PeriodSeconds: 10, TimeoutSeconds: 15,
 		}
 	}

@@ -122,4 +122,3 @@ func memberNames(c *spec.Cluster) string {
 	}
 	return strings.Join(names, ", ")
 }
-

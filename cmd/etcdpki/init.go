@@ -24,6 +24,7 @@ type specFlags struct {
 	layout       string
 	clientPort   int
 	peerPort     int
+	metricsPort  int
 	caValidity   spec.Duration
 	certValidity spec.Duration
 	split        bool
@@ -39,6 +40,7 @@ func (f *specFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.layout, "layout", "", "file layout: kubeadm (/etc/kubernetes/pki) or etcd (/etc/etcd/pki) (default kubeadm)")
 	fs.IntVar(&f.clientPort, "client-port", 0, "etcd client port (default 2379)")
 	fs.IntVar(&f.peerPort, "peer-port", 0, "etcd peer port (default 2380)")
+	fs.IntVar(&f.metricsPort, "metrics-port", 0, "etcd plain-HTTP metrics and health port, on loopback (default 2381)")
 	fs.Var(&f.caValidity, "ca-validity", "CA lifetime, e.g. 87600h or 3650d (default 10 years)")
 	fs.Var(&f.certValidity, "cert-validity", "leaf certificate lifetime (default 1 year)")
 	fs.BoolVar(&f.split, "split-credentials", false, "also issue clientAuth-only credentials and make serving certs serverAuth-only (etcd 3.5+)")
@@ -71,6 +73,9 @@ func (f *specFlags) cluster(fs *pflag.FlagSet) (*spec.Cluster, error) {
 	}
 	if fs.Changed("peer-port") {
 		base.PeerPort = f.peerPort
+	}
+	if fs.Changed("metrics-port") {
+		base.MetricsPort = f.metricsPort
 	}
 	if fs.Changed("ca-validity") {
 		base.CAValidity = f.caValidity

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -103,6 +104,10 @@ func exitCode(err error) int {
 	var fe *layout.FileError
 	switch {
 	case errors.As(err, &ue), spec.IsValidationError(err), errors.As(err, &ce), errors.As(err, &fe):
+		return exitUsage
+	case strings.HasPrefix(err.Error(), "unknown command "):
+		// cobra's own error for an unknown subcommand or a stray argument
+		// (cobra.NoArgs); it has no type to match.
 		return exitUsage
 	}
 	return exitFailure
