@@ -1,8 +1,207 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
 
-// newUpCmd is filled in by the local cluster work.
+	"github.com/spf13/cobra"
+
+	"github.com/etcdpki/etcdpki/layout"
+	"github.com/etcdpki/etcdpki/local"
+	"github.com/etcdpki/etcdpki/pki"
+	"github.com/etcdpki/etcdpki/render"
+)
+
 func newUpCmd() *cobra.Command {
-	return &cobra.Command{Use: "up", Short: "Run a local mTLS etcd cluster in-process", Hidden: true}
+	var (
+		members  int
+		algo     string
+		basePort int
+		dir      string
+		once     bool
+		verbose  bool
+		timeout  time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run a local mutual-TLS etcd cluster in-process",
+		Long: `Generate a PKI and run an N-member etcd cluster in this process, with the
+real etcd server code, members on 127.0.0.1, 127.0.0.2, … and mutual TLS with
+client certificate authentication on both the client and the peer port.
+
+Each member boots from its own files, written as init writes them and with
+the settings that 'etcdpki flags' prints for it. Once every member is ready,
+up verifies the cluster through every member with that member's
+apiserver-etcd-client certificate (a write, and reads of what was written),
+prints the endpoints and an etcdctl environment, and serves until
+interrupted. With --once it exits after the verification: 0 if it passed.
+
+Each member listens on its own address: client port --base-port, peer port
+--base-port+1, metrics port --base-port+2. PKI and data go to a temporary
+directory removed on exit, unless --dir names one to keep (and reuse).`,
+		Example: `  etcdpki up
+  etcdpki up --members 5 --algo ecdsa-p256 --base-port 12379
+  etcdpki up --once && echo cluster works
+  etcdpki up --dir ./local-etcd     # keeps the PKI and data between runs`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if members < 1 || members > local.MaxMembers {
+				return usagef("--members %d out of range 1-%d", members, local.MaxMembers)
+			}
+			if basePort < 1 || basePort > 65535-2 {
+				return usagef("--base-port %d out of range 1-%d (it uses the port and the two above it)", basePort, 65535-2)
+			}
+			var alg pki.Algorithm
+			if cmd.Flags().Changed("algo") {
+				a, err := pki.ParseAlgorithm(algo)
+				if err != nil {
+					return usageErr(err)
+				}
+				alg = a
+			}
+			opts := local.Options{
+				Dir:          dir,
+				Members:      members,
+				Algorithm:    alg,
+				ClientPort:   basePort,
+				PeerPort:     basePort + 1,
+				MetricsPort:  basePort + 2,
+				ReadyTimeout: timeout,
+				Verbose:      verbose,
+				LogWriter:    cmd.ErrOrStderr(),
+			}
+			return runUp(cmd, opts, once)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVarP(&members, "members", "n", local.DefaultMembers, fmt.Sprintf("number of members, 1-%d", local.MaxMembers))
+	f.StringVar(&algo, "algo", string(local.DefaultAlgorithm), "key algorithm of a new PKI: "+strings.Join(pki.AlgorithmNames(), ", ")+" (rsa-2048 is kubeadm's default; slower to generate)")
+	f.IntVar(&basePort, "base-port", 2379, "client `PORT` of every member; peer is PORT+1, metrics PORT+2")
+	f.StringVarP(&dir, "dir", "d", "", "keep the PKI and data in `DIR`, reusing a PKI already there (default: a temporary dir removed on exit)")
+	f.BoolVar(&once, "once", false, "verify the cluster and exit: 0 if verification passed, 1 if not")
+	f.BoolVarP(&verbose, "verbose", "v", false, "print etcd's logs to stderr")
+	f.DurationVar(&timeout, "timeout", local.DefaultReadyTimeout, "how long to wait for every member to become ready")
+	return cmd
+}
+
+// runUp boots the cluster, verifies and prints it, and serves until
+// SIGINT/SIGTERM unless once. The cluster is closed on every path.
+func runUp(cmd *cobra.Command, opts local.Options, once bool) (err error) {
+	// The context ends on SIGINT or SIGTERM, also while the cluster boots;
+	// stop() restores the default handling, so a second Ctrl-C during a
+	// slow shutdown kills the process.
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	w := cmd.OutOrStdout()
+
+	cl, err := local.Start(ctx, opts)
+	if err != nil {
+		return upStartError(ctx, err, cmd.ErrOrStderr())
+	}
+	defer func() {
+		if cerr := cl.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	printCluster(w, cl)
+
+	vctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := cl.Verify(vctx); err != nil {
+		if ctx.Err() != nil {
+			return errors.New("interrupted while verifying the cluster")
+		}
+		return fmt.Errorf("verification failed: %w", err)
+	}
+	fmt.Fprintln(w, "verified: through every member, with its apiserver-etcd-client certificate, wrote a key and read back the keys written so far")
+	if once {
+		return nil
+	}
+
+	if err := printEtcdctl(w, cl); err != nil {
+		return err
+	}
+	if cl.Temporary() {
+		fmt.Fprintf(w, "\nserving until interrupted (Ctrl-C); %s is removed on exit\n", cl.Dir())
+	} else {
+		fmt.Fprintf(w, "\nserving until interrupted (Ctrl-C); the PKI and data stay in %s\n", cl.Dir())
+	}
+	if err := cl.Wait(ctx); err != nil {
+		return err
+	}
+	stop()
+	fmt.Fprintln(w, "shutting down")
+	return nil
+}
+
+func printCluster(w io.Writer, cl *local.Cluster) {
+	if res := cl.InitResult(); res != nil {
+		verb := "reused the PKI in"
+		if res.CACreated {
+			verb = "generated a new PKI in"
+		}
+		fmt.Fprintf(w, "%s %s (CA key %s)\n", verb, cl.Dir(), pki.KeyDescription(res.CA.Cert.PublicKey))
+	}
+	n, noun := len(cl.Members()), "members"
+	if n == 1 {
+		noun = "member"
+	}
+	fmt.Fprintf(w, "%d etcd %s ready, mutual TLS on the client and peer ports:\n", n, noun)
+	for _, name := range cl.Members() {
+		c := cl.Config(name)
+		fmt.Fprintf(w, "  %-7s client %s  peer %s  metrics %s\n", name,
+			strings.Join(c.AdvertiseClientURLs, ","), strings.Join(c.InitialAdvertisePeerURLs, ","), strings.Join(c.ListenMetricsURLs, ","))
+	}
+}
+
+// printEtcdctl prints the environment etcdctl needs, with the first
+// member's healthcheck-client certificate, as kubeadm's docs use it.
+func printEtcdctl(w io.Writer, cl *local.Cluster) error {
+	first := cl.Members()[0]
+	env, err := render.EtcdctlEnv(cl.Spec(), first, render.Options{Root: layout.MemberDir(cl.Dir(), first)})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\netcdctl, with the healthcheck-client certificate of %s:\n\n", first)
+	fmt.Fprint(w, render.ExportLines(env))
+	fmt.Fprintln(w, "etcdctl member list -w table")
+	return nil
+}
+
+// upStartError explains a failed start: the port to change, or what etcd
+// logged on the way down.
+func upStartError(ctx context.Context, err error, stderr io.Writer) error {
+	var be *local.BindError
+	if errors.As(err, &be) {
+		if be.InUse() {
+			return withHint(err, "pick another --base-port (each member uses it, +1 and +2 on its own 127.0.0.x)")
+		}
+		return withHint(err, "up runs members on 127.0.0.1, 127.0.0.2, …; on systems that route only 127.0.0.1 to lo, try --members 1")
+	}
+	if ctx.Err() != nil {
+		return errors.New("interrupted while starting the cluster")
+	}
+	var boot *local.BootError
+	if errors.As(err, &boot) {
+		if p := boot.Problems(); len(p) > 0 {
+			const max = 10
+			fmt.Fprintln(stderr, "etcdpki: etcd logged:")
+			for i, line := range p {
+				if i == max {
+					fmt.Fprintf(stderr, "  … and %d more\n", len(p)-max)
+					break
+				}
+				fmt.Fprintln(stderr, "  "+line)
+			}
+		}
+		return withHint(err, "run with --verbose to see etcd's logs")
+	}
+	return err
 }

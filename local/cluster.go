@@ -1,0 +1,147 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/etcdpki/etcdpki/layout"
+	"github.com/etcdpki/etcdpki/render"
+	"github.com/etcdpki/etcdpki/spec"
+)
+
+// Cluster is a running in-process etcd cluster.
+type Cluster struct {
+	spec    *spec.Cluster
+	out     string
+	temp    bool // out was created by Start and is removed by Close
+	init    *layout.InitResult
+	members []*member
+	logs    *observer.ObservedLogs
+	stopped time.Time // when stop began
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// member is one running etcd member.
+type member struct {
+	cfg  *render.Config
+	etcd *embed.Etcd
+}
+
+// Close stops every member and, when Start created the directory, removes
+// it. It is safe to call more than once.
+func (cl *Cluster) Close() error {
+	cl.closeOnce.Do(func() {
+		cl.stop()
+		if cl.temp {
+			cl.closeErr = os.RemoveAll(cl.out)
+		}
+	})
+	return cl.closeErr
+}
+
+// Wait blocks until ctx is done (it then returns nil) or a member fails
+// while serving (it returns that member's error). The cluster keeps
+// running either way; Close stops it.
+func (cl *Cluster) Wait(ctx context.Context) error {
+	errc := make(chan error, len(cl.members))
+	done := make(chan struct{})
+	defer close(done)
+	for _, m := range cl.members {
+		go func() {
+			if err := m.await(nil, done); !errors.Is(err, errDone) {
+				errc <- fmt.Errorf("member %s: %w", m.cfg.Name, err)
+			}
+		}()
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errc:
+		return err
+	}
+}
+
+// Spec is the cluster's spec.
+func (cl *Cluster) Spec() *spec.Cluster { return cl.spec }
+
+// Dir is the directory the cluster was booted from: init's layout (the
+// CA in ca/, each member's tree in <member>/, cluster.yaml) plus the
+// members' data in data/.
+func (cl *Cluster) Dir() string { return cl.out }
+
+// Temporary reports whether Dir is a temporary directory that Close
+// removes.
+func (cl *Cluster) Temporary() bool { return cl.temp }
+
+// InitResult is what Start's layout.Init did (nil after StartFromDir).
+func (cl *Cluster) InitResult() *layout.InitResult { return cl.init }
+
+// Members returns the member names in spec order.
+func (cl *Cluster) Members() []string {
+	names := make([]string, len(cl.members))
+	for i, m := range cl.members {
+		names[i] = m.cfg.Name
+	}
+	return names
+}
+
+// Endpoints returns every member's advertised client URL, in the order of
+// Members.
+func (cl *Cluster) Endpoints() []string {
+	var urls []string
+	for _, m := range cl.members {
+		urls = append(urls, m.cfg.AdvertiseClientURLs...)
+	}
+	return urls
+}
+
+// Config returns the configuration member name runs with (its URLs and
+// file paths), or nil if there is no such member.
+func (cl *Cluster) Config(name string) *render.Config {
+	if m := cl.member(name); m != nil {
+		return m.cfg
+	}
+	return nil
+}
+
+// Etcd returns member name's embedded etcd, or nil if there is no such
+// member; for callers that inspect the server (leader, member ID).
+func (cl *Cluster) Etcd(name string) *embed.Etcd {
+	if m := cl.member(name); m != nil {
+		return m.etcd
+	}
+	return nil
+}
+
+// Logs are etcd's log entries at info level and above, from every member
+// since it started; an entry's LoggerName is the member's name, or the
+// member's name and an etcd component ("etcd-1.raft"). Rejected
+// TLS handshakes are warnings with the message "rejected connection on
+// client endpoint" or "rejected connection on peer endpoint".
+func (cl *Cluster) Logs() *observer.ObservedLogs { return cl.logs }
+
+// Problems summarises the warnings and errors etcd logged with an error
+// attached, up to Close, as BootError.Problems does. A healthy cluster has
+// no TLS problems, but may have others: a new cluster's members warn
+// "Failed to detect schema version: missing term information" until they
+// have applied their first entries. Call it from the goroutine that
+// calls Close, or after Close.
+func (cl *Cluster) Problems() []string { return problems(cl.logs, cl.stopped) }
+
+func (cl *Cluster) member(name string) *member {
+	for _, m := range cl.members {
+		if m.cfg.Name == name {
+			return m
+		}
+	}
+	return nil
+}

@@ -1,0 +1,199 @@
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/etcdpki/etcdpki/layout"
+	"github.com/etcdpki/etcdpki/pki"
+)
+
+// VerifyPrefix is the key prefix Verify writes under.
+const VerifyPrefix = "/etcdpki/verify/"
+
+// requestTimeout bounds each request of Verify. A TLS failure makes a
+// clientv3 call hang until its deadline (the client retries the handshake),
+// so the bound is what a rejected client waits, not what a healthy cluster
+// needs (milliseconds).
+const requestTimeout = 5 * time.Second
+
+// VerifyError is a failed check through one member's client endpoint.
+type VerifyError struct {
+	Member   string
+	Endpoint string
+	// Op is what failed: "tls" (reading the credentials), "connect",
+	// "member list", "put" or "get".
+	Op  string
+	Err error
+	// Handshake is the error of a plain TLS handshake with the same
+	// credentials, when clientv3's error (typically "context deadline
+	// exceeded") hides a TLS failure.
+	Handshake error
+}
+
+func (e *VerifyError) Error() string {
+	s := fmt.Sprintf("member %s (%s): %s: %v", e.Member, e.Endpoint, e.Op, e.Err)
+	if e.Handshake != nil {
+		s += fmt.Sprintf(" (TLS handshake: %v)", e.Handshake)
+	}
+	return s
+}
+
+func (e *VerifyError) Unwrap() error { return e.Err }
+
+// ClientTLS returns a TLS client configuration that trusts member's copy of
+// the etcd CA and presents the client certificate of kind (e.g.
+// pki.KindAPIServerClient) from member's tree, read through the layout's
+// loader as etcd would read them.
+func (cl *Cluster) ClientTLS(member string, kind pki.Kind) (*tls.Config, error) {
+	if cl.member(member) == nil {
+		return nil, fmt.Errorf("no member %q", member)
+	}
+	l, err := layout.ForName(cl.spec.Layout)
+	if err != nil {
+		return nil, err
+	}
+	root := layout.MemberDir(cl.out, member)
+	cas, err := layout.ReadCerts(layout.OnDisk(root, l.CertPath(pki.KindCA)))
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	for _, c := range cas {
+		pool.AddCert(c)
+	}
+	kp, err := layout.ReadKeyPair(layout.OnDisk(root, l.CertPath(kind)), layout.OnDisk(root, l.KeyPath(kind)))
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{
+		RootCAs:      pool,
+		Certificates: []tls.Certificate{{Certificate: [][]byte{kp.Cert.Raw}, PrivateKey: kp.Key, Leaf: kp.Cert}},
+		MinVersion:   tls.VersionTLS12,
+	}, nil
+}
+
+// NewClient returns a clientv3 client for endpoints with cfg (e.g. from
+// ClientTLS). Like clientv3.New it does not connect; the first request does.
+func NewClient(endpoints []string, cfg *tls.Config) (*clientv3.Client, error) {
+	return clientv3.New(clientv3.Config{
+		Endpoints:   endpoints,
+		TLS:         cfg,
+		DialTimeout: requestTimeout,
+		// clientv3 logs its retries; the caller gets the error instead.
+		Logger: zap.NewNop(),
+	})
+}
+
+// Verify proves that the cluster serves mutual TLS as configured: through
+// every member's client endpoint separately, with the apiserver-etcd-client
+// certificate from that member's own tree (what kube-apiserver on that
+// node would present), it checks that the member sees the whole cluster,
+// writes a key, and reads back that key and every key written through the
+// members before it. Reads are linearizable, so they go through the
+// leader: a value written through one member and read through another has
+// been replicated.
+func (cl *Cluster) Verify(ctx context.Context) error {
+	nonce := make([]byte, 8)
+	rand.Read(nonce)
+	written := map[string]string{}
+	var keys []string
+	for _, m := range cl.members {
+		name := m.cfg.Name
+		endpoint := m.cfg.AdvertiseClientURLs[0]
+		key := VerifyPrefix + name
+		value := fmt.Sprintf("written through %s at %s (%s)", name, time.Now().UTC().Format(time.RFC3339Nano), hex.EncodeToString(nonce))
+		tlsCfg, err := cl.ClientTLS(name, pki.KindAPIServerClient)
+		if err != nil {
+			return &VerifyError{Member: name, Endpoint: endpoint, Op: "tls", Err: err}
+		}
+		fail := func(op string, err error) error {
+			ve := &VerifyError{Member: name, Endpoint: endpoint, Op: op, Err: err}
+			if errors.Is(err, context.DeadlineExceeded) {
+				ve.Handshake = checkHandshake(ctx, endpoint, tlsCfg)
+			}
+			return ve
+		}
+		err = func() error {
+			cli, err := NewClient([]string{endpoint}, tlsCfg)
+			if err != nil {
+				return fail("connect", err)
+			}
+			defer cli.Close()
+			rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+			defer cancel()
+			ml, err := cli.MemberList(rctx)
+			if err != nil {
+				return fail("member list", err)
+			}
+			if len(ml.Members) != len(cl.members) {
+				return fail("member list", fmt.Errorf("sees %d members, want %d", len(ml.Members), len(cl.members)))
+			}
+			if _, err := cli.Put(rctx, key, value); err != nil {
+				return fail("put", err)
+			}
+			written[key] = value
+			keys = append(keys, key)
+			for _, k := range keys {
+				resp, err := cli.Get(rctx, k)
+				if err != nil {
+					return fail("get", err)
+				}
+				if len(resp.Kvs) != 1 || string(resp.Kvs[0].Value) != written[k] {
+					return fail("get", fmt.Errorf("%s: read back %q, wrote %q", k, kvValue(resp), written[k]))
+				}
+			}
+			return nil
+		}()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func kvValue(resp *clientv3.GetResponse) string {
+	if len(resp.Kvs) == 0 {
+		return ""
+	}
+	return string(resp.Kvs[0].Value)
+}
+
+// checkHandshake dials endpoint with cfg and reports how the server took
+// it. With TLS 1.3 the client's handshake completes before the server has
+// checked the client certificate, so a rejection (e.g. "remote error: tls:
+// certificate required") only arrives with the first read; a server that
+// accepted the client waits for the client to speak instead, which shows
+// as a read timeout and counts as success.
+func checkHandshake(ctx context.Context, endpoint string, cfg *tls.Config) error {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	d := tls.Dialer{Config: cfg}
+	conn, err := d.DialContext(ctx, "tcp", u.Host)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	_, err = conn.Read(make([]byte, 1))
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return nil
+	}
+	return err
+}
