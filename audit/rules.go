@@ -109,12 +109,22 @@ const (
 	RuleFileMissing      = "FILE-MISSING"
 	RuleFileInvalid      = "FILE-INVALID"
 	RuleInferred         = "INPUT-INFERRED"
-	unknownAuthority     = "x509: certificate signed by unknown authority"
-	failedVerifyClient   = "tls: failed to verify client's certificate: x509: certificate signed by unknown authority"
-	failedVerify         = "tls: failed to verify certificate: x509: certificate signed by unknown authority"
-	badCertificate       = "remote error: tls: bad certificate"
-	unknownCA            = "remote error: tls: unknown certificate authority"
-	incompatibleKeyUsage = "x509: certificate specifies an incompatible key usage"
+	// Rules only the live probe fires.
+	RuleProbeDiscovery     = "PROBE-DISCOVERY"
+	RuleProbeUnreachable   = "PROBE-UNREACHABLE"
+	RuleProbeNotTLS        = "PROBE-NOT-TLS"
+	RuleProbeNotEtcd       = "PROBE-NOT-ETCD"
+	RuleProbeClientRefused = "PROBE-CLIENT-REFUSED"
+	RuleProbeNoClientAuth  = "PROBE-NO-CLIENT-AUTH"
+	RuleProbeForeignCA     = "PROBE-FOREIGN-CA"
+	RuleProbeOldTLS        = "PROBE-OLD-TLS"
+	RuleProbeDiskMismatch  = "PROBE-DISK-MISMATCH"
+	unknownAuthority       = "x509: certificate signed by unknown authority"
+	failedVerifyClient     = "tls: failed to verify client's certificate: x509: certificate signed by unknown authority"
+	failedVerify           = "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+	badCertificate         = "remote error: tls: bad certificate"
+	unknownCA              = "remote error: tls: unknown certificate authority"
+	incompatibleKeyUsage   = "x509: certificate specifies an incompatible key usage"
 	// A client cert with the wrong usage is reported by the accepting side,
 	// which etcd logs as a rejected connection.
 	clientKeyUsage        = "rejected connection … x509: certificate specifies an incompatible key usage"
@@ -373,6 +383,64 @@ var Catalogue = []Rule{
 		Title: "the member's name and addresses come from its etcd configuration",
 		Why:   "Without a manifest, config file or spec, the name and addresses are taken from the server certificate itself, so R4 cannot catch a missing address.",
 		Fix:   "Include manifests/etcd.yaml (or an etcd config/flags file), or pass --config with the cluster spec.",
+	},
+	{
+		ID: RuleProbeDiscovery, Severity: Error,
+		Title:  "the cluster answers MemberList through the given endpoints (live)",
+		Why:    "etcdctl and kube-apiserver start from the same endpoints; if none answers, clients cannot use the cluster.",
+		Errors: []string{"context deadline exceeded", "transport: authentication handshake failed"},
+		Fix:    "See the endpoint findings: the TLS error of each endpoint says why.",
+	},
+	{
+		ID: RuleProbeUnreachable, Severity: Error,
+		Title:  "every client and peer URL accepts a TLS handshake within the timeout (live)",
+		Why:    "A member whose peer URL cannot be reached is cut off from the others; an unreachable client URL fails its clients.",
+		Errors: []string{"connection refused", "i/o timeout", "no route to host"},
+		Fix:    "Check that the member runs and listens on the advertised address, and the network between.",
+	},
+	{
+		ID: RuleProbeNotTLS, Severity: Error,
+		Title:  "every URL serves TLS (live)",
+		Why:    "An https:// URL answered in plain text: the member runs without --cert-file (or --peer-cert-file), so clients and peers that expect TLS fail.",
+		Errors: []string{"tls: first record does not look like a TLS handshake"},
+		Fix:    "Give the member its TLS flags (etcdpki flags), or fix the URL's scheme.",
+	},
+	{
+		ID: RuleProbeNotEtcd, Severity: Error,
+		Title: "every URL is an etcd endpoint (live)",
+		Why:   "The URL answers TLS but not as etcd (GET /version): a wrong port or a proxy in the way.",
+		Fix:   "Fix the member's advertised URLs or the endpoint list.",
+	},
+	{
+		ID: RuleProbeClientRefused, Severity: Error,
+		Title:  "each endpoint accepts the probe's client certificate and, on the client port, serves a read (live)",
+		Why:    "The client cert given to probe (usually apiserver-etcd-client or healthcheck-client) is what kube-apiserver and etcdctl present; if it is refused, they are too.",
+		Errors: []string{certificateRequired, badCertificate, unknownCA, "tls: failed to verify certificate"},
+		Fix:    "Issue the client cert from the CA in the member's --trusted-ca-file (and --peer-trusted-ca-file).",
+	},
+	{
+		ID: RuleProbeNoClientAuth, Severity: Error,
+		Title: "each endpoint refuses a client without a certificate (live)",
+		Why:   "An endpoint that serves a client without a certificate lets anyone who reaches it read and write etcd (or, on the peer port, pose as a member).",
+		Fix:   "Set --client-cert-auth=true / --peer-client-cert-auth=true and the trusted CA files.",
+	},
+	{
+		ID: RuleProbeForeignCA, Severity: Error,
+		Title: "each endpoint refuses a client certificate from a foreign CA (live)",
+		Why:   "An endpoint that accepts a client cert from any CA authenticates nobody.",
+		Fix:   "Point --trusted-ca-file / --peer-trusted-ca-file at the etcd CA only.",
+	},
+	{
+		ID: RuleProbeOldTLS, Severity: Warning,
+		Title: "each endpoint refuses TLS 1.0 and 1.1 (live)",
+		Why:   "TLS 1.0 and 1.1 are deprecated (RFC 8996); etcd refuses them unless --tls-min-version lowers the floor.",
+		Fix:   "Remove --tls-min-version=TLS1.0/TLS1.1.",
+	},
+	{
+		ID: RuleProbeDiskMismatch, Severity: Warning,
+		Title: "each member serves the certificate that is on its disk (live)",
+		Why:   "etcd re-reads leaf certs per handshake, so a difference means the files checked offline are not the ones in use (a stale copy, or a member pointed elsewhere).",
+		Fix:   "Check the member's --cert-file/--peer-cert-file and which directory was copied.",
 	},
 }
 

@@ -51,7 +51,11 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 			header = "member " + name
 			for _, m := range r.Members {
 				if m.Name == name {
-					header += fmt.Sprintf(" (%s, from %s)", m.Dir, m.NameFrom)
+					if m.Dir != "" {
+						header += fmt.Sprintf(" (%s, from %s)", m.Dir, m.NameFrom)
+					} else {
+						header += fmt.Sprintf(" (from %s)", m.NameFrom)
+					}
 					break
 				}
 			}
