@@ -67,6 +67,11 @@ type leafJob struct {
 // existing leaves are kept unless opts.Force. Every conflict is found
 // before the first file is written, so a refused run writes nothing.
 func Init(c *spec.Cluster, out string, opts InitOptions) (*InitResult, error) {
+	// Callers other than the CLI may build a spec by hand; two members with
+	// one name would silently share (and overwrite) one tree.
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()

@@ -29,27 +29,26 @@ func (e *FileError) Unwrap() error { return e.Err }
 // ReadFile reads a small regular file, refusing directories, special files
 // and files over MaxFileSize with an error that names the file.
 func ReadFile(path string) ([]byte, error) {
+	// Check before opening: opening a FIFO for reading blocks until a
+	// writer comes along.
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, &FileError{Path: path, Err: unwrapPath(err)}
+	}
+	if err := checkReadable(st); err != nil {
+		return nil, &FileError{Path: path, Err: err}
+	}
 	f, err := os.Open(path)
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, &FileError{Path: path, Err: err}
+		return nil, &FileError{Path: path, Err: unwrapPath(err)}
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
+	// And again after, in case the file was swapped in between.
+	if st, err = f.Stat(); err != nil {
 		return nil, &FileError{Path: path, Err: err}
 	}
-	if st.IsDir() {
-		return nil, &FileError{Path: path, Err: errors.New("is a directory, expected a file")}
-	}
-	if !st.Mode().IsRegular() {
-		return nil, &FileError{Path: path, Err: fmt.Errorf("is not a regular file (%s)", st.Mode().Type())}
-	}
-	if st.Size() > MaxFileSize {
-		return nil, &FileError{Path: path, Err: fmt.Errorf("is %d bytes, too large for a certificate or key (limit %d)", st.Size(), MaxFileSize)}
+	if err := checkReadable(st); err != nil {
+		return nil, &FileError{Path: path, Err: err}
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
@@ -62,6 +61,29 @@ func ReadFile(path string) ([]byte, error) {
 		return nil, &FileError{Path: path, Err: errors.New("is empty")}
 	}
 	return data, nil
+}
+
+// checkReadable refuses what is not a small regular file.
+func checkReadable(st fs.FileInfo) error {
+	switch {
+	case st.IsDir():
+		return errors.New("is a directory, expected a file")
+	case !st.Mode().IsRegular():
+		return fmt.Errorf("is not a regular file (%s)", st.Mode().Type())
+	case st.Size() > MaxFileSize:
+		return fmt.Errorf("is %d bytes, too large for a certificate or key (limit %d)", st.Size(), MaxFileSize)
+	}
+	return nil
+}
+
+// unwrapPath drops the *fs.PathError wrapper, whose text repeats the path
+// that FileError already names.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // ReadCerts reads every certificate in a PEM file (one cert, or a bundle).

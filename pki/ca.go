@@ -53,6 +53,12 @@ func (ca *CA) Issue(req Request, pub crypto.PublicKey, now time.Time) (*x509.Cer
 	if err != nil {
 		return nil, err
 	}
+	// A leaf stops verifying when its CA expires, so a later NotAfter
+	// would only make expiry reports lie (a reused CA may have less time
+	// left than a leaf's validity).
+	if t.NotAfter.After(ca.Cert.NotAfter) {
+		t.NotAfter = ca.Cert.NotAfter
+	}
 	cert, err := sign(t, ca.Cert, pub, ca.Key)
 	if err != nil {
 		return nil, fmt.Errorf("issuing %s certificate: %w", req.Kind, err)

@@ -21,3 +21,13 @@ func Fingerprint(cert *x509.Certificate) string {
 	}
 	return b.String()
 }
+
+// SignedBy reports whether parent signed cert as Go's chain builder would
+// accept it (validity periods aside): parent's subject is cert's issuer,
+// parent may sign certificates, and the signature verifies.
+func SignedBy(cert, parent *x509.Certificate) error {
+	if string(cert.RawIssuer) != string(parent.RawSubject) {
+		return fmt.Errorf("issuer %q is not %q", cert.Issuer, parent.Subject)
+	}
+	return cert.CheckSignatureFrom(parent)
+}

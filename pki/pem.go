@@ -137,10 +137,14 @@ func ParseKey(data []byte) (crypto.Signer, error) {
 }
 
 // noPEM tells DER apart from other non-PEM input: DER certificates and keys
-// start with an ASN.1 SEQUENCE tag.
+// start with an ASN.1 SEQUENCE tag. A BEGIN line that pem.Decode could not
+// complete is most often a file cut short by a bad copy.
 func noPEM(data []byte) error {
 	if len(data) > 1 && data[0] == 0x30 {
 		return ErrDER
+	}
+	if bytes.Contains(data, []byte("-----BEGIN ")) {
+		return fmt.Errorf("%w: a PEM block begins but has no valid end (truncated or corrupt file?)", ErrNoPEM)
 	}
 	return ErrNoPEM
 }

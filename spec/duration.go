@@ -3,6 +3,7 @@ package spec
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -12,11 +13,15 @@ import (
 // "8760h" or "365d" in YAML and JSON.
 type Duration time.Duration
 
+// maxDays is the most whole days a time.Duration holds (about 292 years).
+const maxDays = int(math.MaxInt64 / int64(24*time.Hour))
+
 // ParseDuration accepts Go durations ("8760h", "90m") and whole days ("365d").
 func ParseDuration(s string) (Duration, error) {
 	if d, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(d)
-		if err != nil || n < 0 {
+		// Past maxDays the multiplication below would wrap around.
+		if err != nil || n < 0 || n > maxDays {
 			return 0, fmt.Errorf("invalid duration %q", s)
 		}
 		return Duration(time.Duration(n) * 24 * time.Hour), nil
@@ -36,6 +41,11 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()
 
 // UnmarshalJSON reads a string duration.
 func (d *Duration) UnmarshalJSON(b []byte) error {
+	// null (a key left empty in YAML) keeps the value, as encoding/json
+	// does for its own types; WithDefaults then fills it in.
+	if string(b) == "null" {
+		return nil
+	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("duration must be a string such as \"8760h\" or \"365d\"")

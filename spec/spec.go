@@ -76,8 +76,11 @@ func (c Cluster) WithDefaults() Cluster {
 	if c.Name == "" {
 		c.Name = "etcd-cluster"
 	}
-	if c.Algorithm == "" {
-		c.Algorithm = pki.DefaultAlgorithm
+	// ParseAlgorithm picks the default for "" and accepts any case; key
+	// generation wants the canonical name. An unknown name is left for
+	// Validate to report.
+	if a, err := pki.ParseAlgorithm(string(c.Algorithm)); err == nil {
+		c.Algorithm = a
 	}
 	if c.Layout == "" {
 		c.Layout = LayoutKubeadm

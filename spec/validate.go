@@ -39,8 +39,9 @@ func (e *ValidationError) Error() string {
 var dnsName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 
 // reservedNames cannot be member names because init uses them as
-// directory names next to the members' trees.
-var reservedNames = map[string]bool{"ca": true}
+// directory and file names next to the members' trees (layout.CADir and
+// layout.SpecFile).
+var reservedNames = map[string]bool{"ca": true, "cluster.yaml": true}
 
 // Validate checks c (after WithDefaults) and returns a *ValidationError
 // listing every problem, or nil.
@@ -78,9 +79,28 @@ func (c *Cluster) Validate() error {
 	if time.Duration(c.CertValidity) > time.Duration(c.CAValidity) {
 		add("certValidity", "%s outlives the CA (caValidity %s): leaves would stop verifying when the CA expires", c.CertValidity, c.CAValidity)
 	}
+	memberNames, memberAddrs := c.owners()
+	// A member's certs name its own addresses only; a name of another
+	// member in them would let this member's key impersonate that one.
+	notOthers := func(field, san string, self int) {
+		k, ok := memberNames.other(san, self)
+		if !ok {
+			k, ok = memberAddrs.other(san, self)
+		}
+		if ok {
+			add(field, "%q is member %s's; a member's certs must not name another member, or its key could impersonate %[2]s", san, c.Members[k].Name)
+		}
+	}
+	clusterSelf := -1 // cluster extra SANs go into every member's certs
+	if len(c.Members) == 1 {
+		clusterSelf = 0
+	}
 	for i, s := range c.ExtraSANs {
+		g := fmt.Sprintf("extraSANs[%d]", i)
 		if err := checkSAN(s); err != nil {
-			add(fmt.Sprintf("extraSANs[%d]", i), "%v", err)
+			add(g, "%v", err)
+		} else {
+			notOthers(g, s, clusterSelf)
 		}
 	}
 	if len(c.Members) == 0 {
@@ -97,7 +117,7 @@ func (c *Cluster) Validate() error {
 		case !dnsName.MatchString(m.Name) || len(m.Name) > 253:
 			add(f+".name", "%q is not a valid member name (lower-case letters, digits, '-' and '.')", m.Name)
 		case reservedNames[m.Name]:
-			add(f+".name", "%q is reserved (init writes the CA to <out>/ca)", m.Name)
+			add(f+".name", "%q is reserved (init writes <out>/ca and <out>/cluster.yaml next to the members' directories)", m.Name)
 		case names[m.Name] != "":
 			add(f+".name", "duplicate member name %q (also %s)", m.Name, names[m.Name])
 		default:
@@ -123,8 +143,13 @@ func (c *Cluster) Validate() error {
 		for j, s := range m.DNSNames {
 			g := fmt.Sprintf("%s.dnsNames[%d]", f, j)
 			switch {
+			case looksLikeIP(s):
+				// A DNS SAN never matches a dialed IP address.
+				add(g, "%q is an IP address; list it under ips", s)
 			case !dnsName.MatchString(strings.ToLower(s)):
 				add(g, "%q is not a valid DNS name", s)
+			case memberNames.has(s, i):
+				notOthers(g, s, i)
 			case hosts[strings.ToLower(s)] != "":
 				add(g, "duplicate DNS name %q (also %s)", s, hosts[strings.ToLower(s)])
 			default:
@@ -132,8 +157,11 @@ func (c *Cluster) Validate() error {
 			}
 		}
 		for j, s := range m.ExtraSANs {
+			g := fmt.Sprintf("%s.extraSANs[%d]", f, j)
 			if err := checkSAN(s); err != nil {
-				add(fmt.Sprintf("%s.extraSANs[%d]", f, j), "%v", err)
+				add(g, "%v", err)
+			} else {
+				notOthers(g, s, i)
 			}
 		}
 	}
@@ -141,6 +169,60 @@ func (c *Cluster) Validate() error {
 		return &ValidationError{Errors: errs}
 	}
 	return nil
+}
+
+// sanOwners maps a SAN (see sanKey) to the indexes of the members it
+// belongs to.
+type sanOwners map[string][]int
+
+// owners indexes the members' names and their addresses (IPs and DNS
+// names). Loopback addresses and localhost belong to no member: kubeadm puts
+// them in every member's certs.
+func (c *Cluster) owners() (names, addrs sanOwners) {
+	names, addrs = sanOwners{}, sanOwners{}
+	for i, m := range c.Members {
+		names.add(m.Name, i)
+		for _, s := range m.IPs {
+			addrs.add(s, i)
+		}
+		for _, s := range m.DNSNames {
+			addrs.add(s, i)
+		}
+	}
+	return names, addrs
+}
+
+func (o sanOwners) add(san string, member int) {
+	k := sanKey(san)
+	if ip := net.ParseIP(k); (ip != nil && ip.IsLoopback()) || k == "localhost" {
+		return
+	}
+	o[k] = append(o[k], member)
+}
+
+// other returns a member other than self that san belongs to.
+func (o sanOwners) other(san string, self int) (int, bool) {
+	for _, k := range o[sanKey(san)] {
+		if k != self {
+			return k, true
+		}
+	}
+	return 0, false
+}
+
+// has reports whether san belongs to a member other than self.
+func (o sanOwners) has(san string, self int) bool {
+	_, ok := o.other(san, self)
+	return ok
+}
+
+// sanKey is the form in which two SANs compare equal: IPs canonical
+// (::ffff:10.0.0.1 is 10.0.0.1), DNS names lower-case.
+func sanKey(s string) string {
+	if ip := net.ParseIP(s); ip != nil {
+		return ip.String()
+	}
+	return strings.ToLower(s)
 }
 
 // checkSAN accepts an IP address, a DNS name or a wildcard DNS name.
