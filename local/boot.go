@@ -64,7 +64,7 @@ func plural(names []string, noun string) string {
 
 // boot starts every member, in turn, and waits until all are ready. On
 // failure it stops what it started.
-func (cl *Cluster) boot(ctx context.Context, configs []*render.Config, lg *zap.Logger, timeout time.Duration) error {
+func (cl *Cluster) boot(ctx context.Context, configs []*render.Config, lg *zap.Logger, timeout time.Duration, keep bool) error {
 	// Members are started one after another, without waiting for any to
 	// become ready (none can before a quorum has joined). Not all at once:
 	// a member of a new cluster first asks every other member's peer URL
@@ -113,7 +113,9 @@ func (cl *Cluster) boot(ctx context.Context, configs []*render.Config, lg *zap.L
 			}
 			ready[r.i] = true
 		case <-timer.C:
-			cl.stop()
+			if !keep {
+				cl.stop()
+			}
 			return &BootError{NotReady: cl.notReady(ready), Timeout: timeout}
 		case <-ctx.Done():
 			cl.stop()

@@ -21,14 +21,17 @@ import (
 
 // Base ports of this package's tests (client=base, peer=base+1,
 // metrics=base+2), far from 2379 and from other packages' tests, which may
-// run in parallel with these.
+// run in parallel with these. Every package's test ports stay below 32768,
+// where Linux's ephemeral range (ip_local_port_range) begins: an outgoing
+// connection's local port there can take a port a test wants to listen on.
+// local 22xxx, cmd/etcdpki 23xxx-24xxx, probe 25xxx, demo 26xxx.
 const (
-	portCluster   = 32379
-	portInUse     = 32479
-	portSplit     = 32579
-	portStart     = 32679
-	portNotReady  = 32779
-	portBenchmark = 32879
+	portCluster   = 22379
+	portInUse     = 22479
+	portSplit     = 22579
+	portStart     = 22679
+	portNotReady  = 22779
+	portBenchmark = 22879
 )
 
 // initLoopback writes the PKI of an n-member loopback cluster to a temp
@@ -76,7 +79,7 @@ func TestClusterFromInitFiles(t *testing.T) {
 	c, out := initLoopback(t, 3, portCluster, pki.ECDSAP256, false)
 	cl := startFromDir(t, c, out)
 
-	if got, want := strings.Join(cl.Endpoints(), ","), "https://127.0.0.1:32379,https://127.0.0.2:32379,https://127.0.0.3:32379"; got != want {
+	if got, want := strings.Join(cl.Endpoints(), ","), "https://127.0.0.1:22379,https://127.0.0.2:22379,https://127.0.0.3:22379"; got != want {
 		t.Errorf("Endpoints() = %s, want %s", got, want)
 	}
 	// The member really runs from init's files.
@@ -168,7 +171,7 @@ func TestClusterFromInitFiles(t *testing.T) {
 	})
 
 	t.Run("verified client accepted by raw handshake", func(t *testing.T) {
-		if err := checkHandshake(ctx, cl.Endpoints()[1], tlsCfg); err != nil {
+		if err := CheckHandshake(ctx, cl.Endpoints()[1], tlsCfg); err != nil {
 			t.Errorf("handshake with the apiserver-etcd-client cert: %v", err)
 		}
 	})
@@ -231,7 +234,7 @@ func TestSplitCredentials(t *testing.T) {
 // clear error naming the address and the member.
 func TestPortInUse(t *testing.T) {
 	c, out := initLoopback(t, 3, portInUse, pki.ECDSAP256, false)
-	l, err := net.Listen("tcp", "127.0.0.2:32479")
+	l, err := net.Listen("tcp", "127.0.0.2:22479")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +245,7 @@ func TestPortInUse(t *testing.T) {
 	if !errors.As(err, &be) || !be.InUse() {
 		t.Fatalf("got %v, want a *BindError for an address in use", err)
 	}
-	if want := "127.0.0.2:32479 is already in use (client port of member etcd-2)"; err.Error() != want {
+	if want := "127.0.0.2:22479 is already in use (client port of member etcd-2)"; err.Error() != want {
 		t.Errorf("error = %q, want %q", err, want)
 	}
 	if d := time.Since(start); d > time.Second {

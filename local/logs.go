@@ -46,7 +46,7 @@ func problems(logs *observer.ObservedLogs, until time.Time) []string {
 			continue
 		}
 		msg, ok := e.ContextMap()["error"]
-		if !ok {
+		if !ok || benign(e.Message) {
 			continue
 		}
 		line := fmt.Sprintf("%s: %s: %v", e.LoggerName, e.Message, msg)
@@ -56,4 +56,10 @@ func problems(logs *observer.ObservedLogs, until time.Time) []string {
 		}
 	}
 	return out
+}
+
+// benign says whether a warning is one every healthy new member logs:
+// a fresh member has no storage version yet ("missing term information").
+func benign(msg string) bool {
+	return msg == "Failed to detect schema version" || msg == "failed to update storage version"
 }

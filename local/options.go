@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/etcdpki/etcdpki/pki"
+	"github.com/etcdpki/etcdpki/render"
 	"github.com/etcdpki/etcdpki/spec"
 )
 
@@ -55,6 +56,13 @@ type Options struct {
 	Verbose bool
 	// LogWriter receives etcd's logs when Verbose.
 	LogWriter io.Writer
+	// Configure, when set, adjusts each member's configuration before it
+	// boots (demo uses it to break a flag, e.g. --client-cert-auth).
+	Configure func(*render.Config)
+	// KeepNotReady makes StartFromDir return the running cluster together
+	// with the *BootError when ReadyTimeout passes with members not ready,
+	// instead of stopping it, so a broken cluster can be probed as it is.
+	KeepNotReady bool
 }
 
 func (o Options) withDefaults() Options {

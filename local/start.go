@@ -124,7 +124,8 @@ func memberList(c *spec.Cluster) string {
 // Every member is started before StartFromDir waits for any, because none
 // becomes ready before a quorum has joined. It returns when every member
 // is ready, or a *BootError when one fails or opts.ReadyTimeout passes,
-// after stopping every member it started; a *BindError, before starting
+// after stopping every member it started (with opts.KeepNotReady, a
+// timeout returns the running cluster too); a *BindError, before starting
 // any, when an address is taken. Close the returned Cluster to stop it.
 func StartFromDir(ctx context.Context, out string, c *spec.Cluster, opts Options) (*Cluster, error) {
 	opts = opts.withDefaults()
@@ -134,6 +135,11 @@ func StartFromDir(ctx context.Context, out string, c *spec.Cluster, opts Options
 	configs, err := memberConfigs(out, c)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Configure != nil {
+		for _, rc := range configs {
+			opts.Configure(rc)
+		}
 	}
 	if err := preflight(configs); err != nil {
 		return nil, err
@@ -147,10 +153,13 @@ func StartFromDir(ctx context.Context, out string, c *spec.Cluster, opts Options
 	}
 	lg, logs := newLogger(w)
 	cl := &Cluster{spec: c, out: out, logs: logs}
-	if err := cl.boot(ctx, configs, lg, opts.ReadyTimeout); err != nil {
+	if err := cl.boot(ctx, configs, lg, opts.ReadyTimeout, opts.KeepNotReady); err != nil {
 		var be *BootError
 		if errors.As(err, &be) {
 			be.Logs, be.stopped = logs, cl.stopped
+			if opts.KeepNotReady && len(be.NotReady) > 0 && be.Err == nil {
+				return cl, err
+			}
 		}
 		return nil, err
 	}

@@ -121,7 +121,7 @@ func (cl *Cluster) Verify(ctx context.Context) error {
 		fail := func(op string, err error) error {
 			ve := &VerifyError{Member: name, Endpoint: endpoint, Op: op, Err: err}
 			if errors.Is(err, context.DeadlineExceeded) {
-				ve.Handshake = checkHandshake(ctx, endpoint, tlsCfg)
+				ve.Handshake = CheckHandshake(ctx, endpoint, tlsCfg)
 			}
 			return ve
 		}
@@ -170,13 +170,13 @@ func kvValue(resp *clientv3.GetResponse) string {
 	return string(resp.Kvs[0].Value)
 }
 
-// checkHandshake dials endpoint with cfg and reports how the server took
+// CheckHandshake dials endpoint with cfg and reports how the server took
 // it. With TLS 1.3 the client's handshake completes before the server has
 // checked the client certificate, so a rejection (e.g. "remote error: tls:
 // certificate required") only arrives with the first read; a server that
 // accepted the client waits for the client to speak instead, which shows
 // as a read timeout and counts as success.
-func checkHandshake(ctx context.Context, endpoint string, cfg *tls.Config) error {
+func CheckHandshake(ctx context.Context, endpoint string, cfg *tls.Config) error {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package probe
 
 import (
 	"crypto/x509"
-	"errors"
 	"sort"
 	"strings"
 	"time"
@@ -31,6 +30,8 @@ func (p *prober) endpointFindings(ep *Endpoint) []audit.Finding {
 			add(audit.RuleProbeNotTLS, impact(ep.Port), "%s port answers in plain text: %s", ep.Port, ep.Error)
 		case strings.HasPrefix(ep.Error, "URL scheme"), strings.HasPrefix(ep.Error, "no port"):
 			add(audit.RuleProbeUnreachable, impact(ep.Port), "cannot probe %s: %s", ep.URL, ep.Error)
+		case ep.Port == PortClient && strings.Contains(ep.Error, "deadline exceeded") && ep.TCPOpen:
+			add(audit.RuleProbeUnreachable, impact(ep.Port), "client port accepted TCP but did not complete a TLS handshake within %s: etcd serves its client port only once the member is ready (has joined the cluster)", p.opts.Timeout)
 		default:
 			add(audit.RuleProbeUnreachable, impact(ep.Port), "%s port unreachable within %s: %s", ep.Port, p.opts.Timeout, ep.Error)
 		}
@@ -81,17 +82,20 @@ func (p *prober) servedFindings(ep *Endpoint, cert *x509.Certificate) []audit.Fi
 		return client
 	}
 	if ep.ChainOK != nil && !*ep.ChainOK {
-		// Classify with the validity and usage checks switched off, so
-		// each cause gets its own rule.
-		_, err := cert.Verify(x509.VerifyOptions{Roots: p.roots, CurrentTime: cert.NotBefore.Add(time.Second), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
-		if err != nil {
-			// R1 or, when the member's other port uses the same foreign
-			// CA, R2: decided in crossEndpoint. Mark it for now.
-			add(pick(audit.RuleServerCA, audit.RulePeerCA), impact(ep.Port), "served certificate %q (issuer %q) does not verify against the CA given: %v",
-				cert.Subject.CommonName, cert.Issuer.CommonName, err)
+		// Classify by hand so each cause gets its own rule: the signature
+		// (R1; R2 is decided across the member's ports), then the usage;
+		// validity is judged below.
+		signed := false
+		for _, ca := range p.cas {
+			if pki.SignedBy(cert, ca) == nil {
+				signed = true
+			}
 		}
-		var usage x509.CertificateInvalidError
-		if _, err := cert.Verify(x509.VerifyOptions{Roots: p.roots, CurrentTime: cert.NotBefore.Add(time.Second), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); errors.As(err, &usage) && usage.Reason == x509.IncompatibleUsage {
+		if !signed {
+			add(pick(audit.RuleServerCA, audit.RulePeerCA), impact(ep.Port), "served certificate %q (issuer %q) is not signed by the CA given (%s)",
+				cert.Subject.CommonName, cert.Issuer.CommonName, p.opts.CACert)
+		}
+		if !hasServerAuth(cert) {
 			add(pick(audit.RuleEKUServer, audit.RuleEKUPeerServer), impact(ep.Port), "served certificate lacks serverAuth")
 		}
 	}
@@ -115,11 +119,13 @@ func (p *prober) servedFindings(ep *Endpoint, cert *x509.Certificate) []audit.Fi
 // all (R2) and no certificate served by two members (R3).
 func crossEndpoint(eps []Endpoint) []audit.Finding {
 	var out []audit.Finding
-	// R3: the same served certificate on more than one member.
+	// R3: the same key served by more than one member (the same cert,
+	// or certs re-issued for one key).
 	byFP := map[string][]*Endpoint{}
 	for i := range eps {
 		if s := eps[i].Served; s != nil {
-			byFP[s.Fingerprint] = append(byFP[s.Fingerprint], &eps[i])
+			k := string(s.cert.RawSubjectPublicKeyInfo)
+			byFP[k] = append(byFP[k], &eps[i])
 		}
 	}
 	var fps []string
@@ -139,56 +145,49 @@ func crossEndpoint(eps []Endpoint) []audit.Finding {
 			who = append(who, e.Member+" "+e.URL)
 		}
 		for _, e := range byFP[fp] {
-			out = append(out, audit.NewFinding(audit.RuleSharedLeaf, e.Member, e.URL, "", "the same certificate (SHA256 %s…) is served by %s", fp[:23], strings.Join(who, ", ")))
+			out = append(out, audit.NewFinding(audit.RuleSharedLeaf, e.Member, e.URL, "", "the same key is served by %s: one leaked key impersonates all of them", strings.Join(who, ", ")))
 		}
 	}
 	return out
 }
 
-// r2Rewrite turns R1 findings into R2 when a member serves certs of one
-// foreign CA on all its ports: the member has its own CA, not one stray
-// cert. It is applied to the whole finding list.
+// r2Rewrite turns a member's R1 findings into one R2 finding when the
+// member trusts another CA than the cluster's: it serves a cert the
+// cluster CA does not verify and refuses the probe's client cert, which
+// the cluster CA signed. A member that serves a stray cert but accepts the
+// cluster's clients has the right CA and one wrong leaf: R1 stays.
 func r2Rewrite(eps []Endpoint, fs []audit.Finding) []audit.Finding {
-	// Issuers (by AKID) each member serves.
-	issuers := map[string]map[string]bool{}
-	count := map[string]int{}
-	for _, e := range eps {
-		if e.Served == nil {
-			continue
-		}
-		if issuers[e.Member] == nil {
-			issuers[e.Member] = map[string]bool{}
-		}
-		issuers[e.Member][e.Served.akid] = true
-		count[e.Served.akid]++
-	}
-	majority, best := "", -1
-	for akid, n := range count {
-		if n > best || (n == best && akid < majority) {
-			majority, best = akid, n
-		}
-	}
 	ownCA := map[string]bool{}
-	for m, set := range issuers {
-		if len(set) == 1 && !set[majority] {
-			ownCA[m] = true
+	for _, e := range eps {
+		if e.ChainOK != nil && !*e.ChainOK && e.ReadOK != nil && !*e.ReadOK && refusedClient(e.Error) {
+			ownCA[e.Member] = true
 		}
 	}
 	var out []audit.Finding
 	reported := map[string]bool{}
 	for _, f := range fs {
 		if ownCA[f.Member] && (f.Rule == audit.RuleServerCA || f.Rule == audit.RulePeerCA) {
-			if reported[f.Member] {
-				continue
+			if !reported[f.Member] {
+				reported[f.Member] = true
+				out = append(out, audit.NewFinding(audit.RuleCAMismatch, f.Member, f.File, audit.BreaksBoth,
+					"%s serves a certificate the cluster CA does not verify and refuses clients the cluster CA signed: it holds a CA of its own", f.Member))
 			}
-			reported[f.Member] = true
-			out = append(out, audit.NewFinding(audit.RuleCAMismatch, f.Member, "", audit.BreaksBoth,
-				"every port of %s serves certificates of another CA than the rest of the cluster", f.Member))
 			continue
 		}
 		out = append(out, f)
 	}
 	return out
+}
+
+// refusedClient reports whether a TLS error says our client cert was
+// refused by the server.
+func refusedClient(err string) bool {
+	for _, s := range []string{"unknown certificate authority", "bad certificate", "certificate required"} {
+		if strings.Contains(err, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // diskFindings compares served certificates with the members' files.
@@ -227,4 +226,16 @@ func diskFindings(dirs []string, eps []Endpoint) ([]audit.Finding, error) {
 		}
 	}
 	return out, nil
+}
+
+func hasServerAuth(c *x509.Certificate) bool {
+	if len(c.ExtKeyUsage) == 0 {
+		return true
+	}
+	for _, u := range c.ExtKeyUsage {
+		if u == x509.ExtKeyUsageServerAuth || u == x509.ExtKeyUsageAny {
+			return true
+		}
+	}
+	return false
 }

@@ -57,8 +57,10 @@ type Endpoint struct {
 	Member string `json:"member,omitempty"`
 	URL    string `json:"url"`
 	Port   string `json:"port"`
-	// Reachable is true when a TLS handshake completed.
+	// Reachable is true when a TLS handshake completed; TCPOpen, for an
+	// unreachable endpoint, whether it accepted a TCP connection.
 	Reachable  bool        `json:"reachable"`
+	TCPOpen    bool        `json:"tcpOpen,omitempty"`
 	TLSVersion string      `json:"tlsVersion,omitempty"`
 	Served     *ServedCert `json:"served,omitempty"`
 	// The checks: nil when not run (e.g. unreachable).
@@ -158,6 +160,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 type prober struct {
 	opts    Options
 	roots   *x509.CertPool
+	cas     []*x509.Certificate
 	client  tls.Certificate
 	foreign tls.Certificate
 }
@@ -171,6 +174,7 @@ func newProber(opts Options) (*prober, error) {
 	for _, c := range cas {
 		p.roots.AddCert(c)
 	}
+	p.cas = cas
 	kp, err := layout.ReadKeyPair(opts.Cert, opts.Key)
 	if err != nil {
 		return nil, fmt.Errorf("--cert/--key: %w", err)
@@ -266,8 +270,21 @@ func targetsFor(members []memberInfo, given []string) []target {
 			add(m.name, u, PortPeer)
 		}
 	}
+	// A member that has not published itself (not ready) is in the list
+	// with its peer URLs only; name a given endpoint after the member
+	// whose peer URL has the same host.
+	byHost := map[string]string{}
+	for _, m := range members {
+		for _, u := range m.peerURLs {
+			byHost[hostOf(u)] = m.name
+		}
+	}
 	for _, u := range given {
-		add(hostOf(u), u, PortClient)
+		name := byHost[hostOf(u)]
+		if name == "" {
+			name = hostOf(u)
+		}
+		add(name, u, PortClient)
 	}
 	return ts
 }
@@ -334,19 +351,4 @@ func describe(c *x509.Certificate) *ServedCert {
 		s.akid = "issuer:" + c.Issuer.String()
 	}
 	return s
-}
-
-// sortedMembers returns the distinct member names of eps in order of first
-// appearance.
-func sortedMembers(eps []Endpoint) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, e := range eps {
-		if !seen[e.Member] {
-			seen[e.Member] = true
-			out = append(out, e.Member)
-		}
-	}
-	sort.Strings(out)
-	return out
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // Ports for this package's clusters; other packages' tests use others.
-const basePort = 35379
+const basePort = 25379
 
 // startCluster boots a healthy 3-member cluster and returns it with probe
 // options that use etcd-1's healthcheck-client credential.
@@ -97,7 +97,7 @@ func TestProbeDiskMismatch(t *testing.T) {
 	for _, f := range r.Findings {
 		got = append(got, f.Rule+" "+f.Member+" "+f.File)
 	}
-	want := []string{"PROBE-DISK-MISMATCH etcd-2 https://127.0.0.2:35480", "PROBE-DISK-MISMATCH etcd-2 https://127.0.0.2:35479"}
+	want := []string{"PROBE-DISK-MISMATCH etcd-2 https://127.0.0.2:25480", "PROBE-DISK-MISMATCH etcd-2 https://127.0.0.2:25479"}
 	if strings.Join(sorted(got), "\n") != strings.Join(sorted(want), "\n") {
 		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

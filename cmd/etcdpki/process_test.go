@@ -31,8 +31,8 @@ import (
 // printed command line and config file are proven against etcd itself,
 // not against our reading of its flags.
 //
-// Addresses and ports: 127.0.0.21-23, ports 33379-33381 (command line) and
-// 33479-33481 (config file); other packages' tests use other ones.
+// Addresses and ports: 127.0.0.21-23, ports 23379-23381 (command line) and
+// 23479-23481 (config file); other packages' tests use other ones.
 
 // readyTimeout bounds how long a cluster may take to elect a leader.
 const readyTimeout = 60 * time.Second
@@ -339,7 +339,7 @@ func TestEtcdProcessFlags(t *testing.T) {
 	out, data := t.TempDir(), t.TempDir()
 	members := []string{"etcd-p1=127.0.0.21", "etcd-p2=127.0.0.22", "etcd-p3=127.0.0.23"}
 	args := []string{"init", "--out", out, "--algo", "ecdsa-p256", "--name", "etcdpki-process-test",
-		"--client-port", "33379", "--peer-port", "33380", "--metrics-port", "33381"}
+		"--client-port", "23379", "--peer-port", "23380", "--metrics-port", "23381"}
 	for _, m := range members {
 		args = append(args, "--member", m)
 	}
@@ -355,20 +355,20 @@ func TestEtcdProcessFlags(t *testing.T) {
 		if err != nil {
 			t.Fatalf("etcdpki flags printed what ParseCommandLine cannot read: %v\n%s", err, cmdline)
 		}
-		for _, want := range []string{"--client-cert-auth=true", "--peer-client-cert-auth=true", "--listen-metrics-urls=http://" + ip + ":33381"} {
+		for _, want := range []string{"--client-cert-auth=true", "--peer-client-cert-auth=true", "--listen-metrics-urls=http://" + ip + ":23381"} {
 			if !slices.Contains(flags, want) {
 				t.Fatalf("%s: flags lack %s:\n%s", name, want, cmdline)
 			}
 		}
 		procs = append(procs, startEtcd(t, bin, name, flags...))
-		endpoints = append(endpoints, "https://"+ip+":33379")
+		endpoints = append(endpoints, "https://"+ip+":23379")
 	}
 
 	tlsConfig := apiserverTLS(t, out, "etcd-p1")
 	cli := newClient(t, tlsConfig, endpoints...)
 	waitReady(t, cli, endpoints, procs...)
 	putGet(t, tlsConfig, endpoints)
-	checkRefusals(t, out, "etcd-p1", "127.0.0.21:33379", "127.0.0.21:33380")
+	checkRefusals(t, out, "etcd-p1", "127.0.0.21:23379", "127.0.0.21:23380")
 
 	// The cluster formed over the peer port: all three are members.
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
@@ -389,7 +389,7 @@ func TestEtcdProcessConfigFile(t *testing.T) {
 	t.Parallel()
 	out, data := t.TempDir(), t.TempDir()
 	etcdpki(t, "init", "--out", out, "--algo", "ed25519", "--member", "etcd-c1=127.0.0.21",
-		"--client-port", "33479", "--peer-port", "33480", "--metrics-port", "33481")
+		"--client-port", "23479", "--peer-port", "23480", "--metrics-port", "23481")
 	cfg := etcdpki(t, "flags", "--dir", out, "--member", "etcd-c1", "--format", "config",
 		"--root", layout.MemberDir(out, "etcd-c1"), "--data-dir", filepath.Join(data, "etcd-c1"))
 	cfgFile := filepath.Join(data, "etcd.yaml")
@@ -398,9 +398,9 @@ func TestEtcdProcessConfigFile(t *testing.T) {
 	}
 	p := startEtcd(t, bin, "etcd-c1", "--config-file", cfgFile)
 
-	endpoints := []string{"https://127.0.0.21:33479"}
+	endpoints := []string{"https://127.0.0.21:23479"}
 	tlsConfig := apiserverTLS(t, out, "etcd-c1")
 	waitReady(t, newClient(t, tlsConfig, endpoints...), endpoints, p)
 	putGet(t, tlsConfig, endpoints)
-	checkRefusals(t, out, "etcd-c1", "127.0.0.21:33479", "127.0.0.21:33480")
+	checkRefusals(t, out, "etcd-c1", "127.0.0.21:23479", "127.0.0.21:23480")
 }

@@ -1,0 +1,273 @@
+package demo
+
+import (
+	"crypto"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/etcdpki/etcdpki/audit"
+	"github.com/etcdpki/etcdpki/layout"
+	"github.com/etcdpki/etcdpki/pki"
+	"github.com/etcdpki/etcdpki/render"
+	"github.com/etcdpki/etcdpki/spec"
+)
+
+// Fault is one way to break a cluster's PKI, with what each tool is
+// expected to say about it. The expectations are what the fault-matrix
+// test holds real etcd, check and probe to.
+type Fault struct {
+	// Name is the --violate value.
+	Name string
+	// Summary says in one line what is broken.
+	Summary string
+	// Member is the member that is broken ("" for all or none).
+	Member string
+	// Check and Probe are the rule IDs each tool reports, sorted.
+	Check, Probe []string
+	// Forms says whether a quorum of members becomes ready; Serves whether
+	// a client can write and read through every member; GatewayFails
+	// whether etcd's HTTP/JSON API fails on some member.
+	Forms, Serves, GatewayFails bool
+	// Etcd is a text etcd logs (or returns to a client) because of the
+	// fault; empty when etcd has nothing to say.
+	Etcd string
+	// Loopback says what a loopback cluster cannot show of this fault.
+	Loopback string
+
+	// apply breaks the files after init; configure breaks the flags.
+	apply     func(e *env) error
+	configure func(rc *render.Config)
+}
+
+// env is what a fault's apply works on: init's output and its CA.
+type env struct {
+	out  string
+	spec *spec.Cluster
+	ca   *pki.CA
+	now  time.Time
+}
+
+// Faults lists every fault demo knows, in the order --list shows them.
+// The member broken is etcd-3 or etcd-2 of a 3-member loopback cluster
+// (127.0.0.1-3), so a quorum of two healthy members remains.
+var Faults = []Fault{
+	{
+		Name: "r1-peer-ca", Summary: "etcd-3's peer.crt is signed by another CA than its ca.crt (R1)", Member: "etcd-3",
+		Check: []string{audit.RulePeerCA}, Probe: []string{audit.RuleProbeUnreachable, audit.RulePeerCA},
+		Forms: true, Serves: false, Etcd: "certificate signed by unknown authority",
+		apply: func(e *env) error {
+			foreign, err := newCA("foreign-ca", e.now)
+			if err != nil {
+				return err
+			}
+			return e.reissue("etcd-3", pki.KindPeer, foreign, nil)
+		},
+	},
+	{
+		Name: "r2-own-ca", Summary: "etcd-3 has a CA of its own, with all its leaves signed by it (R2)", Member: "etcd-3",
+		Check: []string{audit.RuleCAMismatch}, Probe: []string{audit.RuleProbeClientRefused, audit.RuleProbeUnreachable, audit.RuleCAMismatch},
+		Forms: true, Serves: false, Etcd: "certificate signed by unknown authority",
+		apply: func(e *env) error {
+			own, err := newCA(pki.CACommonName, e.now)
+			if err != nil {
+				return err
+			}
+			for _, k := range pki.LeafKinds(e.spec.SplitCredentials) {
+				if err := e.reissue("etcd-3", k, own, nil); err != nil {
+					return err
+				}
+			}
+			return e.writeCA("etcd-3", own)
+		},
+	},
+	{
+		Name: "r4-server-ip", Summary: "etcd-2's server.crt does not name its own IP 127.0.0.2 (R4)", Member: "etcd-2",
+		Check: []string{audit.RuleServerSAN}, Probe: []string{audit.RuleServerSAN},
+		Forms: true, Serves: false, Etcd: "x509: certificate is valid for",
+		apply: func(e *env) error {
+			return e.reissue("etcd-2", pki.KindServer, e.ca, func(r *pki.Request) { r.IPs = without(r.IPs, "127.0.0.2") })
+		},
+	},
+	{
+		Name: "r4-server-loopback", Summary: "etcd-2's server.crt does not name 127.0.0.1 or ::1 (R4)", Member: "etcd-2",
+		Check: []string{audit.RuleServerLoopback}, Probe: nil,
+		Forms: true, Serves: true,
+		Loopback: "on one host nothing dials etcd-2 at 127.0.0.1 (that address is etcd-1's), so nothing fails here; on a real node kube-apiserver and the health checks do (hosts mode shows it)",
+		apply: func(e *env) error {
+			return e.reissue("etcd-2", pki.KindServer, e.ca, func(r *pki.Request) { r.IPs = without(r.IPs, "127.0.0.1", "::1") })
+		},
+	},
+	{
+		Name: "r4-peer-address", Summary: "etcd-2's peer.crt does not name its own IP 127.0.0.2 (R4)", Member: "etcd-2",
+		Check: []string{audit.RulePeerSAN}, Probe: []string{audit.RulePeerSAN},
+		Forms: true, Serves: true, Etcd: "x509: certificate is valid for",
+		Loopback: "members dial etcd-2 at 127.0.0.2 and fail to verify its peer cert; but etcd-2's own connections leave from 127.0.0.1, which its cert names, so the accepting side's check of its credential passes (hosts mode shows that rejection too)",
+		apply: func(e *env) error {
+			return e.reissue("etcd-2", pki.KindPeer, e.ca, func(r *pki.Request) { r.IPs = without(r.IPs, "127.0.0.2") })
+		},
+	},
+	{
+		Name: "peer-no-clientauth", Summary: "etcd-3's peer.crt allows serverAuth only, and no separate peer client cert is set", Member: "etcd-3",
+		Check: []string{audit.RuleEKUPeerClient}, Probe: nil,
+		Forms: true, Serves: true, Etcd: "incompatible key usage",
+		Loopback: "etcd-3 still joins: the other members refuse the connections etcd-3 opens, but raft also runs over the connections they open to etcd-3, so messages flow both ways; the rejections fill the logs and any path that needs etcd-3 to dial fails",
+		apply: func(e *env) error {
+			return e.reissue("etcd-3", pki.KindPeer, e.ca, func(r *pki.Request) { r.Split = true })
+		},
+	},
+	{
+		Name: "peer-no-serverauth", Summary: "etcd-3's peer.crt allows clientAuth only", Member: "etcd-3",
+		Check: []string{audit.RuleEKUPeerServer}, Probe: []string{audit.RuleEKUPeerServer},
+		Forms: true, Serves: true, Etcd: "incompatible key usage",
+		Loopback: "etcd-3 still joins: nobody can dial it, but raft also runs over the connections etcd-3 opens to the others, so messages flow both ways; the rejections fill the logs",
+		apply: func(e *env) error {
+			// A peer-client profile is clientAuth only, with the peer's SANs.
+			return e.reissue("etcd-3", pki.KindPeer, e.ca, func(r *pki.Request) { r.Kind = pki.KindPeerClient })
+		},
+	},
+	{
+		Name: "server-no-clientauth", Summary: "etcd-2's server.crt allows serverAuth only, and no --client-cert-file is set (grpc-gateway)", Member: "etcd-2",
+		Check: []string{audit.RuleEKUServerGateway}, Probe: nil,
+		Forms: true, Serves: true, GatewayFails: true, Etcd: "incompatible key usage",
+		apply: func(e *env) error {
+			return e.reissue("etcd-2", pki.KindServer, e.ca, func(r *pki.Request) { r.Split = true })
+		},
+	},
+	{
+		Name: "expired-peer", Summary: "etcd-3's peer.crt expired a year ago", Member: "etcd-3",
+		Check: []string{audit.RuleExpired}, Probe: []string{audit.RuleProbeUnreachable, audit.RuleExpired},
+		Forms: true, Serves: false, Etcd: "certificate has expired or is not yet valid",
+		apply: func(e *env) error {
+			old := *e
+			old.now = e.now.Add(-2 * 365 * 24 * time.Hour)
+			return old.reissue("etcd-3", pki.KindPeer, e.ca, nil)
+		},
+	},
+	{
+		Name: "client-cert-auth-off", Summary: "etcd-2 runs with --client-cert-auth=false and no --trusted-ca-file", Member: "etcd-2",
+		Check: []string{audit.RuleClientCertAuth, audit.RuleTrustedCA}, Probe: []string{audit.RuleProbeForeignCA, audit.RuleProbeNoClientAuth},
+		Forms: true, Serves: true,
+		configure: func(rc *render.Config) {
+			if rc.Name == "etcd-2" {
+				rc.ClientCertAuth = false
+				rc.TrustedCAFile = ""
+			}
+		},
+	},
+	{
+		Name: "shared-leaf", Summary: "every member has the same server and peer key pair, naming all members (R3)", Member: "",
+		Check: []string{audit.RuleSharedLeaf}, Probe: []string{audit.RuleSharedLeaf},
+		Forms: true, Serves: true,
+		apply: func(e *env) error {
+			var all []net.IP
+			for _, m := range e.spec.Members {
+				for _, ip := range m.IPs {
+					all = append(all, net.ParseIP(ip))
+				}
+			}
+			for _, kind := range []pki.Kind{pki.KindServer, pki.KindPeer} {
+				key, err := pki.GenerateKey(e.spec.Algorithm)
+				if err != nil {
+					return err
+				}
+				for _, m := range e.spec.Members {
+					if err := e.reissueWith(m.Name, kind, e.ca, key, func(r *pki.Request) {
+						r.CommonName = "etcd-shared"
+						r.DNSNames = []string{"localhost"}
+						r.IPs = append(append([]net.IP{}, all...), net.IPv6loopback)
+					}); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		},
+	},
+}
+
+// LookupFault returns the fault called name.
+func LookupFault(name string) (*Fault, error) {
+	for i := range Faults {
+		if Faults[i].Name == name {
+			return &Faults[i], nil
+		}
+	}
+	return nil, fmt.Errorf("unknown fault %q (etcdpki demo --list shows them)", name)
+}
+
+func newCA(cn string, now time.Time) (*pki.CA, error) {
+	key, err := pki.GenerateKey(pki.ECDSAP256)
+	if err != nil {
+		return nil, err
+	}
+	return pki.NewCA(key, cn, 0, now)
+}
+
+// reissue replaces member's cert and key of kind with a new pair signed by
+// ca, from the profile init uses, adjusted by tweak.
+func (e *env) reissue(member string, kind pki.Kind, ca *pki.CA, tweak func(*pki.Request)) error {
+	key, err := pki.GenerateKey(e.spec.Algorithm)
+	if err != nil {
+		return err
+	}
+	return e.reissueWith(member, kind, ca, key, tweak)
+}
+
+func (e *env) reissueWith(member string, kind pki.Kind, ca *pki.CA, key crypto.Signer, tweak func(*pki.Request)) error {
+	m, err := e.spec.Member(member)
+	if err != nil {
+		return err
+	}
+	req := pki.Request{Kind: kind, CommonName: m.Name, Validity: time.Duration(e.spec.CertValidity)}
+	if kind != pki.KindHealthcheckClient && kind != pki.KindAPIServerClient {
+		req.DNSNames, req.IPs = e.spec.SANs(m)
+	}
+	if tweak != nil {
+		tweak(&req)
+	}
+	kp, err := ca.IssueKeyPair(req, key, e.now)
+	if err != nil {
+		return err
+	}
+	keyPEM, err := pki.EncodeKey(kp.Key)
+	if err != nil {
+		return err
+	}
+	l, _ := layout.ForName(e.spec.Layout)
+	root := layout.MemberDir(e.out, member)
+	if err := layout.WriteFile(layout.OnDisk(root, l.KeyPath(kind)), keyPEM, layout.KeyPerm); err != nil {
+		return err
+	}
+	return layout.WriteFile(layout.OnDisk(root, l.CertPath(kind)), pki.EncodeCert(kp.Cert), layout.CertPerm)
+}
+
+// writeCA replaces member's ca.crt and ca.key.
+func (e *env) writeCA(member string, ca *pki.CA) error {
+	keyPEM, err := pki.EncodeKey(ca.Key)
+	if err != nil {
+		return err
+	}
+	l, _ := layout.ForName(e.spec.Layout)
+	root := layout.MemberDir(e.out, member)
+	if err := layout.WriteFile(layout.OnDisk(root, l.KeyPath(pki.KindCA)), keyPEM, layout.KeyPerm); err != nil {
+		return err
+	}
+	return layout.WriteFile(layout.OnDisk(root, l.CertPath(pki.KindCA)), pki.EncodeCert(ca.Cert), layout.CertPerm)
+}
+
+func without(ips []net.IP, drop ...string) []net.IP {
+	var out []net.IP
+	for _, ip := range ips {
+		keep := true
+		for _, d := range drop {
+			if ip.Equal(net.ParseIP(d)) {
+				keep = false
+			}
+		}
+		if keep {
+			out = append(out, ip)
+		}
+	}
+	return out
+}
