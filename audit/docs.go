@@ -22,6 +22,23 @@ Severity: **error** breaks the cluster or its clients (or leaves them open);
 This file is generated from the rule catalogue (audit/rules.go) by
 ` + "`go test ./audit -update`" + `; edit the catalogue, not this file.
 
+Rules whose title ends in *(live)* are fired only by ` + "`etcdpki probe`" + `; the
+others by ` + "`etcdpki check`" + ` on the files, and, where the running cluster shows
+them, by ` + "`probe`" + ` too. **Observed with real etcd** says what etcd 3.7 did when
+` + "`etcdpki demo`" + ` broke the rule (docs/demo.md lists every fault; the demo
+fault-matrix test reproduces each one against real etcd).
+
+**What a loopback demo can and cannot show.** ` + "`demo`" + ` runs three members on
+127.0.0.1, 127.0.0.2 and 127.0.0.3 of one host. Linux routes all of 127.0.0.0/8
+to lo, and a connection from one 127.0.0.x to another leaves from 127.0.0.1. So
+(1) etcd's check of a connecting member's credential against its remote
+address sees 127.0.0.1, which every kubeadm-style cert names: a peer cert
+without the member's own IP is rejected by the members that dial it (the
+serving side, which loopback shows), but not by those it dials (which it does
+not); and (2) nothing dials a member other than etcd-1 at 127.0.0.1, so a
+server cert without 127.0.0.1 breaks nothing there. Both need a member per
+host: hosts mode, with each member in its own network namespace.
+
 | ID | severity | condition | checks |
 |---|---|---|---|
 `)
@@ -44,6 +61,9 @@ This file is generated from the rule catalogue (audit/rules.go) by
 			b.WriteString("\n")
 		}
 		fmt.Fprintf(&b, "**Fix.** %s\n", r.Fix)
+		if r.Observed != "" {
+			fmt.Fprintf(&b, "\n**Observed with real etcd.** %s\n", r.Observed)
+		}
 	}
 	b.WriteString(reportSchemaDoc)
 	return b.Bytes()

@@ -69,6 +69,10 @@ type Rule struct {
 	Errors []string
 	// Fix says how to repair it.
 	Fix string
+	// Observed is what real etcd (3.7, Go 1.26) did when the rule was
+	// broken in `etcdpki demo` (the fault named in it), as the demo
+	// fault-matrix test reproduces it; empty when no fault shows it.
+	Observed string
 }
 
 // Rule IDs. They are constants so the checker cannot fire an ID the
@@ -153,8 +157,9 @@ var Catalogue = []Rule{
 		Title: "peer.crt (and peer-client.crt) is signed by the member's etcd CA",
 		Why: "On port 2380 each member verifies the other's peer certificate both ways: as a server cert when it dials and as a client cert when it accepts. " +
 			"A peer cert from another CA is rejected by every other member, so the member cannot join and the cluster may lose quorum.",
-		Errors: []string{unknownAuthority, failedVerify, failedVerifyClient, badCertificate, unknownCA, "rejected connection from", "error reading from peer"},
-		Fix:    "Re-issue peer.crt from the cluster's etcd CA on that member.",
+		Errors:   []string{unknownAuthority, failedVerify, failedVerifyClient, badCertificate, unknownCA, "rejected connection from", "error reading from peer"},
+		Fix:      "Re-issue peer.crt from the cluster's etcd CA on that member.",
+		Observed: "Fault r1-peer-ca (etcd-3's peer.crt from a foreign CA): etcd-1 and etcd-2 log \"rejected connection on peer endpoint: tls: failed to verify certificate: x509: certificate signed by unknown authority\" and \"failed to reach the peer URL: … certificate signed by unknown authority\"; etcd-3 logs \"remote error: tls: bad certificate\" and \"failed to publish local member to cluster through raft: context deadline exceeded\". The other two keep quorum and serve; etcd-3 never becomes ready, and since etcd serves its client port only once ready, its client port accepts TCP but never completes a TLS handshake (probe: PROBE-UNREACHABLE there).",
 	},
 	{
 		ID: RuleClientCA, Severity: Error, Condition: "R1",
@@ -169,8 +174,9 @@ var Catalogue = []Rule{
 		Title: "every member holds the same etcd CA (compared by fingerprint)",
 		Why: "When member B dials A, B verifies A's peer cert with B's ca.crt, and A verifies B's credential with A's ca.crt. " +
 			"Each member's leaves are signed by its own CA, so if the CAs differ the members reject each other and the cluster cannot form.",
-		Errors: []string{unknownAuthority, failedVerify, failedVerifyClient, badCertificate, unknownCA},
-		Fix:    "Copy the one cluster CA (ca.crt and ca.key) to the odd member and re-issue its leaves from it (kubeadm join --control-plane copies it with --certificate-key).",
+		Errors:   []string{unknownAuthority, failedVerify, failedVerifyClient, badCertificate, unknownCA},
+		Fix:      "Copy the one cluster CA (ca.crt and ca.key) to the odd member and re-issue its leaves from it (kubeadm join --control-plane copies it with --certificate-key).",
+		Observed: "Fault r2-own-ca (etcd-3 with a CA of its own): as r1-peer-ca, and when both CAs are called etcd-ca Go adds (possibly because of \"x509: ECDSA verification failure\" while trying to verify candidate authority certificate \"etcd-ca\"). Probe tells R2 from R1 live: etcd-3 serves a cert the cluster CA does not verify and refuses the cluster's client cert (PROBE-CLIENT-REFUSED).",
 	},
 	{
 		ID: RuleCAKey, Severity: Error, Condition: "R2",
@@ -191,29 +197,33 @@ var Catalogue = []Rule{
 		Title: "no two members share a leaf key or certificate",
 		Why: "Any cert signed by the shared CA works, so a copied leaf is legal, but one leaked key then impersonates every member that holds it, " +
 			"and its SANs must cover all of them (or the copy fails R4 on the other nodes).",
-		Fix: "Issue each member its own server and peer certs (etcdpki init, or kubeadm certs renew on each node).",
+		Fix:      "Issue each member its own server and peer certs (etcdpki init, or kubeadm certs renew on each node).",
+		Observed: "Fault shared-leaf (one server and one peer key pair, naming all members, on every member): everything works; probe sees the same key served by every member.",
 	},
 	{
 		ID: RuleServerSAN, Severity: Error, Condition: "R4",
-		Title:  "server.crt names every host of the member's client URLs (advertise and listen)",
-		Why:    "Clients check the dialed host against the server cert's SANs. A missing IP fails the handshake on the client side.",
-		Errors: []string{validForNot, "x509: certificate is not valid for any names", "does not match any of DNSNames", "because it doesn't contain any IP SANs"},
-		Fix:    "Re-issue server.crt with the member's addresses in the SANs (etcdpki init --force, or kubeadm's etcd.local.serverCertSANs).",
+		Title:    "server.crt names every host of the member's client URLs (advertise and listen)",
+		Why:      "Clients check the dialed host against the server cert's SANs. A missing IP fails the handshake on the client side.",
+		Errors:   []string{validForNot, "x509: certificate is not valid for any names", "does not match any of DNSNames", "because it doesn't contain any IP SANs"},
+		Fix:      "Re-issue server.crt with the member's addresses in the SANs (etcdpki init --force, or kubeadm's etcd.local.serverCertSANs).",
+		Observed: "Fault r4-server-ip (etcd-2's server.crt without 127.0.0.2): the cluster forms; clients of etcd-2 get \"tls: failed to verify certificate: x509: certificate is valid for 127.0.0.1, ::1, not 127.0.0.2\", which clientv3 reports only as \"context deadline exceeded\".",
 	},
 	{
 		ID: RuleServerLoopback, Severity: Error, Condition: "R4",
-		Title:  "server.crt names 127.0.0.1 (and ::1 when etcd listens on it)",
-		Why:    "kube-apiserver on a stacked control plane and the health checks dial https://127.0.0.1:2379; without the loopback IP in the SANs they fail.",
-		Errors: []string{"not 127.0.0.1", "not ::1"},
-		Fix:    "Re-issue server.crt with 127.0.0.1 and ::1 in the SANs, as kubeadm does.",
+		Title:    "server.crt names 127.0.0.1 (and ::1 when etcd listens on it)",
+		Why:      "kube-apiserver on a stacked control plane and the health checks dial https://127.0.0.1:2379; without the loopback IP in the SANs they fail.",
+		Errors:   []string{"not 127.0.0.1", "not ::1"},
+		Fix:      "Re-issue server.crt with 127.0.0.1 and ::1 in the SANs, as kubeadm does.",
+		Observed: "Fault r4-server-loopback: nothing fails in a loopback cluster, because nothing dials etcd-2 at 127.0.0.1 there (that address is etcd-1's). On a real node kube-apiserver and the health checks dial 127.0.0.1 and fail with \"x509: certificate is valid for …, not 127.0.0.1\"; a member per host (each in its own network namespace) shows it.",
 	},
 	{
 		ID: RulePeerSAN, Severity: Error, Condition: "R4",
 		Title: "peer.crt names every host of the member's peer URLs",
 		Why: "A member dialing another on 2380 checks the dialed host against the peer cert; peer.crt is also the credential the member presents, " +
 			"which the other side checks against the connection's remote address (etcd's checkSAN).",
-		Errors: []string{validForNot, "does not match any of DNSNames", "rejected connection from", "tls: \"", "because it doesn't contain any IP SANs"},
-		Fix:    "Re-issue peer.crt with the member's own addresses in the SANs.",
+		Errors:   []string{validForNot, "does not match any of DNSNames", "rejected connection from", "tls: \"", "because it doesn't contain any IP SANs"},
+		Fix:      "Re-issue peer.crt with the member's own addresses in the SANs.",
+		Observed: "Fault r4-peer-address (etcd-2's peer.crt without 127.0.0.2): the others log \"peer became inactive (message send to peer failed): failed to dial … on stream MsgApp v2 (tls: failed to verify certificate: x509: certificate is valid for 127.0.0.1, ::1, not 127.0.0.2)\" and etcd-2 logs \"remote error: tls: bad certificate\". The cluster still forms and serves: raft also runs over the connections etcd-2 opens. In a loopback cluster etcd-2's connections leave from 127.0.0.1, which its cert names, so etcd's check of its credential against the remote address passes; on real hosts it is rejected too.",
 	},
 	{
 		ID: RulePeerClientSAN, Severity: Error, Condition: "R4",
@@ -235,23 +245,26 @@ var Catalogue = []Rule{
 		Title: "server.crt allows clientAuth unless --client-cert-file is set",
 		Why: "etcd's grpc-gateway dials the member's own client port using --cert-file as its client cert; without clientAuth the gateway's connection is refused " +
 			"and the HTTP/JSON API (and anything that uses it) fails.",
-		Errors: []string{clientKeyUsage, oldClientUsage, incompatibleKeyUsage, badCertificate, unsupportedCertificat},
-		Fix:    "Re-issue server.crt with both serverAuth and clientAuth (kubeadm's profile), or give etcd a separate --client-cert-file/--client-key-file.",
+		Errors:   []string{clientKeyUsage, oldClientUsage, incompatibleKeyUsage, badCertificate, unsupportedCertificat},
+		Fix:      "Re-issue server.crt with both serverAuth and clientAuth (kubeadm's profile), or give etcd a separate --client-cert-file/--client-key-file.",
+		Observed: "Fault server-no-clientauth (etcd-2's server.crt serverAuth only): gRPC clients work, but etcd-2's HTTP/JSON API answers 503 {\"code\":14,\"message\":\"connection error: desc = \\\"error reading server preface: remote error: tls: bad certificate\\\"\"} and etcd-2 logs \"rejected connection on client endpoint: tls: failed to verify certificate: x509: certificate specifies an incompatible key usage\" — the grpc-gateway's own connection.",
 	},
 	{
 		ID: RuleEKUPeerServer, Severity: Error,
-		Title:  "peer.crt allows serverAuth",
-		Why:    "peer.crt serves port 2380; other members dialing it reject a cert without serverAuth, so the member cannot be reached.",
-		Errors: []string{incompatibleKeyUsage},
-		Fix:    "Re-issue peer.crt with serverAuth and clientAuth.",
+		Title:    "peer.crt allows serverAuth",
+		Why:      "peer.crt serves port 2380; other members dialing it reject a cert without serverAuth, so the member cannot be reached.",
+		Errors:   []string{incompatibleKeyUsage},
+		Fix:      "Re-issue peer.crt with serverAuth and clientAuth.",
+		Observed: "Fault peer-no-serverauth (etcd-3's peer.crt clientAuth only): the others log \"failed to dial … (tls: failed to verify certificate: x509: certificate specifies an incompatible key usage)\". etcd-3 still joins and serves: raft also runs over the connections etcd-3 opens.",
 	},
 	{
 		ID: RuleEKUPeerClient, Severity: Error,
 		Title: "the peer credential (peer.crt, or peer-client.crt when set) allows clientAuth",
 		Why: "peer.crt is also the client cert a member presents to the others unless --peer-client-cert-file is set; without clientAuth every other member " +
 			"refuses its connections and the member cannot join.",
-		Errors: []string{clientKeyUsage, oldClientUsage, incompatibleKeyUsage, badCertificate, unsupportedCertificat},
-		Fix:    "Re-issue peer.crt with both serverAuth and clientAuth, or set a separate clientAuth credential with --peer-client-cert-file.",
+		Errors:   []string{clientKeyUsage, oldClientUsage, incompatibleKeyUsage, badCertificate, unsupportedCertificat},
+		Fix:      "Re-issue peer.crt with both serverAuth and clientAuth, or set a separate clientAuth credential with --peer-client-cert-file.",
+		Observed: "Fault peer-no-clientauth (etcd-3's peer.crt serverAuth only): the others log \"rejected connection on peer endpoint: tls: failed to verify certificate: x509: certificate specifies an incompatible key usage\" and etcd-3 \"failed to dial … (remote error: tls: bad certificate)\". etcd-3 still joins and serves: raft also runs over the connections the others open to it. Probe cannot see this one: it is the credential etcd-3 presents, not what it serves.",
 	},
 	{
 		ID: RuleEKUClient, Severity: Error,
@@ -262,10 +275,11 @@ var Catalogue = []Rule{
 	},
 	{
 		ID: RuleExpired, Severity: Error,
-		Title:  "no certificate has expired",
-		Why:    "An expired cert fails every handshake it is part of: an expired peer cert keeps the member out of the cluster, an expired server cert locks out all clients.",
-		Errors: []string{expiredOrNotYetValid, "certificate has expired", expiredCertificate},
-		Fix:    "Renew the certificate (etcdpki init --force for the member, or kubeadm certs renew) and restart nothing: etcd re-reads leaf certs per handshake.",
+		Title:    "no certificate has expired",
+		Why:      "An expired cert fails every handshake it is part of: an expired peer cert keeps the member out of the cluster, an expired server cert locks out all clients.",
+		Errors:   []string{expiredOrNotYetValid, "certificate has expired", expiredCertificate},
+		Fix:      "Renew the certificate (etcdpki init --force for the member, or kubeadm certs renew) and restart nothing: etcd re-reads leaf certs per handshake.",
+		Observed: "Fault expired-peer (etcd-3's peer.crt expired a year ago): the others log \"rejected connection on peer endpoint: tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time … is after …\"; etcd-3 never becomes ready.",
 	},
 	{
 		ID: RuleNotYetValid, Severity: Error,
@@ -298,7 +312,8 @@ var Catalogue = []Rule{
 		Title: "--client-cert-auth=true on the client port",
 		Why: "Without client certificate authentication (and without a trusted CA file, which implies it) anyone who reaches port 2379 reads and writes all of etcd, " +
 			"including every Kubernetes Secret.",
-		Fix: "Set --client-cert-auth=true and --trusted-ca-file.",
+		Fix:      "Set --client-cert-auth=true and --trusted-ca-file.",
+		Observed: "Fault client-cert-auth-off (etcd-2 with --client-cert-auth=false and no --trusted-ca-file): etcd logs nothing and serves a client that sends no certificate, or one from a foreign CA (probe: PROBE-NO-CLIENT-AUTH, PROBE-FOREIGN-CA). With --trusted-ca-file still set, etcd keeps requiring client certs.",
 	},
 	{
 		ID: RulePeerClientCert, Severity: Error,

@@ -93,7 +93,7 @@ var Faults = []Fault{
 		Name: "r4-server-loopback", Summary: "etcd-2's server.crt does not name 127.0.0.1 or ::1 (R4)", Member: "etcd-2",
 		Check: []string{audit.RuleServerLoopback}, Probe: nil,
 		Forms: true, Serves: true,
-		Loopback: "on one host nothing dials etcd-2 at 127.0.0.1 (that address is etcd-1's), so nothing fails here; on a real node kube-apiserver and the health checks do (hosts mode shows it)",
+		Loopback: "on one host nothing dials etcd-2 at 127.0.0.1 (that address is etcd-1's), so nothing fails here; on a real node kube-apiserver and the health checks do, which needs a member per host (e.g. each in its own network namespace) to show",
 		apply: func(e *env) error {
 			return e.reissue("etcd-2", pki.KindServer, e.ca, func(r *pki.Request) { r.IPs = without(r.IPs, "127.0.0.1", "::1") })
 		},
@@ -102,7 +102,7 @@ var Faults = []Fault{
 		Name: "r4-peer-address", Summary: "etcd-2's peer.crt does not name its own IP 127.0.0.2 (R4)", Member: "etcd-2",
 		Check: []string{audit.RulePeerSAN}, Probe: []string{audit.RulePeerSAN},
 		Forms: true, Serves: true, Etcd: "x509: certificate is valid for",
-		Loopback: "members dial etcd-2 at 127.0.0.2 and fail to verify its peer cert; but etcd-2's own connections leave from 127.0.0.1, which its cert names, so the accepting side's check of its credential passes (hosts mode shows that rejection too)",
+		Loopback: "members dial etcd-2 at 127.0.0.2 and fail to verify its peer cert; but etcd-2's own connections leave from 127.0.0.1, which its cert names, so the accepting side's check of its credential passes; a member per host shows that rejection too",
 		apply: func(e *env) error {
 			return e.reissue("etcd-2", pki.KindPeer, e.ca, func(r *pki.Request) { r.IPs = without(r.IPs, "127.0.0.2") })
 		},

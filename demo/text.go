@@ -67,6 +67,9 @@ func yesNo(b bool) string {
 	return "no"
 }
 
+// maxLogLines bounds the etcd lines the text shows.
+const maxLogLines = 12
+
 // WriteText prints the result side by side: the fault, what check
 // predicted from the files, what probe saw live, what etcd logged, and
 // whether the cluster formed and served.
@@ -98,7 +101,11 @@ func (r *Result) WriteText(w io.Writer) error {
 	if len(r.Etcd) == 0 {
 		fmt.Fprintf(w, "  nothing\n")
 	}
-	for _, l := range r.Etcd {
+	for i, l := range r.Etcd {
+		if i == maxLogLines {
+			fmt.Fprintf(w, "  … %d more (-o json has them all)\n", len(r.Etcd)-maxLogLines)
+			break
+		}
 		fmt.Fprintf(w, "  %s\n", l)
 	}
 	formed := "formed"
