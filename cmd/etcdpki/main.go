@@ -63,6 +63,8 @@ control plane or a standalone etcd cluster.`,
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	root.AddCommand(newInitCmd(), newFlagsCmd(), newUpCmd(), newCheckCmd(), newExplainCmd(), newProbeCmd(), newDemoCmd())
+	root.AddCommand(lifecycleCommands()...)
+	root.AddCommand(operateCommands()...)
 	return root
 }
 

@@ -1,0 +1,9 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// operateCommands are the read-only operating commands: expiry, exporter,
+// inspect, graph (issue 6).
+func operateCommands() []*cobra.Command {
+	return nil
+}
