@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -31,19 +32,19 @@ const (
 	BreaksPeers   = "peers"   // the member cannot join or be reached by the others
 	BreaksClients = "clients" // clients (kube-apiserver, etcdctl, probes) cannot connect
 	BreaksBoth    = "both"
+	// BreaksPeersOneWay: the other members reject the member's connections
+	// in one direction only (its serving cert, or its credential). etcd's
+	// raft transport runs over connections opened from both sides, so the
+	// member still joins and serves, with rejections logged continually
+	// (observed: demo faults peer-no-clientauth, peer-no-serverauth).
+	BreaksPeersOneWay = "peers-one-way"
 )
 
 // CheckDirs discovers and loads the members in dirs and checks them.
 func CheckDirs(dirs []string, opts Options) (*Report, error) {
-	var members []*Member
-	for _, d := range dirs {
-		ins, err := Discover(d)
-		if err != nil {
-			return nil, err
-		}
-		for _, in := range ins {
-			members = append(members, LoadMember(in))
-		}
+	members, err := LoadDirs(dirs, nil)
+	if err != nil {
+		return nil, err
 	}
 	return Check(members, opts), nil
 }
@@ -58,12 +59,24 @@ func Check(members []*Member, opts Options) *Report {
 	}
 	r := &Report{SchemaVersion: SchemaVersion, CheckedAt: opts.Now.UTC()}
 	uniqueNames(members)
-	for _, m := range members {
-		c := &checker{m: m, opts: opts}
+	// Each member's own rules look at that member only, so members are
+	// checked in parallel (signature checks dominate) and their findings
+	// joined in order.
+	perMember := make([][]Finding, len(members))
+	r.Members = make([]MemberSummary, len(members))
+	forEach(len(members), func(i int) {
+		m := members[i]
+		c := &checker{m: m, opts: opts, sigs: map[[2]*x509.Certificate]error{}}
 		c.findings = append(c.findings, m.Problems...)
 		c.run()
-		r.Findings = append(r.Findings, c.findings...)
-		r.Members = append(r.Members, summarize(m))
+		perMember[i] = c.findings
+		r.Members[i] = summarize(m)
+	})
+	// An empty list, not null, in JSON: jq '.findings[]' must work on a
+	// clean report too.
+	r.Findings = []Finding{}
+	for _, fs := range perMember {
+		r.Findings = append(r.Findings, fs...)
 	}
 	r.Findings = append(r.Findings, crossMember(members)...)
 	sortFindings(r.Findings, members)
@@ -75,12 +88,29 @@ type checker struct {
 	m        *Member
 	opts     Options
 	findings []Finding
+	// sigs caches signedBy by (cert, parent): R1 and VALID-CA-FIRST ask
+	// the same question, and a signature check is the costliest step.
+	sigs map[[2]*x509.Certificate]error
 }
 
 func (c *checker) add(rule, file, impact, format string, args ...any) {
 	f := newFinding(rule, c.m.Name, file, format, args...)
 	f.Breaks = impact
 	c.findings = append(c.findings, f)
+}
+
+// loadImpact says what a certificate or key of kind that cannot be loaded
+// breaks. etcd loads every pair its flags name when it starts
+// (TLSInfo.ServerConfig loads the cert/key pair, and the client
+// credentials, before serving) and refuses to start on any error, so the
+// member is out of the cluster and its clients fail; a client credential
+// that cannot be loaded breaks only that client.
+func loadImpact(kind pki.Kind) string {
+	switch kind {
+	case pki.KindHealthcheckClient, pki.KindAPIServerClient:
+		return BreaksClients
+	}
+	return BreaksBoth
 }
 
 // impactOf says what a broken certificate of kind breaks.
@@ -128,7 +158,9 @@ func (c *checker) checkCA(f *File) {
 		c.checkCrypto(f, ca)
 	}
 	if f.Key != nil && !pki.KeyMatches(f.Cert().PublicKey, f.Key) {
-		c.add(RuleCAKey, f.KeyPath, BreaksBoth, "ca.key does not belong to ca.crt (%q): certificates signed with it will not verify", f.Cert().Subject.CommonName)
+		// etcd never reads ca.key: nothing breaks until the node issues a
+		// certificate with it.
+		c.add(RuleCAKey, f.KeyPath, "", "ca.key does not belong to ca.crt (%q): certificates signed with it will not verify", f.Cert().Subject.CommonName)
 	}
 	c.checkPerms(f)
 }
@@ -147,7 +179,9 @@ func (c *checker) checkLeaf(f *File) {
 		c.findings[len(c.findings)-1].Severity = Info
 	}
 	if f.Key != nil && !pki.KeyMatches(cert.PublicKey, f.Key) {
-		c.add(RuleKeyMismatch, f.KeyPath, impact, "%s key does not belong to %s (CN %q)", f.Kind, f.CertPath, cert.Subject.CommonName)
+		// tls.X509KeyPair fails on a mismatched pair, so etcd does not
+		// start: a load failure, not just a bad handshake.
+		c.add(RuleKeyMismatch, f.KeyPath, loadImpact(f.Kind), "%s key does not belong to %s (CN %q)", f.Kind, f.CertPath, cert.Subject.CommonName)
 	}
 	c.checkChain(f, cert, impact)
 	c.checkEKU(f, cert)
@@ -168,7 +202,7 @@ func (c *checker) checkChain(f *File, cert *x509.Certificate, impact string) {
 	}
 	var lastErr error
 	for _, parent := range ca.Certs {
-		err := signedBy(cert, parent)
+		err := c.signedBy(cert, parent)
 		if err == nil {
 			return
 		}
@@ -192,11 +226,17 @@ func (c *checker) checkChain(f *File, cert *x509.Certificate, impact string) {
 
 // signedBy reports whether parent signed cert, as Go's chain builder
 // would accept it: the issuer name must match and the signature verify.
-func signedBy(cert, parent *x509.Certificate) error {
+func (c *checker) signedBy(cert, parent *x509.Certificate) error {
 	if string(cert.RawIssuer) != string(parent.RawSubject) {
 		return fmt.Errorf("issuer %q is not %q", cert.Issuer, parent.Subject)
 	}
-	return cert.CheckSignatureFrom(parent)
+	k := [2]*x509.Certificate{cert, parent}
+	if err, ok := c.sigs[k]; ok {
+		return err
+	}
+	err := cert.CheckSignatureFrom(parent)
+	c.sigs[k] = err
+	return err
 }
 
 // checkEKU enforces the extended key usages each role needs.
@@ -213,14 +253,14 @@ func (c *checker) checkEKU(f *File, cert *x509.Certificate) {
 		}
 	case pki.KindPeer:
 		if !server {
-			c.add(RuleEKUPeerServer, f.CertPath, BreaksPeers, "peer certificate lacks serverAuth (has %s): other members cannot dial this one", ekuNames(cert))
+			c.add(RuleEKUPeerServer, f.CertPath, BreaksPeersOneWay, "peer certificate lacks serverAuth (has %s): other members cannot dial this one", ekuNames(cert))
 		}
 		if !client && !c.hasSplit(pki.KindPeerClient, s != nil && s.PeerClientCertFile != "") {
-			c.add(RuleEKUPeerClient, f.CertPath, BreaksPeers, "peer certificate lacks clientAuth and no --peer-client-cert-file is set (has %s): other members refuse its connections", ekuNames(cert))
+			c.add(RuleEKUPeerClient, f.CertPath, BreaksPeersOneWay, "peer certificate lacks clientAuth and no --peer-client-cert-file is set (has %s): other members refuse its connections", ekuNames(cert))
 		}
 	case pki.KindPeerClient:
 		if !client {
-			c.add(RuleEKUPeerClient, f.CertPath, BreaksPeers, "peer client certificate lacks clientAuth (has %s)", ekuNames(cert))
+			c.add(RuleEKUPeerClient, f.CertPath, BreaksPeersOneWay, "peer client certificate lacks clientAuth (has %s)", ekuNames(cert))
 		}
 	default:
 		if !client {
@@ -288,7 +328,7 @@ func (c *checker) checkValidity(f *File, cert *x509.Certificate) {
 	}
 	if ca != nil {
 		for _, parent := range ca.Certs {
-			if signedBy(cert, parent) == nil && parent.NotAfter.Before(cert.NotAfter) && now.Before(parent.NotAfter) {
+			if c.signedBy(cert, parent) == nil && parent.NotAfter.Before(cert.NotAfter) && now.Before(parent.NotAfter) {
 				c.add(RuleCAExpiresFirst, f.CertPath, "", "the CA %q expires %s, before this certificate (%s): it stops verifying then",
 					parent.Subject.CommonName, parent.NotAfter.UTC().Format(time.DateOnly), cert.NotAfter.UTC().Format(time.DateOnly))
 			}
@@ -339,14 +379,15 @@ func (c *checker) checkNames() {
 	}
 	if srv := m.Files[pki.KindServer]; srv.Cert() != nil {
 		hosts := urlHosts(m.ClientURLs)
+		loop := []string{"127.0.0.1"}
+		if slices.Contains(hosts, "::1") {
+			loop = append(loop, "::1")
+		}
+		// A missing loopback address is R4-SERVER-LOOPBACK's alone, even
+		// when etcd listens on it: one fault, one finding.
+		hosts = slices.DeleteFunc(hosts, func(h string) bool { return slices.Contains(loop, h) })
 		if missing := missingHosts(srv.Cert(), hosts); len(missing) > 0 {
 			c.add(RuleServerSAN, srv.CertPath, BreaksClients, "SANs %s do not cover %s from the member's client URLs", sanList(srv.Cert()), strings.Join(missing, ", "))
-		}
-		loop := []string{"127.0.0.1"}
-		for _, h := range hosts {
-			if h == "::1" {
-				loop = append(loop, "::1")
-			}
 		}
 		if missing := missingHosts(srv.Cert(), loop); len(missing) > 0 {
 			c.add(RuleServerLoopback, srv.CertPath, BreaksClients, "SANs %s do not include %s, which kube-apiserver and health checks dial", sanList(srv.Cert()), strings.Join(missing, ", "))
@@ -362,7 +403,7 @@ func (c *checker) checkNames() {
 			// etcd's checkSAN passes a cert without SANs; with SANs the
 			// member's own address must be among them.
 			if missing := missingHosts(pc.Cert(), advertiseHosts(m)); len(missing) > 0 {
-				c.add(RulePeerClientSAN, pc.CertPath, BreaksPeers, "SANs %s do not cover the member's own address %s, which the other members see as the remote address", sanList(pc.Cert()), strings.Join(missing, ", "))
+				c.add(RulePeerClientSAN, pc.CertPath, BreaksPeersOneWay, "SANs %s do not cover the member's own address %s, which the other members see as the remote address", sanList(pc.Cert()), strings.Join(missing, ", "))
 			}
 		}
 	}
@@ -503,7 +544,7 @@ func (c *checker) checkAPIServer() {
 		c.add(RuleAPIServer, certPath, BreaksClients, "--etcd-certfile cannot be used: %v", unwrapFileError(f.CertErr))
 		return
 	}
-	if signedBy(f.Cert(), etcdCA.Cert()) != nil {
+	if c.signedBy(f.Cert(), etcdCA.Cert()) != nil {
 		c.add(RuleAPIServer, certPath, BreaksClients, "--etcd-certfile (%q, issuer %q) is not signed by the etcd CA: etcd refuses kube-apiserver",
 			f.Cert().Subject.CommonName, f.Cert().Issuer.CommonName)
 	}
@@ -536,7 +577,7 @@ func crossMember(members []*Member) []Finding {
 			groups[fp] = append(groups[fp], m)
 		}
 	}
-	if len(groups) > 1 {
+	if len(groups) > 1 && !trustCompatible(members) {
 		var keys []string
 		for k := range groups {
 			keys = append(keys, k)
@@ -593,6 +634,42 @@ func crossMember(members []*Member) []Finding {
 		}
 	}
 	return out
+}
+
+// trustCompatible reports whether members whose trusted CA files differ
+// can still all talk: every member's server and peer certs are signed by a
+// CA that every member trusts. That is the middle of a CA rotation (some
+// members trust the bundle old+new, leaves still from the old CA), which
+// is safe and must not read as R2; a leaf from a CA that some member does
+// not trust yet is not.
+func trustCompatible(members []*Member) bool {
+	for _, m := range members {
+		for _, kind := range []pki.Kind{pki.KindServer, pki.KindPeer, pki.KindPeerClient} {
+			leaf := m.Files[kind].Cert()
+			if leaf == nil {
+				continue
+			}
+			for _, other := range members {
+				ca := other.CA
+				if kind != pki.KindServer {
+					ca = other.PeerCA
+				}
+				if ca == nil || !signedByAny(leaf, ca.Certs) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+func signedByAny(leaf *x509.Certificate, cas []*x509.Certificate) bool {
+	for _, ca := range cas {
+		if pki.SignedBy(leaf, ca) == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // caIdentity is the set of fingerprints in a member's trusted CA file.

@@ -22,7 +22,7 @@ Severity: **error** breaks the cluster or its clients (or leaves them open);
 This file is generated from the rule catalogue (audit/rules.go) by
 ` + "`go test ./audit -update`" + `; edit the catalogue, not this file.
 
-Rules whose title ends in *(live)* are fired only by ` + "`etcdpki probe`" + `; the
+Rules marked *(live)* are fired only by ` + "`etcdpki probe`" + `; the
 others by ` + "`etcdpki check`" + ` on the files, and, where the running cluster shows
 them, by ` + "`probe`" + ` too. **Observed with real etcd** says what etcd 3.7 did when
 ` + "`etcdpki demo`" + ` broke the rule (docs/demo.md lists every fault; the demo
@@ -94,9 +94,9 @@ const reportSchemaDoc = `
 | ` + "`findings[].member`" + ` | string | member name; empty for cluster-wide findings |
 | ` + "`findings[].file`" + ` | string | the file at fault, if one is |
 | ` + "`findings[].detail`" + ` | string | what exactly is wrong |
-| ` + "`findings[].breaks`" + ` | string | ` + "`peers`, `clients`, `both`" + `, or absent when nothing breaks at runtime |
+| ` + "`findings[].breaks`" + ` | string | ` + "`peers`, `clients`, `both`, `peers-one-way`" + ` (the member joins, but the others reject its connections in one direction), or absent when nothing breaks at runtime |
 | ` + "`verdict.clusterForms`" + ` | bool | a quorum of members has no peer-breaking error |
-| ` + "`verdict.clientsConnect`" + ` | bool | no finding breaks client connections |
+| ` + "`verdict.clientsConnect`" + ` | bool | no finding breaks client connections, and every member can join |
 | ` + "`verdict.summary`" + ` | string | the one-line verdict |
 | ` + "`verdict.errors`, `warnings`, `infos`" + ` | int | counts by severity |
 

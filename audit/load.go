@@ -9,8 +9,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/pki"
@@ -164,7 +167,7 @@ func LoadMember(in *Input) *Member {
 	m := &Member{Input: in, Files: map[pki.Kind]*File{}}
 	for _, sf := range settingsFiles {
 		p, ok := in.disk(sf.node)
-		if !ok || !isFile(p) {
+		if !ok || !exists(p) {
 			continue
 		}
 		data, err := layout.ReadFile(p)
@@ -183,7 +186,7 @@ func LoadMember(in *Input) *Member {
 		m.PeerURLs = append(append([]string{}, m.Settings.ListenPeerURLs...), m.Settings.AdvertisePeerURLs...)
 		break
 	}
-	if p, ok := in.disk("/etc/kubernetes/manifests/kube-apiserver.yaml"); ok && isFile(p) {
+	if p, ok := in.disk("/etc/kubernetes/manifests/kube-apiserver.yaml"); ok && exists(p) {
 		data, err := layout.ReadFile(p)
 		if err == nil {
 			m.APIServer, err = ParseAPIServerManifest(p, data)
@@ -204,13 +207,13 @@ func LoadMember(in *Input) *Member {
 	caPath := pick(get(s, func(s *Settings) string { return s.TrustedCAFile }), l.CertPath(pki.KindCA))
 	peerCAPath := pick(get(s, func(s *Settings) string { return s.PeerTrustedCAFile }), l.CertPath(pki.KindCA))
 	if caPath != "" {
-		m.CA = m.loadFile(pki.KindCA, caPath, siblingKey(caPath), true, s != nil)
+		m.CA = m.loadFile(pki.KindCA, caPath, siblingKey(caPath), true, s != nil, BreaksBoth)
 	}
 	switch {
 	case peerCAPath == caPath:
 		m.PeerCA = m.CA
 	case peerCAPath != "":
-		m.PeerCA = m.loadFile(pki.KindCA, peerCAPath, siblingKey(peerCAPath), true, s != nil)
+		m.PeerCA = m.loadFile(pki.KindCA, peerCAPath, siblingKey(peerCAPath), true, s != nil, BreaksBoth)
 	}
 	type want struct {
 		kind               pki.Kind
@@ -237,13 +240,13 @@ func LoadMember(in *Input) *Member {
 		if w.cert == "" {
 			continue // the flag is not set; FLAG rules report that
 		}
-		if f := m.loadFile(w.kind, w.cert, w.key, w.required, w.fromFlag); f != nil {
+		if f := m.loadFile(w.kind, w.cert, w.key, w.required, w.fromFlag, loadImpact(w.kind)); f != nil {
 			m.Files[w.kind] = f
 		}
 	}
 	if l == layout.Kubeadm {
 		if p, ok := in.disk("/etc/kubernetes/pki/ca.crt"); ok && isFile(p) {
-			m.K8sCA = m.loadFile(pki.KindCA, "/etc/kubernetes/pki/ca.crt", "", false, false)
+			m.K8sCA = m.loadFile(pki.KindCA, "/etc/kubernetes/pki/ca.crt", "", false, false, "")
 		}
 	}
 	m.resolveName()
@@ -251,6 +254,35 @@ func LoadMember(in *Input) *Member {
 		m.Problems[i].Member = m.Name
 	}
 	return m
+}
+
+// LoadMembers is LoadMember for each input, in parallel: reading and
+// parsing one member's files is independent of the others'. The result is
+// in the order of inputs.
+func LoadMembers(inputs []*Input) []*Member {
+	members := make([]*Member, len(inputs))
+	forEach(len(inputs), func(i int) { members[i] = LoadMember(inputs[i]) })
+	return members
+}
+
+// forEach calls f(0), …, f(n-1) on up to GOMAXPROCS goroutines and waits
+// for all of them.
+func forEach(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // resolveName settles the member's name (settings, then spec, then the
@@ -288,12 +320,16 @@ func (m *Member) resolveName() {
 }
 
 // loadFile reads a cert (or bundle) and its key. A file that is absent is
-// nil unless required; every problem becomes a finding.
-func (m *Member) loadFile(kind pki.Kind, nodeCert, nodeKey string, required, fromFlag bool) *File {
+// nil unless required; every problem becomes a finding. impact is what an
+// unusable file breaks (loadImpact, or "" for files nothing loads).
+func (m *Member) loadFile(kind pki.Kind, nodeCert, nodeKey string, required, fromFlag bool, impact string) *File {
+	problem := func(rule, file, breaks, format string, args ...any) {
+		m.Problems = append(m.Problems, NewFinding(rule, "", file, breaks, format, args...))
+	}
 	certPath, ok := m.Input.disk(nodeCert)
 	if !ok {
-		m.Problems = append(m.Problems, newFinding(RuleFlagFile, "", nodeCert,
-			"%s lies outside %s (which stands for the node's %s); it cannot be checked", nodeCert, m.Input.Dir, m.Input.Root))
+		problem(RuleFlagFile, nodeCert, "",
+			"%s lies outside %s (which stands for the node's %s); it cannot be checked", nodeCert, m.Input.Dir, m.Input.Root)
 		return nil
 	}
 	f := &File{Kind: kind, CertPath: certPath, NodeCertPath: nodeCert}
@@ -309,7 +345,13 @@ func (m *Member) loadFile(kind pki.Kind, nodeCert, nodeKey string, required, fro
 				rule = RuleFlagFile
 			}
 		}
-		m.Problems = append(m.Problems, newFinding(rule, "", certPath, "%s certificate %s: %v", kind, what, unwrapFileError(f.CertErr)))
+		breaks := impact
+		if len(f.Certs) > 0 {
+			// Junk after the last PEM block: crypto/tls loads the certs
+			// before it, so nothing breaks.
+			breaks = ""
+		}
+		problem(rule, certPath, breaks, "%s certificate %s: %v", kind, what, unwrapFileError(f.CertErr))
 	}
 	if nodeKey == "" {
 		return f
@@ -325,6 +367,10 @@ func (m *Member) loadFile(kind pki.Kind, nodeCert, nodeKey string, required, fro
 		_ = statMode(keyPath, &f.KeyMode)
 		f.Key, f.KeyErr = pki.ParseKey(data)
 	}
+	if kind == pki.KindCA {
+		// etcd never reads ca.key; only issuing on the node needs it.
+		impact = ""
+	}
 	switch {
 	case f.KeyErr == nil:
 	case kind == pki.KindCA && errors.Is(f.KeyErr, fs.ErrNotExist):
@@ -334,9 +380,9 @@ func (m *Member) loadFile(kind pki.Kind, nodeCert, nodeKey string, required, fro
 		if fromFlag {
 			rule = RuleFlagFile
 		}
-		m.Problems = append(m.Problems, newFinding(rule, "", keyPath, "%s key is missing", kind))
+		problem(rule, keyPath, impact, "%s key is missing", kind)
 	default:
-		m.Problems = append(m.Problems, newFinding(RuleFileInvalid, "", keyPath, "%s key cannot be used: %v", kind, unwrapFileError(f.KeyErr)))
+		problem(RuleFileInvalid, keyPath, impact, "%s key cannot be used: %v", kind, unwrapFileError(f.KeyErr))
 	}
 	return f
 }
@@ -383,6 +429,14 @@ func get(s *Settings, f func(*Settings) string) string {
 		return ""
 	}
 	return f(s)
+}
+
+// exists reports whether anything is at p, even a dangling symlink or a
+// directory: a settings file that is there but unreadable is reported
+// rather than silently skipped.
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
 }
 
 func isFile(p string) bool {

@@ -132,6 +132,7 @@ func sortFindings(fs []Finding, members []*Member) {
 func verdict(members []*Member, fs []Finding) Verdict {
 	var v Verdict
 	peerBroken := map[string][]string{}
+	oneWay := map[string][]string{}
 	clientBroken := map[string][]string{}
 	for _, f := range fs {
 		switch f.Severity {
@@ -145,21 +146,32 @@ func verdict(members []*Member, fs []Finding) Verdict {
 		if f.Severity != Error {
 			continue
 		}
-		if f.Breaks == BreaksPeers || f.Breaks == BreaksBoth {
+		switch f.Breaks {
+		case BreaksPeers:
 			peerBroken[f.Member] = appendUnique(peerBroken[f.Member], f.Rule)
-		}
-		if f.Breaks == BreaksClients || f.Breaks == BreaksBoth {
+		case BreaksBoth:
+			peerBroken[f.Member] = appendUnique(peerBroken[f.Member], f.Rule)
 			clientBroken[f.Member] = appendUnique(clientBroken[f.Member], f.Rule)
+		case BreaksClients:
+			clientBroken[f.Member] = appendUnique(clientBroken[f.Member], f.Rule)
+		case BreaksPeersOneWay:
+			oneWay[f.Member] = appendUnique(oneWay[f.Member], f.Rule)
 		}
 	}
 	n := len(members)
 	healthy := 0
-	var broken []string
+	var broken, degraded []string
 	for _, m := range members {
 		if rules, bad := peerBroken[m.Name]; bad {
 			broken = append(broken, fmt.Sprintf("%s (%s)", m.Name, strings.Join(rules, ", ")))
-		} else {
-			healthy++
+			// A member that cannot join never becomes ready, and etcd
+			// serves its client port only once ready: its clients fail too.
+			clientBroken[m.Name] = appendUnique(clientBroken[m.Name], "cannot join")
+			continue
+		}
+		healthy++
+		if rules, ok := oneWay[m.Name]; ok {
+			degraded = append(degraded, fmt.Sprintf("%s (%s)", m.Name, strings.Join(rules, ", ")))
 		}
 	}
 	v.ClusterForms = n > 0 && healthy > n/2
@@ -174,6 +186,9 @@ func verdict(members []*Member, fs []Finding) Verdict {
 		parts = append(parts, fmt.Sprintf("the cluster will form without %s: %d of %d members keep quorum", strings.Join(broken, "; "), healthy, n))
 	default:
 		parts = append(parts, fmt.Sprintf("the cluster will NOT form: %s cannot join, %d of %d members is no quorum", strings.Join(broken, "; "), healthy, n))
+	}
+	if len(degraded) > 0 {
+		parts = append(parts, fmt.Sprintf("%s join%s, but the others reject %s connections in one direction", strings.Join(degraded, "; "), plurals(len(degraded)), possessive(len(degraded))))
 	}
 	if v.ClientsConnect {
 		parts = append(parts, "clients will connect")
@@ -197,4 +212,18 @@ func appendUnique(list []string, s string) []string {
 		}
 	}
 	return append(list, s)
+}
+
+func plurals(n int) string {
+	if n == 1 {
+		return "s"
+	}
+	return ""
+}
+
+func possessive(n int) string {
+	if n == 1 {
+		return "its"
+	}
+	return "their"
 }

@@ -69,6 +69,8 @@ type Rule struct {
 	Errors []string
 	// Fix says how to repair it.
 	Fix string
+	// Live rules are fired only by the live probe.
+	Live bool
 	// Observed is what real etcd (3.7, Go 1.26) did when the rule was
 	// broken in `etcdpki demo` (the fault named in it), as the demo
 	// fault-matrix test reproduces it; empty when no fault shows it.
@@ -400,59 +402,59 @@ var Catalogue = []Rule{
 		Fix:   "Include manifests/etcd.yaml (or an etcd config/flags file), or pass --config with the cluster spec.",
 	},
 	{
-		ID: RuleProbeDiscovery, Severity: Error,
+		ID: RuleProbeDiscovery, Live: true, Severity: Error,
 		Title:  "the cluster answers MemberList through the given endpoints (live)",
 		Why:    "etcdctl and kube-apiserver start from the same endpoints; if none answers, clients cannot use the cluster.",
 		Errors: []string{"context deadline exceeded", "transport: authentication handshake failed"},
 		Fix:    "See the endpoint findings: the TLS error of each endpoint says why.",
 	},
 	{
-		ID: RuleProbeUnreachable, Severity: Error,
+		ID: RuleProbeUnreachable, Live: true, Severity: Error,
 		Title:  "every client and peer URL accepts a TLS handshake within the timeout (live)",
 		Why:    "A member whose peer URL cannot be reached is cut off from the others; an unreachable client URL fails its clients.",
 		Errors: []string{"connection refused", "i/o timeout", "no route to host"},
 		Fix:    "Check that the member runs and listens on the advertised address, and the network between.",
 	},
 	{
-		ID: RuleProbeNotTLS, Severity: Error,
+		ID: RuleProbeNotTLS, Live: true, Severity: Error,
 		Title:  "every URL serves TLS (live)",
 		Why:    "An https:// URL answered in plain text: the member runs without --cert-file (or --peer-cert-file), so clients and peers that expect TLS fail.",
 		Errors: []string{"tls: first record does not look like a TLS handshake"},
 		Fix:    "Give the member its TLS flags (etcdpki flags), or fix the URL's scheme.",
 	},
 	{
-		ID: RuleProbeNotEtcd, Severity: Error,
+		ID: RuleProbeNotEtcd, Live: true, Severity: Error,
 		Title: "every URL is an etcd endpoint (live)",
 		Why:   "The URL answers TLS but not as etcd (GET /version): a wrong port or a proxy in the way.",
 		Fix:   "Fix the member's advertised URLs or the endpoint list.",
 	},
 	{
-		ID: RuleProbeClientRefused, Severity: Error,
+		ID: RuleProbeClientRefused, Live: true, Severity: Error,
 		Title:  "each endpoint accepts the probe's client certificate and, on the client port, serves a read (live)",
 		Why:    "The client cert given to probe (usually apiserver-etcd-client or healthcheck-client) is what kube-apiserver and etcdctl present; if it is refused, they are too.",
 		Errors: []string{certificateRequired, badCertificate, unknownCA, "tls: failed to verify certificate"},
 		Fix:    "Issue the client cert from the CA in the member's --trusted-ca-file (and --peer-trusted-ca-file).",
 	},
 	{
-		ID: RuleProbeNoClientAuth, Severity: Error,
+		ID: RuleProbeNoClientAuth, Live: true, Severity: Error,
 		Title: "each endpoint refuses a client without a certificate (live)",
 		Why:   "An endpoint that serves a client without a certificate lets anyone who reaches it read and write etcd (or, on the peer port, pose as a member).",
 		Fix:   "Set --client-cert-auth=true / --peer-client-cert-auth=true and the trusted CA files.",
 	},
 	{
-		ID: RuleProbeForeignCA, Severity: Error,
+		ID: RuleProbeForeignCA, Live: true, Severity: Error,
 		Title: "each endpoint refuses a client certificate from a foreign CA (live)",
 		Why:   "An endpoint that accepts a client cert from any CA authenticates nobody.",
 		Fix:   "Point --trusted-ca-file / --peer-trusted-ca-file at the etcd CA only.",
 	},
 	{
-		ID: RuleProbeOldTLS, Severity: Warning,
+		ID: RuleProbeOldTLS, Live: true, Severity: Warning,
 		Title: "each endpoint refuses TLS 1.0 and 1.1 (live)",
 		Why:   "TLS 1.0 and 1.1 are deprecated (RFC 8996); etcd refuses them unless --tls-min-version lowers the floor.",
 		Fix:   "Remove --tls-min-version=TLS1.0/TLS1.1.",
 	},
 	{
-		ID: RuleProbeDiskMismatch, Severity: Warning,
+		ID: RuleProbeDiskMismatch, Live: true, Severity: Warning,
 		Title: "each member serves the certificate that is on its disk (live)",
 		Why:   "etcd re-reads leaf certs per handshake, so a difference means the files checked offline are not the ones in use (a stale copy, or a member pointed elsewhere).",
 		Fix:   "Check the member's --cert-file/--peer-cert-file and which directory was copied.",

@@ -53,28 +53,15 @@ them. Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage error.`,
 			if len(dirs) == 0 {
 				return withHint(usagef("no member directories given"), "give one directory per member, init's output directory, or --local")
 			}
-			var inputs []*audit.Input
-			for _, d := range dirs {
-				ins, err := audit.Discover(d)
-				if err != nil {
-					return err
-				}
-				inputs = append(inputs, ins...)
-			}
+			var c *spec.Cluster
 			if config != "" {
-				c, err := spec.Load(config)
-				if err != nil {
+				if c, err = spec.Load(config); err != nil {
 					return err
 				}
-				for _, in := range inputs {
-					if in.Spec == nil {
-						in.Spec = c
-					}
-				}
 			}
-			var members []*audit.Member
-			for _, in := range inputs {
-				members = append(members, audit.LoadMember(in))
+			members, err := audit.LoadDirs(dirs, c)
+			if err != nil {
+				return err
 			}
 			ww := time.Duration(warnWithin)
 			if !cmd.Flags().Changed("warn-within") {

@@ -4,7 +4,6 @@ import (
 	"crypto"
 	"crypto/x509"
 	"fmt"
-	"net"
 	"os"
 	"sort"
 	"strings"
@@ -99,8 +98,12 @@ func New(t testing.TB, opts Options) *Cluster {
 // MemberName is the name of the i-th member (from 1).
 func MemberName(i int) string { return fmt.Sprintf("cp%d", i) }
 
-// MemberIP is the address of the i-th member (from 1).
-func MemberIP(i int) string { return fmt.Sprintf("10.0.0.%d", 10+i) }
+// MemberIP is the address of the i-th member (from 1): 10.0.0.11,
+// 10.0.0.12, … and on into 10.0.1.x for big clusters.
+func MemberIP(i int) string {
+	n := 10 + i
+	return fmt.Sprintf("10.%d.%d.%d", n>>16&0xff, n>>8&0xff, n&0xff)
+}
 
 // Names lists the members' names.
 func (c *Cluster) Names() []string {
@@ -362,13 +365,4 @@ func (c *Cluster) K8sCA(member string, ca *pki.CA) {
 		c.t.Fatalf("testca: %v", err)
 	}
 	c.WriteFile(c.Path(member, "/etc/kubernetes/pki/ca.key"), data, layout.KeyPerm)
-}
-
-// IPs parses addresses, for pki.Request literals.
-func IPs(addrs ...string) []net.IP {
-	var ips []net.IP
-	for _, a := range addrs {
-		ips = append(ips, net.ParseIP(a))
-	}
-	return ips
 }

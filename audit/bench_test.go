@@ -1,0 +1,60 @@
+package audit_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etcdpki/etcdpki/audit"
+	"github.com/etcdpki/etcdpki/internal/testca"
+	"github.com/etcdpki/etcdpki/render"
+)
+
+// BenchmarkCheck times CheckDirs over 10, 100 and 1,000 member directories
+// of one ECDSA P-256 PKI with split credentials (ca.crt and six leaves,
+// seven certificates and seven keys per member) and kubeadm manifests: the
+// discovery, reading, parsing and every rule, as etcdpki check runs them.
+// The fixture is written once per run of the benchmark (generating 1,000
+// members' keys takes seconds) and the sizes check its first members.
+//
+// No etcd cluster has 1,000 members (etcd recommends at most 7); checking
+// that many directories means auditing a fleet's nodes. So each manifest's
+// --initial-cluster names the member and its two neighbours, as a 3-member
+// cluster's does, rather than all 1,000: otherwise every manifest would
+// hold 30 KB of URLs and the input would grow with the square of the
+// members.
+func BenchmarkCheck(b *testing.B) {
+	start := time.Now()
+	c := testca.New(b, testca.Options{Members: 1000, Split: true})
+	names := c.Names()
+	var dirs []string
+	for i, m := range names {
+		dirs = append(dirs, c.MemberDir(m))
+		c.WriteSettings(m, func(cfg *render.Config) {
+			var initial []string
+			for _, j := range []int{i - 1, i, i + 1} {
+				if j >= 0 && j < len(names) {
+					initial = append(initial, names[j]+"=https://"+testca.MemberIP(j+1)+":2380")
+				}
+			}
+			cfg.InitialCluster = strings.Join(initial, ",")
+		})
+	}
+	b.Logf("fixture: %d members written in %s", len(names), time.Since(start).Round(time.Millisecond))
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				r, err := audit.CheckDirs(dirs[:n], audit.Options{Now: c.Now})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(r.Findings) != 0 || len(r.Members) != n {
+					b.Fatalf("want %d clean members, got %d members and %d findings: %s", n, len(r.Members), len(r.Findings), r.Findings[0].Error())
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/member")
+		})
+	}
+}

@@ -1,0 +1,596 @@
+package audit_test
+
+import (
+	"crypto/x509"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etcdpki/etcdpki/audit"
+	"github.com/etcdpki/etcdpki/internal/testca"
+	"github.com/etcdpki/etcdpki/pki"
+	"github.com/etcdpki/etcdpki/render"
+)
+
+// fault is one row of the fault matrix: a clean 3-member PKI (cp1–cp3, as
+// init writes it, with kubeadm static pod manifests unless opts say
+// otherwise) broken in exactly one way.
+type fault struct {
+	// rule is the catalogue rule the row exists for.
+	rule string
+	name string
+	opts testca.Options
+	// noManifests checks init's output without etcd manifests: the
+	// members' settings then come from cluster.yaml.
+	noManifests bool
+	breakIt     func(t *testing.T, c *testca.Cluster)
+	// dirs are the directories to check; nil means init's output dir.
+	dirs func(c *testca.Cluster) []string
+	// want is exactly the set of rule IDs that must fire.
+	want            []string
+	forms, connects bool
+}
+
+// foreignCA is a CA that is not the cluster's.
+func foreignCA(t *testing.T, c *testca.Cluster) *pki.CA {
+	return testca.NewCA(t, c.Spec.Algorithm, c.Now)
+}
+
+// without returns names minus drop.
+func without(names []string, drop ...string) []string {
+	return slices.DeleteFunc(slices.Clone(names), func(n string) bool { return slices.Contains(drop, n) })
+}
+
+// faults is the matrix. Every catalogue rule has at least one row
+// (TestFaultMatrixCoversCatalogue); a row that needs another rule to fire
+// too says why. forms is false when a majority of members cannot join;
+// connects is false when any member's clients fail, which includes a
+// member that cannot join (it never becomes ready to serve them).
+var faults = []fault{
+	{
+		rule: audit.RuleServerCA, name: "server.crt from a foreign CA",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.ReissueFrom(foreignCA(t, c), "cp2", pki.KindServer, testca.NewKey(t, c.Spec.Algorithm))
+		},
+		want: []string{audit.RuleServerCA}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RulePeerCA, name: "peer.crt from a foreign CA",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.ReissueFrom(foreignCA(t, c), "cp2", pki.KindPeer, testca.NewKey(t, c.Spec.Algorithm))
+		},
+		want: []string{audit.RulePeerCA}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RulePeerCA, name: "two members' peer.crt from a foreign CA: no quorum",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			ca := foreignCA(t, c)
+			c.ReissueFrom(ca, "cp2", pki.KindPeer, testca.NewKey(t, c.Spec.Algorithm))
+			c.ReissueFrom(ca, "cp3", pki.KindPeer, testca.NewKey(t, c.Spec.Algorithm))
+		},
+		want: []string{audit.RulePeerCA}, forms: false, connects: false,
+	},
+	{
+		rule: audit.RulePeerCA, name: "split: peer-client.crt from a foreign CA",
+		opts: testca.Options{Split: true},
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.ReissueFrom(foreignCA(t, c), "cp2", pki.KindPeerClient, testca.NewKey(t, c.Spec.Algorithm))
+		},
+		want: []string{audit.RulePeerCA}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleClientCA, name: "apiserver-etcd-client.crt from a foreign CA",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.ReissueFrom(foreignCA(t, c), "cp1", pki.KindAPIServerClient, testca.NewKey(t, c.Spec.Algorithm))
+		},
+		want: []string{audit.RuleClientCA}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleClientCA, name: "healthcheck-client.crt from a foreign CA",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.ReissueFrom(foreignCA(t, c), "cp3", pki.KindHealthcheckClient, testca.NewKey(t, c.Spec.Algorithm))
+		},
+		want: []string{audit.RuleClientCA}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleCAMismatch, name: "one member with its own CA and leaves",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.UseCA(foreignCA(t, c), "cp3")
+		},
+		want: []string{audit.RuleCAMismatch}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleCAMismatch, name: "mid-rotation, unsafe order: cp1's leaves from the new CA before the others trust it",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			next := foreignCA(t, c)
+			c.WriteCert("cp1", pki.KindCA, c.CA.Cert, next.Cert)
+			c.ReissueFrom(next, "cp1", pki.KindPeer, testca.NewKey(t, pki.ECDSAP256))
+		},
+		want: []string{audit.RuleCAMismatch}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleCAMismatch, name: "only ca.crt swapped: the leaves and ca.key no longer fit it",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.WriteCert("cp3", pki.KindCA, foreignCA(t, c).Cert)
+		},
+		want: []string{audit.RuleServerCA, audit.RulePeerCA, audit.RuleClientCA, audit.RuleCAMismatch, audit.RuleCAKey},
+		// cp3 is out; the other two keep quorum.
+		forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleCAKey, name: "ca.key of another CA",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.WriteKey("cp2", pki.KindCA, testca.NewKey(t, c.Spec.Algorithm))
+		},
+		// Nothing fails until the node issues a cert with it.
+		want: []string{audit.RuleCAKey}, forms: true, connects: true,
+	},
+	{
+		rule: audit.RuleKeyMismatch, name: "server.key of another pair",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.WriteKey("cp2", pki.KindServer, testca.NewKey(t, c.Spec.Algorithm))
+		},
+		want: []string{audit.RuleKeyMismatch}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleKeyMismatch, name: "peer.key of another pair",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.WriteKey("cp1", pki.KindPeer, testca.NewKey(t, c.Spec.Algorithm))
+		},
+		// etcd does not start with a mismatched pair, so cp1's clients fail too.
+		want: []string{audit.RuleKeyMismatch}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleSharedLeaf, name: "one server pair on two members, SANs naming both",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.Reissue("cp1", pki.KindServer, testca.SANs("cp1", "cp2", "localhost", "10.0.0.11", "10.0.0.12", "127.0.0.1", "::1"))
+			c.Copy(pki.KindServer, "cp1", "cp2")
+		},
+		want: []string{audit.RuleSharedLeaf}, forms: true, connects: true,
+	},
+	{
+		rule: audit.RuleSharedLeaf, name: "peer pair copied as is: the copy does not name its new member",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.Copy(pki.KindPeer, "cp1", "cp2")
+		},
+		want: []string{audit.RuleSharedLeaf, audit.RulePeerSAN}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleServerSAN, name: "server.crt lacks the member's IP",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.Reissue("cp2", pki.KindServer, testca.SANs("cp2", "localhost", "127.0.0.1", "::1"))
+		},
+		want: []string{audit.RuleServerSAN}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleServerSAN, name: "server.crt names another member's IP (spec, no manifest)",
+		noManifests: true,
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.Reissue("cp2", pki.KindServer, testca.SANs("cp2", "localhost", "10.0.0.11", "127.0.0.1", "::1"))
+		},
+		want: []string{audit.RuleServerSAN}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleServerLoopback, name: "server.crt lacks 127.0.0.1",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.Reissue("cp2", pki.KindServer, testca.SANs("cp2", "localhost", "10.0.0.12", "::1"))
+		},
+		want: []string{audit.RuleServerLoopback}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RulePeerSAN, name: "peer.crt lacks the member's IP",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.Reissue("cp2", pki.KindPeer, testca.SANs("cp2", "localhost", "127.0.0.1", "::1"))
+		},
+		want: []string{audit.RulePeerSAN}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RulePeerClientSAN, name: "split: peer-client.crt names another address",
+		opts: testca.Options{Split: true},
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.Reissue("cp2", pki.KindPeerClient, testca.SANs("cp2.example.com", "10.9.9.9"))
+		},
+		want: []string{audit.RulePeerClientSAN}, forms: true, connects: true,
+	},
+	{
+		rule: audit.RuleEKUServer, name: "server.crt with clientAuth only",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.Reissue("cp2", pki.KindServer, testca.EKU(x509.ExtKeyUsageClientAuth))
+		},
+		want: []string{audit.RuleEKUServer}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleEKUServerGateway, name: "server.crt without clientAuth, no --client-cert-file",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.Reissue("cp2", pki.KindServer, testca.EKU(x509.ExtKeyUsageServerAuth))
+		},
+		want: []string{audit.RuleEKUServerGateway}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleEKUPeerServer, name: "peer.crt with clientAuth only",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.Reissue("cp2", pki.KindPeer, testca.EKU(x509.ExtKeyUsageClientAuth))
+		},
+		want: []string{audit.RuleEKUPeerServer}, forms: true, connects: true,
+	},
+	{
+		rule: audit.RuleEKUPeerClient, name: "peer.crt without clientAuth, no --peer-client-cert-file",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.Reissue("cp2", pki.KindPeer, testca.EKU(x509.ExtKeyUsageServerAuth))
+		},
+		want: []string{audit.RuleEKUPeerClient}, forms: true, connects: true,
+	},
+	{
+		rule: audit.RuleEKUPeerClient, name: "split: peer-client.crt with serverAuth only",
+		opts: testca.Options{Split: true},
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.Reissue("cp2", pki.KindPeerClient, testca.EKU(x509.ExtKeyUsageServerAuth))
+		},
+		want: []string{audit.RuleEKUPeerClient}, forms: true, connects: true,
+	},
+	{
+		rule: audit.RuleEKUClient, name: "healthcheck-client.crt with serverAuth only",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.Reissue("cp2", pki.KindHealthcheckClient, testca.EKU(x509.ExtKeyUsageServerAuth))
+		},
+		want: []string{audit.RuleEKUClient}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleExpired, name: "server.crt expired yesterday",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.Reissue("cp2", pki.KindServer, testca.Validity(c.Now.AddDate(-1, 0, 0), c.Now.AddDate(0, 0, -1)))
+		},
+		want: []string{audit.RuleExpired}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleExpired, name: "peer.crt expired on two members: no quorum",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			for _, m := range []string{"cp1", "cp3"} {
+				c.Reissue(m, pki.KindPeer, testca.Validity(c.Now.AddDate(-1, 0, 0), c.Now.Add(-time.Hour)))
+			}
+		},
+		want: []string{audit.RuleExpired}, forms: false, connects: false,
+	},
+	{
+		rule: audit.RuleNotYetValid, name: "peer.crt valid from tomorrow",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.Reissue("cp2", pki.KindPeer, testca.Validity(c.Now.AddDate(0, 0, 1), c.Now.AddDate(1, 0, 0)))
+		},
+		want: []string{audit.RuleNotYetValid}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleExpiring, name: "server.crt expires in 10 days",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.Reissue("cp2", pki.KindServer, testca.Validity(c.Now.Add(-time.Hour), c.Now.AddDate(0, 0, 10)))
+		},
+		want: []string{audit.RuleExpiring}, forms: true, connects: true,
+	},
+	{
+		rule: audit.RuleCAExpiresFirst, name: "server.crt outlives the CA",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.Reissue("cp2", pki.KindServer, testca.Validity(c.Now.Add(-time.Hour), c.CA.Cert.NotAfter.AddDate(1, 0, 0)))
+		},
+		want: []string{audit.RuleCAExpiresFirst}, forms: true, connects: true,
+	},
+	{
+		rule: audit.RuleNotCA, name: "ca.crt has CA:FALSE (and signed every leaf)",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.UseCA(testca.NewCA(t, c.Spec.Algorithm, c.Now, testca.NotCA()), c.Names()...)
+		},
+		want: []string{audit.RuleNotCA}, forms: false, connects: false,
+	},
+	{
+		rule: audit.RuleNotCA, name: "ca.crt lacks keyCertSign",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			noSign := func(x *x509.Certificate) { x.KeyUsage = x509.KeyUsageDigitalSignature }
+			c.UseCA(testca.NewCA(t, c.Spec.Algorithm, c.Now, noSign), c.Names()...)
+		},
+		want: []string{audit.RuleNotCA}, forms: false, connects: false,
+	},
+	{
+		rule: audit.RuleClientCertAuth, name: "--client-cert-auth=false with a trusted CA",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.WriteSettings("cp2", func(cfg *render.Config) { cfg.ClientCertAuth = false })
+		},
+		// etcd still verifies client certs (a trusted CA implies it): a warning.
+		want: []string{audit.RuleClientCertAuth}, forms: true, connects: true,
+	},
+	{
+		rule: audit.RuleClientCertAuth, name: "no --client-cert-auth and no --trusted-ca-file",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.WriteSettings("cp2", func(cfg *render.Config) { cfg.ClientCertAuth, cfg.TrustedCAFile = false, "" })
+		},
+		want: []string{audit.RuleClientCertAuth, audit.RuleTrustedCA}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RulePeerClientCert, name: "--peer-client-cert-auth=false with a trusted CA",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.WriteSettings("cp2", func(cfg *render.Config) { cfg.PeerClientCertAuth = false })
+		},
+		want: []string{audit.RulePeerClientCert}, forms: true, connects: true,
+	},
+	{
+		rule: audit.RuleAutoTLS, name: "--peer-auto-tls=true",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.EditFlags("cp2", func(f map[string]string) { f["peer-auto-tls"] = "true" })
+		},
+		want: []string{audit.RuleAutoTLS}, forms: true, connects: true,
+	},
+	{
+		rule: audit.RuleTrustedCA, name: "no --trusted-ca-file",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.EditFlags("cp2", func(f map[string]string) { delete(f, "trusted-ca-file") })
+		},
+		want: []string{audit.RuleTrustedCA}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleTrustedCA, name: "no --peer-trusted-ca-file",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.EditFlags("cp2", func(f map[string]string) { delete(f, "peer-trusted-ca-file") })
+		},
+		want: []string{audit.RuleTrustedCA}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleFlagFile, name: "--cert-file names a file that is not there",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.EditFlags("cp2", func(f map[string]string) { f["cert-file"] = "/etc/kubernetes/pki/etcd/etcd-server.crt" })
+		},
+		want: []string{audit.RuleFlagFile}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleFlagFile, name: "--peer-key-file missing",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			if err := os.Remove(c.KeyPath("cp2", pki.KindPeer)); err != nil {
+				t.Fatal(err)
+			}
+		},
+		// etcd does not start: cp2 is out and its clients fail.
+		want: []string{audit.RuleFlagFile}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleFlagFile, name: "--cert-file outside a copy of /etc/kubernetes",
+		dirs: func(c *testca.Cluster) []string {
+			var dirs []string
+			for _, m := range c.Names() {
+				dirs = append(dirs, c.Path(m, "/etc/kubernetes"))
+			}
+			return dirs
+		},
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.EditFlags("cp2", func(f map[string]string) { f["cert-file"] = "/srv/etcd/server.crt" })
+		},
+		// The file may well be on the node: nothing is known to break.
+		want: []string{audit.RuleFlagFile}, forms: true, connects: true,
+	},
+	{
+		rule: audit.RuleAPIServer, name: "kube-apiserver --etcd-cafile is the Kubernetes CA",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.K8sCA("cp1", testca.NewCA(t, c.Spec.Algorithm, c.Now))
+			c.WriteAPIServerManifest("cp1", func(f map[string]string) { f["etcd-cafile"] = "/etc/kubernetes/pki/ca.crt" })
+		},
+		want: []string{audit.RuleAPIServer}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleAPIServer, name: "kube-apiserver --etcd-certfile from the Kubernetes CA",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			k8s := testca.NewCA(t, c.Spec.Algorithm, c.Now)
+			c.K8sCA("cp1", k8s)
+			key := testca.NewKey(t, c.Spec.Algorithm)
+			cert := testca.Issue(t, k8s, pki.Request{Kind: pki.KindAPIServerClient}, key, c.Now)
+			c.WriteFile(c.Path("cp1", "/etc/kubernetes/pki/apiserver-kubelet-client.crt"), pki.EncodeCert(cert), 0o644)
+			c.WriteAPIServerManifest("cp1", func(f map[string]string) {
+				f["etcd-certfile"] = "/etc/kubernetes/pki/apiserver-kubelet-client.crt"
+			})
+		},
+		want: []string{audit.RuleAPIServer}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleAPIServer, name: "kube-apiserver without --etcd-keyfile",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.WriteAPIServerManifest("cp3", func(f map[string]string) { delete(f, "etcd-keyfile") })
+		},
+		want: []string{audit.RuleAPIServer}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleSharedK8sCA, name: "pki/ca.crt is the etcd CA",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.K8sCA("cp2", c.CA)
+		},
+		want: []string{audit.RuleSharedK8sCA}, forms: true, connects: true,
+	},
+	{
+		rule: audit.RuleKeyPerm, name: "server.key mode 0644",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			chmod(t, c.KeyPath("cp2", pki.KindServer), 0o644)
+		},
+		want: []string{audit.RuleKeyPerm}, forms: true, connects: true,
+	},
+	{
+		rule: audit.RuleKeyPerm, name: "ca.key mode 0640",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			chmod(t, c.KeyPath("cp1", pki.KindCA), 0o640)
+		},
+		want: []string{audit.RuleKeyPerm}, forms: true, connects: true,
+	},
+	{
+		rule: audit.RuleCertPerm, name: "ca.crt mode 0666",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			chmod(t, c.CertPath("cp3", pki.KindCA), 0o666)
+		},
+		want: []string{audit.RuleCertPerm}, forms: true, connects: true,
+	},
+	{
+		rule: audit.RuleWeakKey, name: "server key RSA 1024",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.ReissueFrom(c.CA, "cp2", pki.KindServer, testca.RSAKey(t, 1024))
+		},
+		want: []string{audit.RuleWeakKey}, forms: true, connects: true,
+	},
+	{
+		rule: audit.RuleWeakSignature, name: "peer.crt signed with SHA-1 (RSA CA)",
+		opts: testca.Options{Algorithm: pki.RSA2048},
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.Reissue("cp2", pki.KindPeer, testca.Signature(x509.SHA1WithRSA))
+		},
+		want: []string{audit.RuleWeakSignature}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleWeakSignature, name: "server.crt signed with ECDSA-SHA1",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.Reissue("cp2", pki.KindServer, testca.Signature(x509.ECDSAWithSHA1))
+		},
+		want: []string{audit.RuleWeakSignature}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleFileMissing, name: "peer.key missing (spec, no manifest)",
+		noManifests: true,
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			if err := os.Remove(c.KeyPath("cp2", pki.KindPeer)); err != nil {
+				t.Fatal(err)
+			}
+		},
+		want: []string{audit.RuleFileMissing}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleFileMissing, name: "healthcheck-client.key missing next to its cert",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			if err := os.Remove(c.KeyPath("cp1", pki.KindHealthcheckClient)); err != nil {
+				t.Fatal(err)
+			}
+		},
+		want: []string{audit.RuleFileMissing}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleFileInvalid, name: "server.crt truncated",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			truncate(t, c.CertPath("cp2", pki.KindServer))
+		},
+		want: []string{audit.RuleFileInvalid}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleFileInvalid, name: "ca.crt truncated",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			truncate(t, c.CertPath("cp2", pki.KindCA))
+		},
+		want: []string{audit.RuleFileInvalid}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleInferred, name: "bare pki directories, no manifest or spec",
+		dirs: func(c *testca.Cluster) []string {
+			var dirs []string
+			for _, m := range c.Names() {
+				dirs = append(dirs, c.PKIDir(m))
+			}
+			return dirs
+		},
+		breakIt: func(t *testing.T, c *testca.Cluster) {},
+		want:    []string{audit.RuleInferred}, forms: true, connects: true,
+	},
+}
+
+func chmod(t *testing.T, p string, mode os.FileMode) {
+	t.Helper()
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// truncate cuts a PEM file in half, as an interrupted copy leaves it.
+func truncate(t *testing.T, p string) {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFaultMatrix breaks a clean PKI in one way per row and requires
+// exactly the expected rules and verdict: a fault that fires an extra rule
+// is as much a failure as one that is missed.
+func TestFaultMatrix(t *testing.T) {
+	for _, f := range faults {
+		t.Run(f.rule+"/"+f.name, func(t *testing.T) {
+			t.Parallel()
+			opts := f.opts
+			opts.Manifests = !f.noManifests
+			c := testca.New(t, opts)
+			f.breakIt(t, c)
+			dirs := []string{c.Dir}
+			if f.dirs != nil {
+				dirs = f.dirs(c)
+			}
+			r, err := audit.CheckDirs(dirs, audit.Options{Now: c.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := slices.Clone(f.want)
+			slices.Sort(want)
+			if got := r.RuleIDs(); !slices.Equal(got, want) {
+				t.Errorf("rules = %v, want %v\n%s", got, want, findings(r))
+			}
+			if r.Verdict.ClusterForms != f.forms || r.Verdict.ClientsConnect != f.connects {
+				t.Errorf("verdict: forms=%t connects=%t, want forms=%t connects=%t\n%s\n%s",
+					r.Verdict.ClusterForms, r.Verdict.ClientsConnect, f.forms, f.connects, r.Verdict.Summary, findings(r))
+			}
+			for _, fd := range r.Findings {
+				if fd.Rule == f.rule && fd.Member == "" {
+					t.Errorf("%s fired without naming a member: %v", f.rule, fd.Error())
+				}
+			}
+		})
+	}
+}
+
+// TestRotationBundleIsNotR2: in the middle of a CA rotation some members
+// trust the bundle old+new while every leaf is still from the old CA. The
+// members' CA files differ, but every member trusts every leaf, so R2 must
+// not fire (the unsafe order, a leaf from the new CA too early, is a row
+// of the matrix above).
+func TestRotationBundleIsNotR2(t *testing.T) {
+	c := testca.New(t, testca.Options{Manifests: true})
+	c.WriteCert("cp1", pki.KindCA, c.CA.Cert, foreignCA(t, c).Cert)
+	r, err := audit.CheckDirs([]string{c.Dir}, audit.Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := r.RuleIDs(); len(ids) != 0 {
+		t.Errorf("mid-rotation bundle: rules %v, want none", ids)
+	}
+}
+
+// TestFaultMatrixCoversCatalogue makes a new offline rule come with a fault.
+func TestFaultMatrixCoversCatalogue(t *testing.T) {
+	covered := map[string]bool{}
+	for _, f := range faults {
+		if !slices.Contains(f.want, f.rule) {
+			t.Errorf("row %q exists for %s but does not expect it", f.name, f.rule)
+		}
+		covered[f.rule] = true
+	}
+	for _, r := range audit.Catalogue {
+		if r.Live {
+			// Live rules: only a running cluster can break them, and
+			// package probe's tests do.
+			continue
+		}
+		if !covered[r.ID] {
+			t.Errorf("no fault-matrix row for %s: add one to faults in %s", r.ID, "faultmatrix_test.go")
+		}
+	}
+}
+
+// findings renders a report's findings for a failure message.
+func findings(r *audit.Report) string {
+	var b strings.Builder
+	for _, f := range r.Findings {
+		b.WriteString("  ")
+		b.WriteString(f.Error())
+		b.WriteString(" [breaks " + f.Breaks + "]\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,267 @@
+package audit_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/etcdpki/etcdpki/audit"
+	"github.com/etcdpki/etcdpki/render"
+	"github.com/etcdpki/etcdpki/spec"
+)
+
+// renderedConfigs are the configurations render produces for a kubeadm
+// cluster, a split-credential one and an etcd-layout one: the settings
+// files check reads on real nodes.
+func renderedConfigs(t testing.TB) []*render.Config {
+	t.Helper()
+	var out []*render.Config
+	for _, c := range []spec.Cluster{
+		{Members: []spec.Member{{Name: "cp1", IPs: []string{"10.0.0.11"}}, {Name: "cp2", IPs: []string{"10.0.0.12", "fd00::12"}}}},
+		{SplitCredentials: true, Members: []spec.Member{{Name: "cp1", IPs: []string{"10.0.0.11"}}}},
+		{Layout: spec.LayoutEtcd, Members: []spec.Member{{Name: "etcd-a", DNSNames: []string{"etcd-a.example.com"}}}},
+	} {
+		c = c.WithDefaults()
+		for _, m := range c.Members {
+			cfg, err := render.ForMember(&c, m.Name, render.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, cfg)
+		}
+	}
+	return out
+}
+
+// settingsOf is what check must read back from a rendered configuration.
+func settingsOf(source string, cfg *render.Config) *audit.Settings {
+	return &audit.Settings{
+		Source:              source,
+		Name:                cfg.Name,
+		ListenClientURLs:    cfg.ListenClientURLs,
+		AdvertiseClientURLs: cfg.AdvertiseClientURLs,
+		ListenPeerURLs:      cfg.ListenPeerURLs,
+		AdvertisePeerURLs:   cfg.InitialAdvertisePeerURLs,
+		CertFile:            cfg.CertFile,
+		KeyFile:             cfg.KeyFile,
+		ClientCertFile:      cfg.ClientCertFile,
+		ClientKeyFile:       cfg.ClientKeyFile,
+		TrustedCAFile:       cfg.TrustedCAFile,
+		ClientCertAuth:      cfg.ClientCertAuth,
+		PeerCertFile:        cfg.PeerCertFile,
+		PeerKeyFile:         cfg.PeerKeyFile,
+		PeerClientCertFile:  cfg.PeerClientCertFile,
+		PeerClientKeyFile:   cfg.PeerClientKeyFile,
+		PeerTrustedCAFile:   cfg.PeerTrustedCAFile,
+		PeerClientCertAuth:  cfg.PeerClientCertAuth,
+	}
+}
+
+// TestParseRenderedSettings: each settings parser reads back exactly what
+// render writes in its format (manifest, config file, command line, systemd
+// unit line), so check sees the flags that etcdpki itself recommends.
+func TestParseRenderedSettings(t *testing.T) {
+	for _, cfg := range renderedConfigs(t) {
+		want := settingsOf("src", cfg)
+		manifest, err := cfg.Manifest(&spec.Cluster{MetricsPort: spec.DefaultMetricsPort}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		configFile, err := cfg.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []struct {
+			format string
+			parse  func(string, []byte) (*audit.Settings, error)
+			data   string
+		}{
+			{"manifest", audit.ParseEtcdManifest, string(manifest)},
+			{"config file", audit.ParseConfigFile, string(configFile)},
+			{"command line", audit.ParseFlagsFile, cfg.CommandLine()},
+			{"systemd", audit.ParseFlagsFile, "# etcd.service\nExecStart=/usr/local/bin/etcd " + strings.Join(cfg.Flags(), " ") + "\n"},
+			{"one flag per line", audit.ParseFlagsFile, strings.Join(cfg.Flags(), "\n")},
+		} {
+			got, err := p.parse("src", []byte(p.data))
+			if err != nil {
+				t.Errorf("%s %s: %v", cfg.Name, p.format, err)
+				continue
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s %s:\n got %+v\nwant %+v", cfg.Name, p.format, got, want)
+			}
+		}
+	}
+}
+
+// TestParseSettingsQuirks covers the flag spellings etcd accepts beyond
+// what render writes.
+func TestParseSettingsQuirks(t *testing.T) {
+	cases := []struct {
+		in   string
+		want func(*audit.Settings) bool
+	}{
+		{"etcd --name cp1 --client-cert-auth --cert-file /a.crt", func(s *audit.Settings) bool {
+			return s.Name == "cp1" && s.ClientCertAuth && s.CertFile == "/a.crt"
+		}},
+		{"etcd -name=cp1 --peer-client-cert-auth=false --peer-auto-tls", func(s *audit.Settings) bool {
+			return s.Name == "cp1" && !s.PeerClientCertAuth && s.PeerAutoTLS
+		}},
+		{"etcd --name=cp1 --experimental-peer-skip-client-san-verification=true", func(s *audit.Settings) bool {
+			return s.PeerSkipClientSANVerify
+		}},
+		{"etcd --name=cp1 --listen-client-urls=https://10.0.0.11:2379,,https://127.0.0.1:2379 # comment", func(s *audit.Settings) bool {
+			return len(s.ListenClientURLs) == 2
+		}},
+	}
+	for _, c := range cases {
+		s, err := audit.ParseFlagsFile("x", []byte(c.in))
+		if err != nil || !c.want(s) {
+			t.Errorf("ParseFlagsFile(%q) = %+v, %v", c.in, s, err)
+		}
+	}
+	for _, in := range []string{"", "# only a comment\n", "etcd --data-dir=/var/lib/etcd"} {
+		if s, err := audit.ParseFlagsFile("x", []byte(in)); err == nil {
+			t.Errorf("ParseFlagsFile(%q) = %+v, want an error", in, s)
+		}
+	}
+	for _, in := range []string{"", "kind: Deployment\n", "kind: Pod\nspec: {}\n", "{{{"} {
+		if s, err := audit.ParseEtcdManifest("x", []byte(in)); err == nil {
+			t.Errorf("ParseEtcdManifest(%q) = %+v, want an error", in, s)
+		}
+	}
+}
+
+func FuzzParseEtcdManifest(f *testing.F) {
+	for _, cfg := range renderedConfigs(f) {
+		m, err := cfg.Manifest(&spec.Cluster{MetricsPort: spec.DefaultMetricsPort}, "")
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(m)
+		f.Add(m[:len(m)/2])
+	}
+	f.Add([]byte("kind: Pod\nspec:\n  containers:\n  - name: etcd\n    command: [etcd, --name]\n    args: [--cert-file, x]\n"))
+	f.Add([]byte("kind: Pod\nspec:\n  containers: [{}]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := audit.ParseEtcdManifest("src", data)
+		if err != nil {
+			return
+		}
+		if s == nil || s.Source != "src" {
+			t.Fatalf("no error but settings %+v", s)
+		}
+	})
+}
+
+func FuzzParseAPIServerManifest(f *testing.F) {
+	f.Add([]byte(`apiVersion: v1
+kind: Pod
+spec:
+  containers:
+  - name: kube-apiserver
+    command:
+    - kube-apiserver
+    - --etcd-cafile=/etc/kubernetes/pki/etcd/ca.crt
+    - --etcd-certfile=/etc/kubernetes/pki/apiserver-etcd-client.crt
+    - --etcd-keyfile=/etc/kubernetes/pki/apiserver-etcd-client.key
+    - --etcd-servers=https://127.0.0.1:2379
+`))
+	f.Add([]byte("kind: Pod\nspec:\n  containers:\n  - name: sidecar\n  - name: kube-apiserver\n    args: [--etcd-servers, 'https://a:2379,https://b:2379']\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := audit.ParseAPIServerManifest("src", data)
+		if err != nil {
+			return
+		}
+		if a == nil || a.Source != "src" {
+			t.Fatalf("no error but settings %+v", a)
+		}
+		for _, s := range a.Servers {
+			if s == "" || strings.TrimSpace(s) != s {
+				t.Fatalf("server %q not trimmed", s)
+			}
+		}
+	})
+}
+
+func FuzzParseConfigFile(f *testing.F) {
+	for _, cfg := range renderedConfigs(f) {
+		b, err := cfg.ConfigFile()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("peer-transport-security:\n  skip-client-san-verification: true\n  auto-tls: yes\n"))
+	f.Add([]byte("name: [1, 2]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := audit.ParseConfigFile("src", data)
+		if err != nil {
+			return
+		}
+		if s == nil || s.Source != "src" {
+			t.Fatalf("no error but settings %+v", s)
+		}
+	})
+}
+
+func FuzzParseFlagsFile(f *testing.F) {
+	for _, cfg := range renderedConfigs(f) {
+		f.Add([]byte(cfg.CommandLine()))
+		f.Add([]byte("ExecStart=/usr/bin/etcd " + strings.Join(cfg.Flags(), " ")))
+	}
+	f.Add([]byte("--name cp1 --client-cert-auth --peer-auto-tls=1 # x\n-cert-file='/a b.crt'\\\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := audit.ParseFlagsFile("src", data)
+		if err != nil {
+			return
+		}
+		if s == nil || s.Source != "src" {
+			t.Fatalf("no error but settings %+v", s)
+		}
+		// ParseFlagsFile promises an error rather than empty settings.
+		if s.CertFile == "" && s.PeerCertFile == "" && s.Name == "" && len(s.ListenClientURLs) == 0 {
+			t.Fatalf("no error but no etcd flags: %+v", s)
+		}
+	})
+}
+
+func FuzzExplain(f *testing.F) {
+	for _, r := range audit.Catalogue {
+		for _, e := range r.Errors {
+			f.Add("etcd: " + e + ": details")
+		}
+	}
+	f.Add(`Get "https://127.0.0.1:2379": x509: certificate is valid for 10.0.0.11, not 127.0.0.1`)
+	f.Add("certificate is valid for , not ")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, msg string) {
+		low := strings.ToLower(msg)
+		seen := map[string]bool{}
+		for _, m := range audit.Explain(msg) {
+			if m.Rule == nil {
+				t.Fatal("match without a rule")
+			}
+			if seen[m.Rule.ID] {
+				t.Fatalf("rule %s matched twice", m.Rule.ID)
+			}
+			seen[m.Rule.ID] = true
+			found := false
+			for _, e := range m.Rule.Errors {
+				found = found || e == m.Pattern
+			}
+			if !found {
+				t.Fatalf("pattern %q is not one of %s's error texts", m.Pattern, m.Rule.ID)
+			}
+			// Every part of the pattern occurs in the message, in order.
+			rest := low
+			for _, part := range strings.Split(strings.ToLower(m.Pattern), " … ") {
+				i := strings.Index(rest, part)
+				if i < 0 {
+					t.Fatalf("pattern %q of %s does not occur in %q", m.Pattern, m.Rule.ID, msg)
+				}
+				rest = rest[i+len(part):]
+			}
+		}
+	})
+}
