@@ -21,6 +21,10 @@ type InitOptions struct {
 	Force bool
 	// Now is the issue time; zero means time.Now().
 	Now time.Time
+	// Progress, when set, is called with 0 and then as each key is
+	// generated (rsa-4096 for seven members takes a while); see
+	// pki.GenerateKeysProgress.
+	Progress func(done, total int)
 }
 
 // InitResult says what Init did.
@@ -120,7 +124,7 @@ func Init(c *spec.Cluster, out string, opts InitOptions) (*InitResult, error) {
 	if !caExists {
 		nkeys++
 	}
-	keys, err := pki.GenerateKeys(c.Algorithm, nkeys)
+	keys, err := pki.GenerateKeysProgress(c.Algorithm, nkeys, opts.Progress)
 	if err != nil {
 		return nil, err
 	}
@@ -176,19 +180,7 @@ func Init(c *spec.Cluster, out string, opts InitOptions) (*InitResult, error) {
 	}
 
 	for i, j := range jobs {
-		dns, ips := []string(nil), []net.IP(nil)
-		if j.kind != pki.KindHealthcheckClient && j.kind != pki.KindAPIServerClient {
-			dns, ips = c.SANs(j.member)
-		}
-		req := pki.Request{
-			Kind:       j.kind,
-			CommonName: j.member.Name,
-			DNSNames:   dns,
-			IPs:        ips,
-			Validity:   time.Duration(c.CertValidity),
-			Split:      c.SplitCredentials,
-		}
-		kp, err := ca.IssueKeyPair(req, keys[i], now)
+		kp, err := ca.IssueKeyPair(LeafRequest(c, j.member, j.kind), keys[i], now)
 		if err != nil {
 			return nil, fmt.Errorf("member %s: %w", j.member.Name, err)
 		}
@@ -215,6 +207,27 @@ func Init(c *spec.Cluster, out string, opts InitOptions) (*InitResult, error) {
 	}
 	sort.Strings(res.Kept)
 	return res, nil
+}
+
+// LeafRequest is the request for member m's leaf certificate of kind: the
+// member's own names (spec.Cluster.SANs) on the kinds that carry them, the
+// spec's validity and split-credentials setting. init, add-member, renew
+// and rotate-ca all issue from it, so a renewed certificate is the one init
+// would write today.
+func LeafRequest(c *spec.Cluster, m *spec.Member, kind pki.Kind) pki.Request {
+	var dns []string
+	var ips []net.IP
+	if kind != pki.KindHealthcheckClient && kind != pki.KindAPIServerClient {
+		dns, ips = c.SANs(m)
+	}
+	return pki.Request{
+		Kind:       kind,
+		CommonName: m.Name,
+		DNSNames:   dns,
+		IPs:        ips,
+		Validity:   time.Duration(c.CertValidity),
+		Split:      c.SplitCredentials,
+	}
 }
 
 // loadInitCA loads out/ca if it is there. A CA certificate without its key

@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
@@ -12,6 +13,27 @@ import (
 // by colons), so users can compare it with what openssl shows.
 func Fingerprint(cert *x509.Certificate) string {
 	sum := sha256.Sum256(cert.Raw)
+	return colonHex(sum[:])
+}
+
+// PublicKeyFingerprint returns the SHA-256 fingerprint of pub's
+// SubjectPublicKeyInfo, in Fingerprint's form. It is the same for a
+// private key, its certificate and every certificate re-issued for the key,
+// so it tells whether a key file belongs to a certificate without showing
+// anything secret; openssl prints it with
+// `openssl pkey -pubout -outform der | openssl dgst -sha256 -c`.
+func PublicKeyFingerprint(pub crypto.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", fmt.Errorf("encoding public key: %w", err)
+	}
+	sum := sha256.Sum256(der)
+	return colonHex(sum[:]), nil
+}
+
+// colonHex is upper-case hex pairs joined by colons, as openssl prints
+// digests.
+func colonHex(sum []byte) string {
 	var b strings.Builder
 	for i, c := range sum {
 		if i > 0 {

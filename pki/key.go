@@ -83,10 +83,21 @@ func GenerateKey(alg Algorithm) (crypto.Signer, error) {
 // generation dominates the cost of init (tens of milliseconds per 2048-bit
 // key, seconds for 4096), so it is spread over all CPUs.
 func GenerateKeys(alg Algorithm, n int) ([]crypto.Signer, error) {
+	return GenerateKeysProgress(alg, n, nil)
+}
+
+// GenerateKeysProgress is GenerateKeys that calls progress (when not nil)
+// with 0 first and then each time a key is done, from the calling
+// goroutine, so a CLI can show how far a slow run (rsa-4096 for many
+// members) has got.
+func GenerateKeysProgress(alg Algorithm, n int, progress func(done, total int)) ([]crypto.Signer, error) {
 	keys := make([]crypto.Signer, n)
 	errs := make([]error, n)
 	done := make(chan struct{})
 	sem := make(chan struct{}, parallelism())
+	if progress != nil {
+		progress(0, n)
+	}
 	for i := 0; i < n; i++ {
 		go func(i int) {
 			sem <- struct{}{}
@@ -97,6 +108,9 @@ func GenerateKeys(alg Algorithm, n int) ([]crypto.Signer, error) {
 	}
 	for i := 0; i < n; i++ {
 		<-done
+		if progress != nil {
+			progress(i+1, n)
+		}
 	}
 	for _, err := range errs {
 		if err != nil {

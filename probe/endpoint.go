@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -19,37 +20,55 @@ import (
 )
 
 // probe runs every check against one URL. Each network step has its own
-// deadline; an unreachable endpoint stops after the first.
+// deadline (Timeout). An endpoint that does not complete a handshake stops
+// after the first step (a black hole costs one timeout), and one that
+// does not answer /version as etcd after the second; otherwise the KV read
+// and the three refusal checks run concurrently, so that an endpoint costs
+// at most four timeouts: handshake, /version, then a refusal check's
+// handshake and read.
 func (p *prober) probe(ctx context.Context, t target) (ep Endpoint) {
 	start := time.Now()
-	ep = Endpoint{Member: t.member, URL: t.url, Port: t.port}
+	ep = Endpoint{Member: t.member, URL: t.url, Port: t.port, unlisted: t.unlisted}
 	defer func() { ep.Millis = time.Since(start).Milliseconds() }()
 	addr, err := hostPort(t.url)
 	if err != nil {
 		ep.Error = err.Error()
+		ep.badURL = true
 		return ep
 	}
+	host := hostOf(t.url)
 	// The main handshake, with our client cert; verification is done
-	// below so each failure gets its own finding.
-	cfg := &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{p.client}, ServerName: hostOf(t.url)}
-	conn, err := p.dialTLS(ctx, addr, cfg)
-	if err != nil {
+	// below so each failure gets its own finding. The served certificate
+	// is kept from VerifyConnection, which runs before the client sends its
+	// certificate: over TLS 1.2 a server that refuses our cert ends the
+	// handshake, and what it served still counts.
+	var served *tls.ConnectionState
+	cfg := &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{p.client}, ServerName: host,
+		VerifyConnection: func(cs tls.ConnectionState) error { served = &cs; return nil }}
+	conn, tcpOpen, err := p.dialTLS(ctx, addr, cfg)
+	var readErr error
+	switch {
+	case err != nil && (served == nil || !strings.Contains(err.Error(), "remote error: tls:")):
 		ep.Error = err.Error()
-		ep.TCPOpen = p.tcpOpen(ctx, addr)
+		ep.TCPOpen = tcpOpen
 		return ep
+	case err != nil:
+		readErr = err
+	default:
+		st := conn.ConnectionState()
+		served = &st
+		// A refusal of our client cert shows on the first read over TLS
+		// 1.3; /version answers on both etcd ports.
+		readErr = httpVersion(conn, p.opts.Timeout, addr)
+		conn.Close()
 	}
-	st := conn.ConnectionState()
 	ep.Reachable = true
-	ep.TLSVersion = tls.VersionName(st.Version)
-	// A refusal of our own client cert shows on the first read over TLS
-	// 1.3; /version answers on both etcd ports.
-	readErr := httpVersion(conn, p.opts.Timeout, addr)
-	conn.Close()
-	if len(st.PeerCertificates) > 0 {
-		leaf := st.PeerCertificates[0]
+	ep.TLSVersion = tls.VersionName(served.Version)
+	if certs := served.PeerCertificates; len(certs) > 0 {
+		leaf := certs[0]
 		ep.Served = describe(leaf)
 		inter := x509.NewCertPool()
-		for _, c := range st.PeerCertificates[1:] {
+		for _, c := range certs[1:] {
 			inter.AddCert(c)
 		}
 		_, verr := leaf.Verify(x509.VerifyOptions{Roots: p.roots, Intermediates: inter, CurrentTime: p.opts.Now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
@@ -57,35 +76,53 @@ func (p *prober) probe(ctx context.Context, t target) (ep Endpoint) {
 		if verr != nil {
 			ep.Error = verr.Error()
 		}
-		ep.NameOK = boolp(leaf.VerifyHostname(hostOf(t.url)) == nil)
+		ep.NameOK = boolp(leaf.VerifyHostname(host) == nil)
 	}
-	if readErr != nil {
+	var notEtcd *notEtcdError
+	if errors.As(readErr, &notEtcd) {
+		// Not etcd (or silent): whether it refuses other clients says
+		// nothing about the cluster.
 		ep.ReadOK = boolp(false)
-		ep.Error = joinErr(ep.Error, "with the client cert: "+readErr.Error())
-	} else if t.port == PortClient {
-		// /version proved the TLS side; a KV read proves etcd serves.
-		err := p.kvRead(ctx, t.url)
-		ep.ReadOK = boolp(err == nil)
-		if err != nil {
-			ep.Error = joinErr(ep.Error, "a read through this endpoint failed: "+err.Error())
-		}
-	} else {
-		ep.ReadOK = boolp(true)
+		ep.Error = joinErr(ep.Error, readErr.Error())
+		return ep
 	}
 
+	var wg sync.WaitGroup
+	var kvErr error
+	switch {
+	case readErr != nil:
+		ep.ReadOK = boolp(false)
+		ep.Error = joinErr(ep.Error, clientCertPrefix+readErr.Error())
+	case t.port == PortClient:
+		// /version proved the TLS side; a KV read proves etcd serves.
+		wg.Go(func() { kvErr = p.kvRead(ctx, addr) })
+	default:
+		ep.ReadOK = boolp(true)
+	}
 	// What must be refused.
-	noCert := &tls.Config{InsecureSkipVerify: true, ServerName: hostOf(t.url)}
-	ep.NoCertRefused = boolp(p.refused(ctx, addr, noCert))
-	foreign := &tls.Config{InsecureSkipVerify: true, ServerName: hostOf(t.url),
+	noCert := &tls.Config{InsecureSkipVerify: true, ServerName: host}
+	foreign := &tls.Config{InsecureSkipVerify: true, ServerName: host,
 		// Send the foreign cert even though it is not from a CA the
 		// server lists; crypto/tls would otherwise send nothing.
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &p.foreign, nil }}
-	ep.ForeignCARefused = boolp(p.refused(ctx, addr, foreign))
-	old := &tls.Config{InsecureSkipVerify: true, ServerName: hostOf(t.url), MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11,
+	old := &tls.Config{InsecureSkipVerify: true, ServerName: host, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11,
 		Certificates: []tls.Certificate{p.client}}
-	ep.OldTLSRefused = boolp(p.refused(ctx, addr, old))
+	wg.Go(func() { ep.NoCertRefused = boolp(p.refused(ctx, addr, noCert)) })
+	wg.Go(func() { ep.ForeignCARefused = boolp(p.refused(ctx, addr, foreign)) })
+	wg.Go(func() { ep.OldTLSRefused = boolp(p.refused(ctx, addr, old)) })
+	wg.Wait()
+	if readErr == nil && t.port == PortClient {
+		ep.ReadOK = boolp(kvErr == nil)
+		if kvErr != nil {
+			ep.Error = joinErr(ep.Error, "a read through this endpoint failed: "+kvErr.Error())
+		}
+	}
 	return ep
 }
+
+// clientCertPrefix marks, in Endpoint.Error, the error of the connection
+// made with the probe's client cert.
+const clientCertPrefix = "with the client cert: "
 
 func joinErr(a, b string) string {
 	if a == "" {
@@ -94,35 +131,28 @@ func joinErr(a, b string) string {
 	return a + "; " + b
 }
 
-// tcpOpen reports whether addr accepts a TCP connection: it tells a port
-// that is closed from one that accepts but never speaks TLS.
-func (p *prober) tcpOpen(ctx context.Context, addr string) bool {
+// dialTLS dials and handshakes within one timeout. tcpOpen reports
+// whether the TCP connection was made: it tells a closed port from one
+// that accepts but never speaks TLS, without a second dial.
+func (p *prober) dialTLS(ctx context.Context, addr string, cfg *tls.Config) (conn *tls.Conn, tcpOpen bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
 	defer cancel()
-	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	raw, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return false
+		return nil, false, err
 	}
-	c.Close()
-	return true
-}
-
-// dialTLS dials and handshakes within one timeout.
-func (p *prober) dialTLS(ctx context.Context, addr string, cfg *tls.Config) (*tls.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
-	defer cancel()
-	d := &tls.Dialer{NetDialer: &net.Dialer{}, Config: cfg}
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
+	c := tls.Client(raw, cfg)
+	if err := c.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		return nil, true, err
 	}
-	return c.(*tls.Conn), nil
+	return c, true, nil
 }
 
 // refused reports whether the endpoint refuses a connection made with
 // cfg: at the handshake or, over TLS 1.3, at the first read.
 func (p *prober) refused(ctx context.Context, addr string, cfg *tls.Config) bool {
-	conn, err := p.dialTLS(ctx, addr, cfg)
+	conn, _, err := p.dialTLS(ctx, addr, cfg)
 	if err != nil {
 		return true
 	}
@@ -142,7 +172,7 @@ func httpVersion(conn *tls.Conn, timeout time.Duration, host string) error {
 			return fmt.Errorf("connection closed without a response")
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return fmt.Errorf("no response within %s", timeout)
+			return &notEtcdError{silent: timeout}
 		}
 		return err
 	}
@@ -154,10 +184,17 @@ func httpVersion(conn *tls.Conn, timeout time.Duration, host string) error {
 	return nil
 }
 
-// notEtcdError is a TLS endpoint that answers HTTP but not as etcd.
-type notEtcdError struct{ status, body string }
+// notEtcdError is a TLS endpoint that answers HTTP but not as etcd, or
+// does not answer at all (silent is then the time it was given).
+type notEtcdError struct {
+	status, body string
+	silent       time.Duration
+}
 
 func (e *notEtcdError) Error() string {
+	if e.silent > 0 {
+		return fmt.Sprintf("not an etcd endpoint: completed a TLS handshake but did not answer GET /version within %s", e.silent)
+	}
 	b := e.body
 	if len(b) > 80 {
 		b = b[:80] + "…"
@@ -165,12 +202,13 @@ func (e *notEtcdError) Error() string {
 	return fmt.Sprintf("not an etcd endpoint: GET /version answered %s %q", e.status, b)
 }
 
-// kvRead does a serializable Get through this one endpoint.
-func (p *prober) kvRead(ctx context.Context, u string) error {
+// kvRead does a serializable Get through this one endpoint, given as
+// host:port so that clientv3 dials TLS whatever the URL's scheme.
+func (p *prober) kvRead(ctx context.Context, addr string) error {
 	// The served cert was judged already; the read only asks whether the
 	// member accepts our client cert and serves.
 	cfg := &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{p.client}}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{u}, TLS: cfg, DialTimeout: p.opts.Timeout, Logger: zap.NewNop()})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{addr}, TLS: cfg, DialTimeout: p.opts.Timeout, Logger: zap.NewNop()})
 	if err != nil {
 		return err
 	}

@@ -28,10 +28,16 @@ func (p *prober) endpointFindings(ep *Endpoint) []audit.Finding {
 		switch {
 		case strings.Contains(ep.Error, "first record does not look like a TLS handshake"):
 			add(audit.RuleProbeNotTLS, impact(ep.Port), "%s port answers in plain text: %s", ep.Port, ep.Error)
-		case strings.HasPrefix(ep.Error, "URL scheme"), strings.HasPrefix(ep.Error, "no port"):
+		case ep.badURL:
 			add(audit.RuleProbeUnreachable, impact(ep.Port), "cannot probe %s: %s", ep.URL, ep.Error)
-		case ep.Port == PortClient && strings.Contains(ep.Error, "deadline exceeded") && ep.TCPOpen:
-			add(audit.RuleProbeUnreachable, impact(ep.Port), "client port accepted TCP but did not complete a TLS handshake within %s: etcd serves its client port only once the member is ready (has joined the cluster)", p.opts.Timeout)
+		case ep.TCPOpen && strings.Contains(ep.Error, "deadline exceeded"):
+			why := ""
+			if ep.Port == PortClient {
+				why = ": etcd serves its client port only once the member is ready (has joined the cluster)"
+			}
+			add(audit.RuleProbeUnreachable, impact(ep.Port), "%s port accepted TCP but did not complete a TLS handshake within %s%s", ep.Port, p.opts.Timeout, why)
+		case ep.TCPOpen:
+			add(audit.RuleProbeUnreachable, impact(ep.Port), "%s port accepted TCP but the TLS handshake failed: %s", ep.Port, ep.Error)
 		default:
 			add(audit.RuleProbeUnreachable, impact(ep.Port), "%s port unreachable within %s: %s", ep.Port, p.opts.Timeout, ep.Error)
 		}
@@ -44,7 +50,8 @@ func (p *prober) endpointFindings(ep *Endpoint) []audit.Finding {
 		if strings.Contains(ep.Error, "not an etcd endpoint") {
 			add(audit.RuleProbeNotEtcd, impact(ep.Port), "%s", lastPart(ep.Error))
 		} else {
-			add(audit.RuleProbeClientRefused, impact(ep.Port), "with the probe's client cert (%q): %s", p.client.Leaf.Subject.CommonName, lastPart(ep.Error))
+			add(audit.RuleProbeClientRefused, impact(ep.Port), "with the probe's client cert (%q): %s", p.client.Leaf.Subject.CommonName,
+				strings.TrimPrefix(lastPart(ep.Error), clientCertPrefix))
 		}
 	}
 	if ep.NoCertRefused != nil && !*ep.NoCertRefused {

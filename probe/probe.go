@@ -48,7 +48,8 @@ type Options struct {
 	// Now and WarnWithin judge validity, as in audit.Options.
 	Now        time.Time
 	WarnWithin time.Duration
-	// Concurrency bounds simultaneous endpoint probes; default 64.
+	// Concurrency bounds simultaneous endpoint probes (each makes up to
+	// four connections at once) and MemberList calls; default 64.
 	Concurrency int
 }
 
@@ -57,8 +58,10 @@ type Endpoint struct {
 	Member string `json:"member,omitempty"`
 	URL    string `json:"url"`
 	Port   string `json:"port"`
-	// Reachable is true when a TLS handshake completed; TCPOpen, for an
-	// unreachable endpoint, whether it accepted a TCP connection.
+	// Reachable is true when the endpoint served its certificate in a TLS
+	// handshake (which, over TLS 1.2, ends there if it refuses the
+	// probe's client cert); TCPOpen, for an unreachable endpoint, whether
+	// it accepted a TCP connection.
 	Reachable  bool        `json:"reachable"`
 	TCPOpen    bool        `json:"tcpOpen,omitempty"`
 	TLSVersion string      `json:"tlsVersion,omitempty"`
@@ -72,6 +75,9 @@ type Endpoint struct {
 	ReadOK           *bool  `json:"readOK,omitempty"`
 	Error            string `json:"error,omitempty"`
 	Millis           int64  `json:"millis"`
+
+	badURL   bool // the URL could not be dialed at all
+	unlisted bool // given, on a host the member list does not name
 }
 
 // ServedCert describes the leaf certificate an endpoint served.
@@ -125,6 +131,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	targets := targetsFor(members, opts.Endpoints)
 	eps := p.probeAll(ctx, targets)
+	nameAliases(eps)
 	for i := range eps {
 		findings = append(findings, p.endpointFindings(&eps[i])...)
 	}
@@ -191,21 +198,44 @@ type memberInfo struct {
 	clientURLs, peerURLs []string
 }
 
-// discover asks the cluster for its members, through each given endpoint
-// in turn until one answers.
+// discover asks the cluster for its members through every given endpoint
+// at once and takes the first answer, so that endpoints that black-hole
+// cost one timeout, not one each.
 func (p *prober) discover(ctx context.Context) ([]memberInfo, error) {
 	if p.opts.NoDiscover {
 		return nil, nil
 	}
-	var lastErr error
-	for _, ep := range p.opts.Endpoints {
-		ms, err := p.memberList(ctx, ep)
-		if err == nil {
-			return ms, nil
-		}
-		lastErr = err
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		i       int
+		members []memberInfo
+		err     error
 	}
-	return nil, lastErr
+	answers := make(chan answer, len(p.opts.Endpoints))
+	sem := make(chan struct{}, p.opts.Concurrency)
+	for i, ep := range p.opts.Endpoints {
+		go func() {
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				answers <- answer{i, nil, ctx.Err()}
+				return
+			}
+			ms, err := p.memberList(ctx, ep)
+			answers <- answer{i, ms, err}
+		}()
+	}
+	errs := make([]error, len(p.opts.Endpoints))
+	for range p.opts.Endpoints {
+		a := <-answers
+		if a.err == nil {
+			return a.members, nil
+		}
+		errs[a.i] = a.err
+	}
+	return nil, errs[0]
 }
 
 func (p *prober) memberList(ctx context.Context, ep string) ([]memberInfo, error) {
@@ -249,25 +279,33 @@ func (p *prober) tlsConfig(rawURL string, withCert bool) *tls.Config {
 
 type target struct {
 	member, url, port string
+	// unlisted is a given endpoint on a host that MemberList did not
+	// list.
+	unlisted bool
 }
 
 // targetsFor lists every client and peer URL of the members, plus given
-// endpoints that MemberList did not mention.
+// endpoints that MemberList did not mention. URLs that dial the same
+// address (https://10.0.0.11:2379, 10.0.0.11:2379, …/) are probed once.
 func targetsFor(members []memberInfo, given []string) []target {
 	seen := map[string]bool{}
 	var ts []target
-	add := func(member, u, port string) {
-		if !seen[u] {
-			seen[u] = true
-			ts = append(ts, target{member, u, port})
+	add := func(t target) {
+		k := t.url
+		if addr, err := hostPort(t.url); err == nil {
+			k = addr
+		}
+		if !seen[k] {
+			seen[k] = true
+			ts = append(ts, t)
 		}
 	}
 	for _, m := range members {
 		for _, u := range m.clientURLs {
-			add(m.name, u, PortClient)
+			add(target{member: m.name, url: u, port: PortClient})
 		}
 		for _, u := range m.peerURLs {
-			add(m.name, u, PortPeer)
+			add(target{member: m.name, url: u, port: PortPeer})
 		}
 	}
 	// A member that has not published itself (not ready) is in the list
@@ -280,13 +318,33 @@ func targetsFor(members []memberInfo, given []string) []target {
 		}
 	}
 	for _, u := range given {
-		name := byHost[hostOf(u)]
+		name, unlisted := byHost[hostOf(u)], false
 		if name == "" {
-			name = hostOf(u)
+			name, unlisted = hostOf(u), len(members) > 0
 		}
-		add(name, u, PortClient)
+		add(target{member: name, url: u, port: PortClient, unlisted: unlisted})
 	}
 	return ts
+}
+
+// nameAliases names each given endpoint on a host that MemberList did not
+// list (a DNS name, a load balancer) after the listed member that serves
+// the same key: it is that member reached another way, not a second member serving
+// the member's key (R3).
+func nameAliases(eps []Endpoint) {
+	owner := map[string]string{}
+	for _, e := range eps {
+		if !e.unlisted && e.Served != nil {
+			owner[string(e.Served.cert.RawSubjectPublicKeyInfo)] = e.Member
+		}
+	}
+	for i := range eps {
+		if e := &eps[i]; e.unlisted && e.Served != nil {
+			if m, ok := owner[string(e.Served.cert.RawSubjectPublicKeyInfo)]; ok {
+				e.Member = m
+			}
+		}
+	}
 }
 
 // probeAll probes targets concurrently, bounded by Concurrency, so the
@@ -320,7 +378,14 @@ func hostOf(rawURL string) string {
 	return u.Hostname()
 }
 
+// hostPort is the address to dial for an endpoint URL. Like etcdctl, it
+// takes a bare host:port too, which it dials with TLS.
 func hostPort(rawURL string) (string, error) {
+	if !strings.Contains(rawURL, "://") {
+		if _, port, err := net.SplitHostPort(rawURL); err == nil && port != "" {
+			return rawURL, nil
+		}
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return "", err

@@ -135,7 +135,7 @@ The spec comes from --member flags or a YAML file (--config):
 			if err != nil {
 				return err
 			}
-			res, err := layout.Init(c, out, layout.InitOptions{Force: force})
+			res, err := layout.Init(c, out, layout.InitOptions{Force: force, Progress: keyProgress(cmd.ErrOrStderr(), string(c.Algorithm))})
 			if err != nil {
 				return err
 			}

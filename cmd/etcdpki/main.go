@@ -65,6 +65,7 @@ control plane or a standalone etcd cluster.`,
 	root.AddCommand(newInitCmd(), newFlagsCmd(), newUpCmd(), newCheckCmd(), newExplainCmd(), newProbeCmd(), newDemoCmd())
 	root.AddCommand(lifecycleCommands()...)
 	root.AddCommand(operateCommands()...)
+	registerCompletions(root)
 	return root
 }
 

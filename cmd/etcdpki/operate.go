@@ -5,5 +5,5 @@ import "github.com/spf13/cobra"
 // operateCommands are the read-only operating commands: expiry, exporter,
 // inspect, graph (issue 6).
 func operateCommands() []*cobra.Command {
-	return nil
+	return []*cobra.Command{newExpiryCmd(), newInspectCmd(), newGraphCmd(), newExporterCmd()}
 }

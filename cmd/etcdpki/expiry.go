@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/etcdpki/etcdpki/expiry"
+	"github.com/etcdpki/etcdpki/spec"
+)
+
+func newExpiryCmd() *cobra.Command {
+	var (
+		mf         memberFlags
+		output     string
+		failWithin spec.Duration
+		noColor    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "expiry DIR...",
+		Short: "When every member's certificates and CAs expire, soonest first",
+		Long: `List when each certificate of every member expires, as 'kubeadm certs
+check-expiration' does for one node: the leaves (etcd-server, etcd-peer,
+etcd-healthcheck-client, apiserver-etcd-client, split credentials) with their
+member, then the CAs in a table of their own with the members that trust
+them. Soonest first.
+
+CERTIFICATE AUTHORITY is the member's CA that signed the certificate.
+EXTERNALLY MANAGED means what it means to kubeadm: the CA's key is not on the
+member (an external CA), so the certificate cannot be renewed there.
+
+DIRs are read as 'etcdpki check' reads them. With --fail-within, exit 1 when
+anything expires within that window (or has expired).`,
+		Example: `  etcdpki expiry pki/                        # init's output: every member
+  etcdpki expiry cp1/ cp2/ cp3/              # copies of each node's /etc/kubernetes
+  etcdpki expiry --fail-within 30d cp1/ cp2/ cp3/ || alert "etcd certs expire soon"
+  etcdpki expiry -o json pki/ | jq '.certificates[0]'`,
+		RunE: func(cmd *cobra.Command, dirs []string) error {
+			if err := outputFlag(output, "text", "json", "yaml"); err != nil {
+				return err
+			}
+			members, err := mf.load(dirs)
+			if err != nil {
+				return err
+			}
+			r := expiry.Scan(members, time.Now())
+			w := cmd.OutOrStdout()
+			switch output {
+			case "json":
+				err = r.WriteJSON(w)
+			case "yaml":
+				err = r.WriteYAML(w)
+			default:
+				err = r.WriteText(w, !noColor && isTerminal(w))
+			}
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("fail-within") {
+				if soon := r.Within(time.Duration(failWithin)); len(soon) > 0 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "etcdpki: %d expire within %s: %s\n", len(soon), days(time.Duration(failWithin)), strings.Join(soon, ", "))
+					return &silentError{code: exitFailure}
+				}
+			}
+			return nil
+		},
+	}
+	mf.register(cmd)
+	f := cmd.Flags()
+	f.StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
+	f.Var(&failWithin, "fail-within", "exit 1 when a certificate or CA expires within this `DURATION`, e.g. 720h or 30d")
+	f.BoolVar(&noColor, "no-color", false, "never colour the text output")
+	return cmd
+}
+
+// days writes a whole number of days as 30d, as --fail-within takes it,
+// and anything else as a Go duration.
+func days(d time.Duration) string {
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
+}

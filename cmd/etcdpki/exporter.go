@@ -1,0 +1,124 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/etcdpki/etcdpki/exporter"
+	"github.com/etcdpki/etcdpki/spec"
+)
+
+func newExporterCmd() *cobra.Command {
+	var (
+		mf         memberFlags
+		listen     string
+		interval   time.Duration
+		once       bool
+		withProbe  bool
+		pf         probeFlags
+		warnWithin spec.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "exporter --listen ADDR DIR...",
+		Short: "Serve certificate expiry, check findings and probe results as Prometheus metrics",
+		Long: `Serve Prometheus metrics about the members' certificates, rescanning the
+directories every --interval:
+
+  x509_cert_not_after, x509_cert_not_before     Unix seconds
+  x509_cert_expires_in_seconds, x509_cert_expired
+      per certificate, labelled member, kind, filepath, subject_CN,
+      issuer_CN, serial_number: x509-certificate-exporter's names and
+      labels, so its dashboards and alerts work as they are
+  etcdpki_findings{source,rule,severity}        what check (and probe) found
+  etcdpki_check_cluster_forms, etcdpki_check_clients_connect   check's verdict
+  etcdpki_scan_errors_total, etcdpki_last_scan_timestamp_seconds,
+  etcdpki_last_scan_success, etcdpki_scan_duration_seconds, etcdpki_members
+
+With --probe, every scan also probes the live cluster as 'etcdpki probe'
+does (--endpoints, --cacert, --cert, --key, or ETCDCTL_* variables) and adds
+etcdpki_probe_success, etcdpki_probe_endpoint_reachable{member,url,port},
+etcdpki_probe_served_cert_not_after and the probe's findings.
+
+/metrics serves the metrics, / a short status page. SIGINT or SIGTERM shuts
+the server down gracefully. --once prints the metrics once and exits, e.g.
+for node_exporter's textfile collector.`,
+		Example: `  etcdpki exporter --listen :9793 /etc/kubernetes
+  etcdpki exporter --listen 127.0.0.1:9793 --interval 5m --probe cp1/ cp2/ cp3/
+  etcdpki exporter --once /etc/kubernetes > /var/lib/node_exporter/textfile/etcdpki.prom
+  # alert: x509_cert_expires_in_seconds{kind!="ca"} < 30*86400 or etcdpki_findings{severity="error"} > 0`,
+		RunE: func(cmd *cobra.Command, dirs []string) error {
+			if listen == "" && !once {
+				return withHint(usagef("--listen is required"), "e.g. --listen :9793, or --once to print the metrics once")
+			}
+			opts := exporter.Options{Dirs: dirs}
+			if len(dirs) == 0 {
+				return withHint(usagef("no member directories given"), "give one directory per member, or init's output directory")
+			}
+			if mf.config != "" {
+				c, err := spec.Load(mf.config)
+				if err != nil {
+					return err
+				}
+				opts.Spec = c
+			}
+			if cmd.Flags().Changed("warn-within") {
+				opts.WarnWithin = time.Duration(warnWithin)
+				if opts.WarnWithin == 0 {
+					opts.WarnWithin = -1
+				}
+			}
+			if withProbe {
+				po, err := pf.resolve(cmd)
+				if err != nil {
+					return err
+				}
+				po.MemberDirs = dirs
+				opts.Probe = &po
+			}
+			e := exporter.New(opts)
+			stderr := cmd.ErrOrStderr()
+			logErr := func(err error) { fmt.Fprintf(stderr, "etcdpki: scan: %v\n", err) }
+			if once {
+				scanErr := e.Scan(cmd.Context())
+				if scanErr != nil {
+					logErr(scanErr)
+				}
+				// The metrics say what failed too (etcdpki_scan_errors_total).
+				if err := e.WriteText(cmd.OutOrStdout()); err != nil {
+					return err
+				}
+				if scanErr != nil {
+					return &silentError{code: exitFailure}
+				}
+				return nil
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("--listen: %w", err)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			fmt.Fprintf(stderr, "etcdpki: serving metrics on http://%s/metrics, rescanning every %s\n", ln.Addr(), interval)
+			if err := e.Serve(ctx, ln, interval, logErr); err != nil {
+				return err
+			}
+			fmt.Fprintln(stderr, "etcdpki: shut down")
+			return nil
+		},
+	}
+	mf.register(cmd)
+	f := cmd.Flags()
+	f.StringVar(&listen, "listen", "", "serve HTTP on this `ADDR`, e.g. :9793 or 127.0.0.1:9793")
+	f.DurationVar(&interval, "interval", exporter.DefaultInterval, "rescan the directories (and probe) this often")
+	f.BoolVar(&once, "once", false, "scan once, print the metrics in Prometheus' text format and exit")
+	f.Var(&warnWithin, "warn-within", "check's expiry warning window for etcdpki_findings (default 30d; 0 disables)")
+	f.BoolVar(&withProbe, "probe", false, "also probe the live cluster on every scan")
+	pf.register(cmd, "with --probe: ")
+	return cmd
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/etcdpki/etcdpki/audit"
+	"github.com/etcdpki/etcdpki/spec"
+)
+
+// memberFlags are the flags of the operating commands that read members'
+// directories as check does.
+type memberFlags struct {
+	config string
+}
+
+func (f *memberFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&f.config, "config", "c", "", "cluster spec `FILE` giving members' names and addresses when their directories have no etcd manifest")
+	// Member directories: let the shell complete directories only.
+	cmd.ValidArgsFunction = func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return nil, cobra.ShellCompDirectiveFilterDirs
+	}
+}
+
+// load reads the members in dirs.
+func (f *memberFlags) load(dirs []string) ([]*audit.Member, error) {
+	if len(dirs) == 0 {
+		return nil, withHint(usagef("no member directories given"), "give one directory per member, or init's output directory")
+	}
+	var c *spec.Cluster
+	if f.config != "" {
+		var err error
+		if c, err = spec.Load(f.config); err != nil {
+			return nil, err
+		}
+	}
+	return audit.LoadDirs(dirs, c)
+}
+
+// outputFlag checks an -o value against the formats a command writes.
+func outputFlag(output string, formats ...string) error {
+	for _, f := range formats {
+		if output == f {
+			return nil
+		}
+	}
+	return usagef("unknown output format %q (want %s)", output, orList(formats))
+}
+
+// orList joins words as "a, b or c".
+func orList(words []string) string {
+	switch len(words) {
+	case 0:
+		return ""
+	case 1:
+		return words[0]
+	}
+	s := words[0]
+	for _, w := range words[1 : len(words)-1] {
+		s += ", " + w
+	}
+	return s + " or " + words[len(words)-1]
+}

@@ -1,0 +1,207 @@
+// Package exporter serves an etcd cluster's certificate expiry, check
+// findings and (optionally) live probe results as Prometheus metrics,
+// rescanning the members' directories on an interval.
+//
+// The certificate metrics keep the names and labels of
+// x509-certificate-exporter (x509_cert_not_after, x509_cert_expired, …
+// with subject_CN, issuer_CN, serial_number, filepath), plus member and
+// kind, so its dashboards and alerts work unchanged; what only etcdpki
+// knows is under etcdpki_.
+package exporter
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/etcdpki/etcdpki/audit"
+	"github.com/etcdpki/etcdpki/pki"
+	"github.com/etcdpki/etcdpki/probe"
+	"github.com/etcdpki/etcdpki/spec"
+)
+
+// DefaultInterval is how often Serve rescans.
+const DefaultInterval = time.Minute
+
+// Options configure an Exporter.
+type Options struct {
+	// Dirs are the member directories, as for check; each is scanned on
+	// its own, so one unreadable directory does not hide the others.
+	Dirs []string
+	// Spec, when set, names the members whose directories do not.
+	Spec *spec.Cluster
+	// WarnWithin is check's expiry warning window (audit.Options).
+	WarnWithin time.Duration
+	// Probe, when set, probes the live cluster on every scan.
+	Probe *probe.Options
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Exporter is a prometheus.Collector of the last scan's results.
+type Exporter struct {
+	opts       Options
+	reg        *prometheus.Registry
+	scanErrors atomic.Int64
+
+	mu   sync.RWMutex
+	last *snapshot
+}
+
+// snapshot is what one scan found.
+type snapshot struct {
+	at       time.Time
+	duration time.Duration
+	ok       bool
+	certs    []certSample
+	findings map[findingKey]int
+	verdict  audit.Verdict
+	members  int
+	probe    *probe.Report // nil without --probe or when it failed
+	probeOK  bool
+	err      error
+}
+
+type certSample struct {
+	labels              []string // certLabels order
+	notBefore, notAfter time.Time
+}
+
+type findingKey struct{ source, rule, severity string }
+
+// New returns an Exporter with a registry of its own (nothing is
+// registered globally), which Handler serves and WriteText writes.
+func New(opts Options) *Exporter {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	e := &Exporter{opts: opts, reg: prometheus.NewRegistry()}
+	e.reg.MustRegister(e)
+	return e
+}
+
+// Registry is the exporter's own registry.
+func (e *Exporter) Registry() *prometheus.Registry { return e.reg }
+
+// Scan reads every member directory, checks them and, if configured,
+// probes the cluster, then replaces the metrics with what it found. It
+// returns the scan's errors (unreadable directories, unusable probe
+// credentials), which also count in etcdpki_scan_errors_total; what is wrong
+// with the PKI itself is a finding, not an error.
+func (e *Exporter) Scan(ctx context.Context) error {
+	start := e.opts.Now()
+	s := &snapshot{at: start, findings: map[findingKey]int{}}
+	var errs []error
+	var members []*audit.Member
+	for _, d := range e.opts.Dirs {
+		ms, err := audit.LoadDirs([]string{d}, e.opts.Spec)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		members = append(members, ms...)
+	}
+	// Check makes member names distinct, which the certificate series
+	// rely on: take the samples after it.
+	report := audit.Check(members, audit.Options{Now: start, WarnWithin: e.opts.WarnWithin})
+	s.members, s.verdict = len(members), report.Verdict
+	for _, f := range report.Findings {
+		s.findings[findingKey{"check", f.Rule, f.Severity.String()}]++
+	}
+	s.certs = certSamples(members)
+	if e.opts.Probe != nil {
+		po := *e.opts.Probe
+		po.Now = start
+		pr, err := probe.Run(ctx, po)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("probe: %w", err))
+		} else {
+			s.probe, s.probeOK = pr, true
+			for _, f := range pr.Findings {
+				s.findings[findingKey{"probe", f.Rule, f.Severity.String()}]++
+			}
+		}
+	}
+	s.err = errors.Join(errs...)
+	s.ok = s.err == nil
+	s.duration = e.opts.Now().Sub(start)
+	e.scanErrors.Add(int64(len(errs)))
+	e.mu.Lock()
+	e.last = s
+	e.mu.Unlock()
+	return s.err
+}
+
+// certSamples lists every member's leaves (the first certificate of each
+// file) and every CA in its trusted CA files, once per label set.
+func certSamples(members []*audit.Member) []certSample {
+	var out []certSample
+	seen := map[string]bool{}
+	add := func(m *audit.Member, kind pki.Kind, path string, c *x509.Certificate) {
+		labels := []string{m.Name, string(kind), path, c.Subject.CommonName, c.Issuer.CommonName, strings.ToUpper(c.SerialNumber.Text(16))}
+		if k := strings.Join(labels, "\x00"); !seen[k] {
+			seen[k] = true
+			out = append(out, certSample{labels: labels, notBefore: c.NotBefore, notAfter: c.NotAfter})
+		}
+	}
+	for _, m := range members {
+		for _, f := range []*audit.File{m.CA, m.PeerCA} {
+			if f != nil {
+				for _, c := range f.Certs {
+					add(m, pki.KindCA, f.CertPath, c)
+				}
+			}
+		}
+		for _, kind := range pki.LeafKinds(true) {
+			if c := m.Files[kind].Cert(); c != nil {
+				add(m, kind, m.Files[kind].CertPath, c)
+			}
+		}
+	}
+	return out
+}
+
+// Run rescans every interval until ctx ends. It does not scan at once:
+// call Scan first. onError, when not nil, hears each failed scan.
+func (e *Exporter) Run(ctx context.Context, interval time.Duration, onError func(error)) {
+	if interval <= 0 {
+		interval = DefaultInterval
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := e.Scan(ctx); err != nil && onError != nil && ctx.Err() == nil {
+				onError(err)
+			}
+		}
+	}
+}
+
+// WriteText writes the current metrics in Prometheus' text format, e.g.
+// for node_exporter's textfile collector.
+func (e *Exporter) WriteText(w io.Writer) error {
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		return err
+	}
+	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,334 @@
+package exporter_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/etcdpki/etcdpki/audit"
+	"github.com/etcdpki/etcdpki/exporter"
+	"github.com/etcdpki/etcdpki/internal/testca"
+	"github.com/etcdpki/etcdpki/layout"
+	"github.com/etcdpki/etcdpki/pki"
+	"github.com/etcdpki/etcdpki/probe"
+)
+
+// scrape GETs url and parses it with Prometheus' own text parser.
+func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parsing %s: %v", url, err)
+	}
+	return mfs
+}
+
+// value returns the value of the one series of name whose labels include
+// want, failing unless exactly one matches.
+func value(t *testing.T, mfs map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
+	t.Helper()
+	vals := values(mfs, name, want)
+	if len(vals) != 1 {
+		t.Fatalf("%s%v: %d series, want 1", name, want, len(vals))
+	}
+	return vals[0]
+}
+
+func values(mfs map[string]*dto.MetricFamily, name string, want map[string]string) []float64 {
+	var out []float64
+	mf := mfs[name]
+	if mf == nil {
+		return nil
+	}
+	for _, m := range mf.Metric {
+		labels := map[string]string{}
+		for _, l := range m.Label {
+			labels[l.GetName()] = l.GetValue()
+		}
+		match := true
+		for k, v := range want {
+			if labels[k] != v {
+				match = false
+			}
+		}
+		if !match {
+			continue
+		}
+		switch {
+		case m.Gauge != nil:
+			out = append(out, m.Gauge.GetValue())
+		case m.Counter != nil:
+			out = append(out, m.Counter.GetValue())
+		}
+	}
+	return out
+}
+
+// serve runs e.Serve on a loopback port until the test ends and returns
+// its base URL.
+func serve(t *testing.T, e *exporter.Exporter, interval time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Serve(ctx, ln, interval, func(err error) { t.Logf("scan: %v", err) }) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("Serve did not shut down")
+		}
+	})
+	url := "http://" + ln.Addr().String()
+	// Serve scans before it serves; wait for the listener to answer.
+	for i := 0; ; i++ {
+		resp, err := http.Get(url + "/")
+		if err == nil {
+			resp.Body.Close()
+			return url
+		}
+		if i == 100 {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestScrape: an expired certificate shows as expired=1, check's findings
+// count by rule, and the scan is a success; over HTTP, parsed by
+// Prometheus' text parser.
+func TestScrape(t *testing.T) {
+	c := testca.New(t, testca.Options{})
+	now := c.Now
+	expired := c.Reissue("cp2", pki.KindHealthcheckClient, testca.Validity(now.Add(-48*time.Hour), now.Add(-time.Hour)))
+	c.UseCA(testca.NewCA(t, pki.ECDSAP256, now), "cp3")
+	e := exporter.New(exporter.Options{Dirs: []string{c.Dir}, Now: func() time.Time { return now }})
+	url := serve(t, e, time.Hour)
+	mfs := scrape(t, url+"/metrics")
+
+	if v := value(t, mfs, "x509_cert_expired", map[string]string{"member": "cp2", "kind": "healthcheck-client"}); v != 1 {
+		t.Errorf("expired healthcheck-client: x509_cert_expired = %v, want 1", v)
+	}
+	labels := map[string]string{"member": "cp2", "kind": "healthcheck-client", "filepath": c.CertPath("cp2", pki.KindHealthcheckClient),
+		"subject_CN": pki.HealthcheckClientCommonName, "issuer_CN": "etcd-ca", "serial_number": strings.ToUpper(expired.SerialNumber.Text(16))}
+	if v := value(t, mfs, "x509_cert_not_after", labels); v != float64(expired.NotAfter.Unix()) {
+		t.Errorf("x509_cert_not_after = %v, want %d", v, expired.NotAfter.Unix())
+	}
+	if v := value(t, mfs, "x509_cert_expires_in_seconds", labels); v != -3600 {
+		t.Errorf("x509_cert_expires_in_seconds = %v, want -3600", v)
+	}
+	if got := values(mfs, "x509_cert_expired", nil); len(got) != 3*4+3 {
+		t.Errorf("%d certificate series, want 15 (4 leaves and a CA per member)", len(got))
+	}
+	sum := 0.0
+	for _, v := range values(mfs, "x509_cert_expired", nil) {
+		sum += v
+	}
+	if sum != 1 {
+		t.Errorf("%v certificates expired, want 1", sum)
+	}
+	if v := value(t, mfs, "etcdpki_findings", map[string]string{"source": "check", "rule": audit.RuleExpired, "severity": "error"}); v != 1 {
+		t.Errorf("etcdpki_findings VALID-EXPIRED = %v, want 1", v)
+	}
+	if v := value(t, mfs, "etcdpki_findings", map[string]string{"rule": audit.RuleCAMismatch}); v != 1 {
+		t.Errorf("etcdpki_findings R2-CA-MISMATCH = %v, want 1", v)
+	}
+	for name, want := range map[string]float64{
+		"etcdpki_scan_errors_total": 0, "etcdpki_last_scan_success": 1, "etcdpki_members": 3,
+		"etcdpki_check_cluster_forms": 1, "etcdpki_check_clients_connect": 0,
+		"etcdpki_last_scan_timestamp_seconds": float64(now.Unix()),
+	} {
+		if v := value(t, mfs, name, nil); v != want {
+			t.Errorf("%s = %v, want %v", name, v, want)
+		}
+	}
+	if mfs["etcdpki_probe_success"] != nil {
+		t.Error("probe metrics without a probe")
+	}
+	if mfs["x509_cert_expired"].GetType() != dto.MetricType_GAUGE || mfs["etcdpki_scan_errors_total"].GetType() != dto.MetricType_COUNTER {
+		t.Error("wrong metric types")
+	}
+
+	resp, err := http.Get(url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `href="/metrics"`) || !strings.Contains(string(body), "3 members") {
+		t.Errorf("index page:\n%s", body)
+	}
+	if resp, err := http.Get(url + "/nothing"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /nothing: %v %v", resp.Status, err)
+	}
+
+	// Nothing of it leaks into the global registry.
+	global, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range global {
+		if strings.HasPrefix(mf.GetName(), "x509_") || strings.HasPrefix(mf.GetName(), "etcdpki_") {
+			t.Errorf("%s is in the default registry", mf.GetName())
+		}
+	}
+}
+
+// TestRescan: Serve rescans on its interval; a repaired certificate stops
+// counting, a vanished directory counts as a scan error.
+func TestRescan(t *testing.T) {
+	c := testca.New(t, testca.Options{Members: 1})
+	c.Reissue("cp1", pki.KindPeer, testca.Validity(c.Now.Add(-48*time.Hour), c.Now.Add(-time.Hour)))
+	other := testca.New(t, testca.Options{Members: 1})
+	e := exporter.New(exporter.Options{Dirs: []string{c.Dir, other.Dir}})
+	url := serve(t, e, 50*time.Millisecond)
+	if v := value(t, scrape(t, url+"/metrics"), "x509_cert_expired", map[string]string{"kind": "peer", "filepath": c.CertPath("cp1", pki.KindPeer)}); v != 1 {
+		t.Fatalf("expired peer = %v", v)
+	}
+	c.Reissue("cp1", pki.KindPeer)
+	if err := os.RemoveAll(other.Dir); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mfs := scrape(t, url+"/metrics")
+		expired := values(mfs, "x509_cert_expired", map[string]string{"kind": "peer", "filepath": c.CertPath("cp1", pki.KindPeer)})
+		errs := value(t, mfs, "etcdpki_scan_errors_total", nil)
+		if len(expired) == 1 && expired[0] == 0 && errs >= 1 && value(t, mfs, "etcdpki_last_scan_success", nil) == 0 &&
+			len(values(mfs, "x509_cert_expired", map[string]string{"filepath": other.CertPath("cp1", pki.KindPeer)})) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no rescan: expired %v, scan errors %v", expired, errs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestWriteText: the text format parses and carries the same series.
+func TestWriteText(t *testing.T) {
+	c := testca.New(t, testca.Options{Members: 1})
+	e := exporter.New(exporter.Options{Dirs: []string{c.Dir, "/nonexistent"}})
+	err := e.Scan(context.Background())
+	var fe *layout.FileError
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent") {
+		t.Errorf("Scan error %v, want one about /nonexistent", err)
+	} else if !errors.As(err, &fe) {
+		t.Errorf("Scan error %T, want a layout.FileError inside", err)
+	}
+	var b strings.Builder
+	if err := e.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := value(t, mfs, "etcdpki_scan_errors_total", nil); v != 1 {
+		t.Errorf("scan errors %v, want 1", v)
+	}
+	if got := len(values(mfs, "x509_cert_not_after", map[string]string{"member": "cp1"})); got != 5 {
+		t.Errorf("%d series for cp1, want 5", got)
+	}
+}
+
+// fakeEtcd is a TLS endpoint that requires client certs from the
+// cluster's CA and answers GET /version as etcd does.
+func fakeEtcd(t *testing.T, c *testca.Cluster) *httptest.Server {
+	t.Helper()
+	kp, err := layout.ReadKeyPair(c.CertPath("cp1", pki.KindServer), c.KeyPath("cp1", pki.KindServer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(c.CA.Cert)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, `{"etcdserver":"3.7.3","etcdcluster":"3.7.0"}`)
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{kp.Cert.Raw}, PrivateKey: kp.Key}},
+		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestProbe: with a probe, every endpoint's reachability and served
+// certificate, and the probe's findings, are metrics too.
+func TestProbe(t *testing.T) {
+	c := testca.New(t, testca.Options{Members: 1})
+	srv := fakeEtcd(t, c)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "https://" + ln.Addr().String()
+	ln.Close()
+	po := &probe.Options{Endpoints: []string{srv.URL, closed}, NoDiscover: true, Timeout: time.Second,
+		CACert: c.CertPath("cp1", pki.KindCA), Cert: c.CertPath("cp1", pki.KindHealthcheckClient), Key: c.KeyPath("cp1", pki.KindHealthcheckClient)}
+	e := exporter.New(exporter.Options{Dirs: []string{c.Dir}, Probe: po})
+	mfs := scrape(t, serve(t, e, time.Hour)+"/metrics")
+	if v := value(t, mfs, "etcdpki_probe_success", nil); v != 1 {
+		t.Errorf("etcdpki_probe_success = %v", v)
+	}
+	if v := value(t, mfs, "etcdpki_probe_endpoint_reachable", map[string]string{"url": srv.URL, "port": "client"}); v != 1 {
+		t.Errorf("fake etcd reachable = %v, want 1", v)
+	}
+	if v := value(t, mfs, "etcdpki_probe_endpoint_reachable", map[string]string{"url": closed}); v != 0 {
+		t.Errorf("closed port reachable = %v, want 0", v)
+	}
+	served, err := layout.ReadCert(c.CertPath("cp1", pki.KindServer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := value(t, mfs, "etcdpki_probe_served_cert_not_after", map[string]string{"url": srv.URL, "subject_CN": "cp1", "issuer_CN": "etcd-ca"}); v != float64(served.NotAfter.Unix()) {
+		t.Errorf("served not after = %v, want %d", v, served.NotAfter.Unix())
+	}
+	if v := value(t, mfs, "etcdpki_findings", map[string]string{"source": "probe", "rule": audit.RuleProbeUnreachable}); v != 1 {
+		t.Errorf("probe findings PROBE-UNREACHABLE = %v, want 1", v)
+	}
+
+	// Unusable probe credentials are a scan error, not a crash.
+	bad := *po
+	bad.Key = "/nonexistent.key"
+	e = exporter.New(exporter.Options{Dirs: []string{c.Dir}, Probe: &bad})
+	if err := e.Scan(context.Background()); err == nil || !strings.Contains(err.Error(), "probe:") {
+		t.Errorf("Scan with a missing key: %v", err)
+	}
+	var b strings.Builder
+	_ = e.WriteText(&b)
+	if !strings.Contains(b.String(), "etcdpki_probe_success 0") || !strings.Contains(b.String(), "etcdpki_scan_errors_total 1") {
+		t.Errorf("metrics after a failed probe:\n%s", b.String())
+	}
+}
