@@ -1,11 +1,9 @@
 package audit
 
 import (
-	"encoding/json"
 	"fmt"
+	"github.com/etcdpki/etcdpki/internal/output"
 	"io"
-
-	"sigs.k8s.io/yaml"
 )
 
 // ANSI colours for the text report; used only when the caller says the
@@ -88,19 +86,8 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 	return err
 }
 
-// WriteJSON writes the report as indented JSON (schema: SchemaVersion).
-func (r *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
-}
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error { return output.JSON(w, r) }
 
-// WriteYAML writes the report as YAML with the same field names as JSON.
-func (r *Report) WriteYAML(w io.Writer) error {
-	b, err := yaml.Marshal(r)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(b)
-	return err
-}
+// WriteYAML writes the report as YAML with the JSON field names.
+func (r *Report) WriteYAML(w io.Writer) error { return output.YAML(w, r) }

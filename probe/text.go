@@ -1,13 +1,11 @@
 package probe
 
 import (
-	"encoding/json"
 	"fmt"
+	"github.com/etcdpki/etcdpki/internal/output"
 	"io"
 	"text/tabwriter"
 	"time"
-
-	"sigs.k8s.io/yaml"
 )
 
 // WriteText writes a table of the endpoints, then the findings and the
@@ -49,19 +47,8 @@ func ok(b *bool, yes, no string) string {
 	return no
 }
 
-// WriteJSON writes the report, endpoints included, as indented JSON.
-func (r *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
-}
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error { return output.JSON(w, r) }
 
-// WriteYAML writes the report, endpoints included, as YAML.
-func (r *Report) WriteYAML(w io.Writer) error {
-	b, err := yaml.Marshal(r)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(b)
-	return err
-}
+// WriteYAML writes the report as YAML with the JSON field names.
+func (r *Report) WriteYAML(w io.Writer) error { return output.YAML(w, r) }

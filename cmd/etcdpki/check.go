@@ -3,7 +3,6 @@ package main
 import (
 	"io"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,9 +12,9 @@ import (
 
 func newCheckCmd() *cobra.Command {
 	var (
-		output, failOn, config, k8sDir string
-		warnWithin                     spec.Duration
-		noColor, local                 bool
+		rf             reportFlags
+		config, k8sDir string
+		local          bool
 	)
 	cmd := &cobra.Command{
 		Use:   "check DIR...",
@@ -40,12 +39,8 @@ them. Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage error.`,
   etcdpki check --local                       # this node's /etc/kubernetes
   etcdpki check -o json cp1 cp2 cp3 | jq '.findings[] | select(.severity=="error")'`,
 		RunE: func(cmd *cobra.Command, dirs []string) error {
-			threshold, err := audit.ParseSeverity(failOn)
-			if err != nil {
-				return usagef("--fail-on: %v", err)
-			}
-			if output != "text" && output != "json" && output != "yaml" {
-				return usagef("unknown output format %q (want text, json or yaml)", output)
+			if err := rf.validate(); err != nil {
+				return err
 			}
 			if local {
 				dirs = append(dirs, k8sDir)
@@ -55,6 +50,7 @@ them. Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage error.`,
 			}
 			var c *spec.Cluster
 			if config != "" {
+				var err error
 				if c, err = spec.Load(config); err != nil {
 					return err
 				}
@@ -63,37 +59,12 @@ them. Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage error.`,
 			if err != nil {
 				return err
 			}
-			ww := time.Duration(warnWithin)
-			if !cmd.Flags().Changed("warn-within") {
-				ww = audit.DefaultWarnWithin
-			} else if ww == 0 {
-				ww = -1
-			}
-			report := audit.Check(members, audit.Options{WarnWithin: ww})
-			w := cmd.OutOrStdout()
-			switch output {
-			case "json":
-				err = report.WriteJSON(w)
-			case "yaml":
-				err = report.WriteYAML(w)
-			default:
-				err = report.WriteText(w, !noColor && isTerminal(w))
-			}
-			if err != nil {
-				return err
-			}
-			if report.Fails(threshold) {
-				return &silentError{code: exitFailure}
-			}
-			return nil
+			return rf.emit(cmd, audit.Check(members, audit.Options{WarnWithin: rf.warn(cmd)}))
 		},
 	}
+	rf.register(cmd, "warn about certificates expiring within this window, e.g. 720h or 30d")
 	f := cmd.Flags()
-	f.StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
-	f.StringVar(&failOn, "fail-on", "error", "exit 1 when a finding is at or above this severity: info, warning or error")
-	f.Var(&warnWithin, "warn-within", "warn about certificates expiring within this window, e.g. 720h or 30d (default 30d; 0 disables)")
 	f.StringVarP(&config, "config", "c", "", "cluster spec `FILE` giving members' names and addresses when their directories have no etcd manifest")
-	f.BoolVar(&noColor, "no-color", false, "never colour the text output")
 	f.BoolVar(&local, "local", false, "check this machine's Kubernetes directory (see --kubernetes-dir)")
 	f.StringVar(&k8sDir, "kubernetes-dir", "/etc/kubernetes", "the Kubernetes directory --local checks")
 	return cmd

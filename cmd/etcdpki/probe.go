@@ -2,23 +2,17 @@ package main
 
 import (
 	"os"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/etcdpki/etcdpki/audit"
 	"github.com/etcdpki/etcdpki/probe"
-	"github.com/etcdpki/etcdpki/spec"
 )
 
 func newProbeCmd() *cobra.Command {
 	var (
-		opts           probe.Options
-		endpoints      string
-		output, failOn string
-		warnWithin     spec.Duration
-		noColor        bool
+		pf         probeFlags
+		rf         reportFlags
+		noDiscover bool
 	)
 	cmd := &cobra.Command{
 		Use:   "probe [MEMBER-DIR...]",
@@ -38,69 +32,26 @@ Findings, output formats and exit codes are those of 'etcdpki check'.`,
   eval "$(etcdpki flags --dir pki --member cp1 --format etcdctl)"; etcdpki probe
   etcdpki probe -o json cp1/ cp2/ cp3/`,
 		RunE: func(cmd *cobra.Command, dirs []string) error {
-			threshold, err := audit.ParseSeverity(failOn)
-			if err != nil {
-				return usagef("--fail-on: %v", err)
+			if err := rf.validate(); err != nil {
+				return err
 			}
-			if output != "text" && output != "json" && output != "yaml" {
-				return usagef("unknown output format %q (want text, json or yaml)", output)
-			}
-			fromEnv(cmd, "endpoints", &endpoints, "ETCDCTL_ENDPOINTS")
-			fromEnv(cmd, "cacert", &opts.CACert, "ETCDCTL_CACERT")
-			fromEnv(cmd, "cert", &opts.Cert, "ETCDCTL_CERT")
-			fromEnv(cmd, "key", &opts.Key, "ETCDCTL_KEY")
-			for _, e := range strings.Split(endpoints, ",") {
-				if e = strings.TrimSpace(e); e != "" {
-					opts.Endpoints = append(opts.Endpoints, e)
-				}
-			}
-			switch {
-			case len(opts.Endpoints) == 0:
-				return withHint(usagef("no endpoints: give --endpoints or set ETCDCTL_ENDPOINTS"), "e.g. --endpoints https://10.0.0.11:2379")
-			case opts.CACert == "" || opts.Cert == "" || opts.Key == "":
-				return withHint(usagef("--cacert, --cert and --key are required (or ETCDCTL_CACERT, ETCDCTL_CERT, ETCDCTL_KEY)"),
-					"use the healthcheck-client or apiserver-etcd-client cert and key")
-			}
-			opts.MemberDirs = dirs
-			if cmd.Flags().Changed("warn-within") {
-				opts.WarnWithin = time.Duration(warnWithin)
-				if opts.WarnWithin == 0 {
-					opts.WarnWithin = -1
-				}
-			}
-			report, err := probe.Run(cmd.Context(), opts)
-			if err != nil {
-				return usageErr(err)
-			}
-			w := cmd.OutOrStdout()
-			switch output {
-			case "json":
-				err = report.WriteJSON(w)
-			case "yaml":
-				err = report.WriteYAML(w)
-			default:
-				err = report.WriteText(w, !noColor && isTerminal(w))
-			}
+			opts, err := pf.resolve(cmd)
 			if err != nil {
 				return err
 			}
-			if report.Fails(threshold) {
-				return &silentError{code: exitFailure}
+			opts.NoDiscover = noDiscover
+			opts.MemberDirs = dirs
+			opts.WarnWithin = rf.warn(cmd)
+			rep, err := probe.Run(cmd.Context(), opts)
+			if err != nil {
+				return usageErr(err)
 			}
-			return nil
+			return rf.emit(cmd, rep)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&endpoints, "endpoints", "", "comma-separated client URLs (default $ETCDCTL_ENDPOINTS)")
-	f.StringVar(&opts.CACert, "cacert", "", "CA bundle `FILE` to verify the members (default $ETCDCTL_CACERT)")
-	f.StringVar(&opts.Cert, "cert", "", "client certificate `FILE` (default $ETCDCTL_CERT)")
-	f.StringVar(&opts.Key, "key", "", "client key `FILE` (default $ETCDCTL_KEY)")
-	f.DurationVar(&opts.Timeout, "timeout", 2*time.Second, "timeout of each dial, handshake and read")
-	f.BoolVar(&opts.NoDiscover, "no-discover", false, "probe only --endpoints, without MemberList")
-	f.StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
-	f.StringVar(&failOn, "fail-on", "error", "exit 1 when a finding is at or above this severity: info, warning or error")
-	f.Var(&warnWithin, "warn-within", "warn about served certificates expiring within this window (default 30d; 0 disables)")
-	f.BoolVar(&noColor, "no-color", false, "never colour the text output")
+	pf.register(cmd, "")
+	cmd.Flags().BoolVar(&noDiscover, "no-discover", false, "probe only --endpoints, without MemberList")
+	rf.register(cmd, "warn about served certificates expiring within this window")
 	return cmd
 }
 
