@@ -1,32 +1,16 @@
 package audit
 
 import (
-	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite docs/rules.md from the catalogue")
+	"github.com/etcdpki/etcdpki/internal/golden"
+)
 
 // TestRulesDoc keeps docs/rules.md identical to the catalogue.
 func TestRulesDoc(t *testing.T) {
-	path := filepath.Join("..", "docs", "rules.md")
-	want := RulesMarkdown()
-	if *update {
-		if err := os.WriteFile(path, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s is out of date with audit/rules.go; run: go test ./audit -run TestRulesDoc -update", path)
-	}
+	golden.Check(t, filepath.Join("..", "docs", "rules.md"), RulesMarkdown(), "run: go test ./audit -run TestRulesDoc -update")
 }
 
 // TestCatalogue checks the catalogue's own consistency.

@@ -1,32 +1,16 @@
 package demo
 
 import (
-	"bytes"
-	"flag"
-	"github.com/etcdpki/etcdpki/audit"
-	"os"
 	"path/filepath"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite docs/demo.md from the fault catalogue")
+	"github.com/etcdpki/etcdpki/audit"
+	"github.com/etcdpki/etcdpki/internal/golden"
+)
 
 // TestFaultsDoc keeps docs/demo.md identical to the fault catalogue.
 func TestFaultsDoc(t *testing.T) {
-	path := filepath.Join("..", "docs", "demo.md")
-	want := FaultsMarkdown()
-	if *update {
-		if err := os.WriteFile(path, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s is out of date with demo/faults.go; run: go test ./demo -run TestFaultsDoc -update", path)
-	}
+	golden.Check(t, filepath.Join("..", "docs", "demo.md"), FaultsMarkdown(), "run: go test ./demo -run TestFaultsDoc -update")
 }
 
 // TestFaultsWellFormed checks the catalogue itself: unique names, a
