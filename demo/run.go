@@ -292,7 +292,11 @@ func explainDeadline(err error, endpoint string, cfg *tls.Config) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
 	defer cancel()
-	if herr := local.CheckHandshake(ctx, endpoint, cfg); herr != nil {
+	herr := local.CheckHandshake(ctx, endpoint, cfg)
+	switch {
+	case errors.Is(herr, context.DeadlineExceeded):
+		return fmt.Errorf("%w (no TLS handshake: etcd serves its client port only once the member is ready)", err)
+	case herr != nil:
 		return fmt.Errorf("%w (TLS: %v)", err, herr)
 	}
 	return err

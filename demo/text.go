@@ -116,37 +116,8 @@ func (r *Result) WriteText(w io.Writer) error {
 		formed += fmt.Sprintf(" (not ready: %s)", strings.Join(r.NotReady, ", "))
 	}
 	fmt.Fprintf(w, "cluster: %s\n", formed)
-	var names []string
-	for n := range r.Clients {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	fmt.Fprintf(w, "clients (write and read through each member with its apiserver-etcd-client cert):\n")
-	for _, n := range names {
-		res := "ok"
-		if r.Clients[n] != "" {
-			res = "FAILED: " + r.Clients[n]
-		}
-		fmt.Fprintf(w, "  %s: %s\n", n, res)
-	}
-	names = names[:0]
-	for n := range r.Gateway {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	fmt.Fprintf(w, "HTTP/JSON API (POST /v3/kv/range through each member's grpc-gateway):\n")
-	for _, n := range names {
-		res := "ok"
-		if r.Gateway[n] != "" {
-			res = "FAILED: " + r.Gateway[n]
-		}
-		for _, nr := range r.NotReady {
-			if nr == n {
-				res = "not ready"
-			}
-		}
-		fmt.Fprintf(w, "  %s: %s\n", n, res)
-	}
+	r.writeOutcomes(w, "clients (write and read through each member with its apiserver-etcd-client cert):", r.Clients)
+	r.writeOutcomes(w, "HTTP/JSON API (POST /v3/kv/range through each member's grpc-gateway):", r.Gateway)
 	if r.Fault != nil && r.Fault.Loopback != "" {
 		fmt.Fprintf(w, "\nloopback: %s\n", r.Fault.Loopback)
 	}
@@ -159,4 +130,26 @@ func (r *Result) WriteText(w io.Writer) error {
 		fmt.Fprintf(w, "  %-9s want %-40s got %-40s %s\n", v.Aspect, v.Want, v.Got, mark)
 	}
 	return nil
+}
+
+// writeOutcomes prints one line per member: ok, not ready, or the error.
+func (r *Result) writeOutcomes(w io.Writer, title string, errs map[string]string) {
+	var names []string
+	for n := range errs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(w, "%s\n", title)
+	for _, n := range names {
+		res := "ok"
+		if errs[n] != "" {
+			res = "FAILED: " + errs[n]
+		}
+		for _, nr := range r.NotReady {
+			if nr == n && errs[n] == "" {
+				res = "not ready"
+			}
+		}
+		fmt.Fprintf(w, "  %s: %s\n", n, res)
+	}
 }
