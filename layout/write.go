@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Permissions as kubeadm and mkcert set them (and CIS 1.1.19–1.1.21 expect):
@@ -19,14 +20,42 @@ const (
 // same directory, synced, then renamed over path, and the directory synced.
 // A reader, or a crash at any point, sees either the old file or the new
 // one, never a mix. Missing parent directories are created with DirPerm.
-func WriteFile(path string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, DirPerm); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+func WriteFile(path string, data []byte, perm os.FileMode) error {
+	p, err := PrepareFile(path, data, perm)
 	if err != nil {
 		return err
+	}
+	return p.Commit()
+}
+
+// PendingFile is a file written and synced under a temporary name next to
+// its final path, waiting to be renamed into place by Commit. Preparing
+// several files before committing any keeps the window in which only some
+// of them are in place down to a few rename calls: a certificate and its
+// key are replaced together this way, because etcd re-reads both on every
+// TLS handshake (tlsutil.NewCert) and fails the handshake while they do not
+// match.
+type PendingFile struct {
+	// Path is the final path; Temp the temporary file, complete and synced.
+	Path, Temp string
+}
+
+// tempPattern is the name pattern of path's temporary files:
+// ".<base>.tmp-<random>", hidden and next to the file it replaces, so the
+// rename stays within one directory (and one file system).
+func tempPattern(path string) string { return "." + filepath.Base(path) + ".tmp-*" }
+
+// PrepareFile writes data to a temporary file next to path, with mode
+// perm, and syncs it. Nothing at path changes until Commit. Missing parent
+// directories are created with DirPerm.
+func PrepareFile(path string, data []byte, perm os.FileMode) (_ *PendingFile, err error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, DirPerm); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(dir, tempPattern(path))
+	if err != nil {
+		return nil, err
 	}
 	tmp := f.Name()
 	defer func() {
@@ -38,25 +67,66 @@ func WriteFile(path string, data []byte, perm os.FileMode) (err error) {
 	// Set the mode before writing so a key is never readable by others,
 	// not even while it is being written.
 	if err = f.Chmod(perm); err != nil {
-		return err
+		return nil, err
 	}
 	if _, err = f.Write(data); err != nil {
-		return err
+		return nil, err
 	}
 	if err = f.Sync(); err != nil {
-		return err
+		return nil, err
 	}
 	if err = f.Close(); err != nil {
-		return err
+		return nil, err
 	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
+	return &PendingFile{Path: path, Temp: tmp}, nil
 }
 
-// syncDir makes a rename durable.
-func syncDir(dir string) error {
+// Commit renames the temporary file over Path and syncs the directory, so
+// the new file survives a crash.
+func (p *PendingFile) Commit() error {
+	if err := os.Rename(p.Temp, p.Path); err != nil {
+		os.Remove(p.Temp)
+		return err
+	}
+	return SyncDir(filepath.Dir(p.Path))
+}
+
+// Abort removes the temporary file; Path is left as it was.
+func (p *PendingFile) Abort() { os.Remove(p.Temp) }
+
+// TempFiles lists the temporary files that PrepareFile (or WriteFile) made
+// for path and that are still there: a process killed between writing and
+// renaming leaves them behind. Each is either cut short (killed while
+// writing) or complete (killed after syncing); whoever reads one must
+// check which.
+func TempFiles(path string) ([]string, error) {
+	matches, err := filepath.Glob(filepath.Join(filepath.Dir(path), escapeGlob(tempPattern(path))))
+	if err != nil {
+		return nil, err
+	}
+	return matches, nil
+}
+
+// escapeGlob escapes the pattern characters of a file name, keeping the
+// trailing "*" of tempPattern.
+func escapeGlob(pattern string) string {
+	body, star := strings.CutSuffix(pattern, "*")
+	var b strings.Builder
+	for _, r := range body {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	if star {
+		b.WriteByte('*')
+	}
+	return b.String()
+}
+
+// SyncDir syncs the directory dir, which makes a rename, a new file or a
+// removal in it durable.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

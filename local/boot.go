@@ -176,17 +176,22 @@ func (cl *Cluster) notReady(ready []bool) []string {
 // so the read can outlive http.Server.Shutdown's one-second context in
 // Etcd.Close (see etcd-io/etcd#22389 for what then stays open).
 func (cl *Cluster) stop() {
+	cl.mu.Lock()
 	cl.stopped = time.Now()
+	var etcds []*embed.Etcd
+	for _, m := range cl.members {
+		if m != nil && m.etcd != nil {
+			etcds = append(etcds, m.etcd)
+		}
+	}
+	cl.mu.Unlock()
 	each := func(f func(e *embed.Etcd)) {
 		var wg sync.WaitGroup
-		for _, m := range cl.members {
-			if m == nil || m.etcd == nil {
-				continue
-			}
+		for _, e := range etcds {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				f(m.etcd)
+				f(e)
 			}()
 		}
 		wg.Wait()

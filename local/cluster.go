@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/etcdpki/etcdpki/layout"
@@ -24,15 +25,22 @@ type Cluster struct {
 	init    *layout.InitResult
 	members []*member
 	logs    *observer.ObservedLogs
+	lg      *zap.Logger // what members started later log to (AddMember, RestartMember)
+	opts    Options
 	stopped time.Time // when stop began
+
+	// mu guards members and each member's etcd against AddMember,
+	// StopMember and RestartMember running while others read them.
+	mu sync.Mutex
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// member is one running etcd member.
+// member is one etcd member of the cluster.
 type member struct {
-	cfg  *render.Config
+	cfg *render.Config
+	// etcd is nil while the member is stopped (StopMember).
 	etcd *embed.Etcd
 }
 
@@ -52,10 +60,20 @@ func (cl *Cluster) Close() error {
 // while serving (it returns that member's error). The cluster keeps
 // running either way; Close stops it.
 func (cl *Cluster) Wait(ctx context.Context) error {
-	errc := make(chan error, len(cl.members))
+	// A copy of each running member, so that StopMember, which clears a
+	// member's etcd, does not race with the waits.
+	cl.mu.Lock()
+	var members []*member
+	for _, m := range cl.members {
+		if m.etcd != nil {
+			members = append(members, &member{cfg: m.cfg, etcd: m.etcd})
+		}
+	}
+	cl.mu.Unlock()
+	errc := make(chan error, len(members))
 	done := make(chan struct{})
 	defer close(done)
-	for _, m := range cl.members {
+	for _, m := range members {
 		go func() {
 			if err := m.await(nil, done); !errors.Is(err, errDone) {
 				errc <- fmt.Errorf("member %s: %w", m.cfg.Name, err)
@@ -70,8 +88,12 @@ func (cl *Cluster) Wait(ctx context.Context) error {
 	}
 }
 
-// Spec is the cluster's spec.
-func (cl *Cluster) Spec() *spec.Cluster { return cl.spec }
+// Spec is the cluster's spec (with the members AddMember added).
+func (cl *Cluster) Spec() *spec.Cluster {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return cl.spec
+}
 
 // Dir is the directory the cluster was booted from: init's layout (the
 // CA in ca/, each member's tree in <member>/, cluster.yaml) plus the
@@ -87,6 +109,8 @@ func (cl *Cluster) InitResult() *layout.InitResult { return cl.init }
 
 // Members returns the member names in spec order.
 func (cl *Cluster) Members() []string {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
 	names := make([]string, len(cl.members))
 	for i, m := range cl.members {
 		names[i] = m.cfg.Name
@@ -97,6 +121,8 @@ func (cl *Cluster) Members() []string {
 // Endpoints returns every member's advertised client URL, in the order of
 // Members.
 func (cl *Cluster) Endpoints() []string {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
 	var urls []string
 	for _, m := range cl.members {
 		urls = append(urls, m.cfg.AdvertiseClientURLs...)
@@ -107,6 +133,8 @@ func (cl *Cluster) Endpoints() []string {
 // Config returns the configuration member name runs with (its URLs and
 // file paths), or nil if there is no such member.
 func (cl *Cluster) Config(name string) *render.Config {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
 	if m := cl.member(name); m != nil {
 		return m.cfg
 	}
@@ -114,8 +142,11 @@ func (cl *Cluster) Config(name string) *render.Config {
 }
 
 // Etcd returns member name's embedded etcd, or nil if there is no such
-// member; for callers that inspect the server (leader, member ID).
+// member or it is stopped; for callers that inspect the server (leader,
+// member ID).
 func (cl *Cluster) Etcd(name string) *embed.Etcd {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
 	if m := cl.member(name); m != nil {
 		return m.etcd
 	}

@@ -11,6 +11,11 @@
 // 127.0.0.2, …; Linux routes all of 127.0.0.0/8 to lo) with mutual TLS on
 // both the client and the peer port.
 //
+// A running cluster can gain a member (Cluster.AddMember, after the
+// cluster was told with MemberAdd), and its members can be stopped and
+// restarted one at a time (StopMember, RestartMember), as the lifecycle
+// tests do for rolling restarts.
+//
 // etcd's own logs are captured (Cluster.Logs) rather than printed, so a
 // caller can show what etcd said, e.g. which TLS connections it rejected.
 package local

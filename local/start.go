@@ -152,7 +152,7 @@ func StartFromDir(ctx context.Context, out string, c *spec.Cluster, opts Options
 		w = nil
 	}
 	lg, logs := newLogger(w)
-	cl := &Cluster{spec: c, out: out, logs: logs}
+	cl := &Cluster{spec: c, out: out, logs: logs, lg: lg, opts: opts}
 	if err := cl.boot(ctx, configs, lg, opts.ReadyTimeout, opts.KeepNotReady); err != nil {
 		var be *BootError
 		if errors.As(err, &be) {

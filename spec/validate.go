@@ -38,10 +38,11 @@ func (e *ValidationError) Error() string {
 // Kubernetes, kubeadm and etcd's --name all use them that way.
 var dnsName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 
-// reservedNames cannot be member names because init uses them as
-// directory and file names next to the members' trees (layout.CADir and
-// layout.SpecFile).
-var reservedNames = map[string]bool{"ca": true, "cluster.yaml": true}
+// reservedNames cannot be member names because etcdpki uses them as
+// directory and file names next to the members' trees: init's CA and spec
+// (layout.CADir and layout.SpecFile), and the new CA during a CA rotation
+// and the backups of replaced files (package lifecycle).
+var reservedNames = map[string]bool{"ca": true, "cluster.yaml": true, "ca-next": true, "backups": true}
 
 // Validate checks c (after WithDefaults) and returns a *ValidationError
 // listing every problem, or nil.
@@ -117,7 +118,7 @@ func (c *Cluster) Validate() error {
 		case !dnsName.MatchString(m.Name) || len(m.Name) > 253:
 			add(f+".name", "%q is not a valid member name (lower-case letters, digits, '-' and '.')", m.Name)
 		case reservedNames[m.Name]:
-			add(f+".name", "%q is reserved (init writes <out>/ca and <out>/cluster.yaml next to the members' directories)", m.Name)
+			add(f+".name", "%q is reserved (etcdpki keeps <out>/ca, <out>/ca-next, <out>/backups and <out>/cluster.yaml next to the members' directories)", m.Name)
 		case names[m.Name] != "":
 			add(f+".name", "duplicate member name %q (also %s)", m.Name, names[m.Name])
 		default:

@@ -1,0 +1,268 @@
+package lifecycle
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/etcdpki/etcdpki/layout"
+	"github.com/etcdpki/etcdpki/pki"
+)
+
+// change is one file to bring to new content.
+type change struct {
+	path string
+	data []byte
+	perm os.FileMode
+}
+
+// changeSet writes the files of one command run under root, backing up
+// what it replaces (see the package documentation) and recording what it
+// did in res.
+type changeSet struct {
+	root string
+	op   string
+	now  time.Time
+	res  *Result
+	// backup is the run's backup directory, made on first use.
+	backup string
+}
+
+func newChangeSet(root, op string, now time.Time) *changeSet {
+	return &changeSet{root: root, op: op, now: now, res: &Result{Dir: root}}
+}
+
+// apply brings one group of files to their new content: a certificate and
+// its key, a CA certificate and its key, or a single file. Files that
+// already hold their new content are left alone. The others are backed up,
+// then all of them are written under temporary names, and only then renamed
+// into place, one right after the other: the only moment at which a group
+// is half replaced is between two renames, and a run killed there is
+// completed by the next one (repair).
+func (cs *changeSet) apply(group ...change) error {
+	var todo []change
+	for _, c := range group {
+		old, err := os.ReadFile(c.path)
+		switch {
+		case err == nil && bytes.Equal(old, c.data):
+			cs.res.Unchanged = append(cs.res.Unchanged, relTo(cs.root, c.path))
+			continue
+		case err == nil:
+			if err := cs.backupFile(c.path, old); err != nil {
+				return err
+			}
+		case !notExist(err):
+			return &layout.FileError{Path: c.path, Err: unwrapPath(err)}
+		}
+		todo = append(todo, c)
+	}
+	var pending []*layout.PendingFile
+	abort := func() {
+		for _, p := range pending {
+			p.Abort()
+		}
+	}
+	for _, c := range todo {
+		p, err := layout.PrepareFile(c.path, c.data, c.perm)
+		if err != nil {
+			abort()
+			return fmt.Errorf("writing %s: %w", c.path, err)
+		}
+		pending = append(pending, p)
+	}
+	for i, p := range pending {
+		if err := p.Commit(); err != nil {
+			for _, q := range pending[i+1:] {
+				q.Abort()
+			}
+			return fmt.Errorf("writing %s: %w", p.Path, err)
+		}
+		cs.res.Written = append(cs.res.Written, relTo(cs.root, p.Path))
+	}
+	return nil
+}
+
+// backupFile copies the current content of path into the run's backup
+// directory, under path's name relative to root and with its mode, and
+// syncs it, before path is replaced.
+func (cs *changeSet) backupFile(path string, data []byte) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return &layout.FileError{Path: path, Err: unwrapPath(err)}
+	}
+	dir, err := cs.backupDir()
+	if err != nil {
+		return err
+	}
+	dst := filepath.Join(dir, relTo(cs.root, path))
+	if err := layout.WriteFile(dst, data, st.Mode().Perm()); err != nil {
+		return fmt.Errorf("backing up %s: %w", path, err)
+	}
+	return nil
+}
+
+// backupDir makes <root>/backups/<UTC time>-<op> on first use; a second
+// run within the same second gets a suffix rather than mixing its backups
+// with the first one's.
+func (cs *changeSet) backupDir() (string, error) {
+	if cs.backup != "" {
+		return cs.backup, nil
+	}
+	parent := BackupsDir(cs.root)
+	if err := os.MkdirAll(parent, layout.DirPerm); err != nil {
+		return "", err
+	}
+	base := cs.now.UTC().Format("20060102T150405Z") + "-" + strings.ReplaceAll(cs.op, " ", "-")
+	for i := 1; ; i++ {
+		name := base
+		if i > 1 {
+			name += "." + strconv.Itoa(i)
+		}
+		dir := filepath.Join(parent, name)
+		err := os.Mkdir(dir, layout.DirPerm)
+		if err == nil {
+			cs.backup = dir
+			cs.res.Backup = relTo(cs.root, dir)
+			return dir, nil
+		}
+		if !os.IsExist(err) {
+			return "", err
+		}
+	}
+}
+
+// pair is a certificate file and its key file, which must match: a leaf
+// and its key, or a CA certificate (the first one of a bundle) and the
+// CA's key.
+type pair struct{ cert, key string }
+
+// repair completes the replacements that a killed run left half done and
+// removes the temporary files it left. A group is replaced by renaming
+// complete, synced temporary files into place (apply), so a pair whose
+// certificate and key do not match, next to a temporary file that matches
+// the other half, is one that was killed between its two renames: the
+// rename is finished. Every other temporary file is left over from a run
+// killed before its renames began, while the old files were still whole,
+// and is removed.
+func (cs *changeSet) repair(pairs []pair, singles []string) error {
+	for _, p := range pairs {
+		certTemps, err := layout.TempFiles(p.cert)
+		if err != nil {
+			return err
+		}
+		keyTemps, err := layout.TempFiles(p.key)
+		if err != nil {
+			return err
+		}
+		if len(certTemps) == 0 && len(keyTemps) == 0 {
+			continue
+		}
+		if !pairMatches(p.cert, p.key) {
+			done := false
+			for _, t := range certTemps {
+				if pairMatches(t, p.key) {
+					done, err = true, cs.finish(t, p.cert)
+					break
+				}
+			}
+			for _, t := range keyTemps {
+				if !done && pairMatches(p.cert, t) {
+					done, err = true, cs.finish(t, p.key)
+				}
+			}
+			if err != nil {
+				return err
+			}
+		}
+		singles = append(singles, p.cert, p.key)
+	}
+	for _, s := range singles {
+		temps, err := layout.TempFiles(s)
+		if err != nil {
+			return err
+		}
+		for _, t := range temps {
+			if err := os.Remove(t); err != nil && !notExist(err) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// finish renames the temporary file temp, complete and synced, to path.
+func (cs *changeSet) finish(temp, path string) error {
+	if err := (&layout.PendingFile{Path: path, Temp: temp}).Commit(); err != nil {
+		return fmt.Errorf("completing the interrupted write of %s: %w", path, err)
+	}
+	cs.res.Repaired = append(cs.res.Repaired, relTo(cs.root, path))
+	return nil
+}
+
+// pairMatches reports whether certPath's first certificate and keyPath's
+// key both read and belong together.
+func pairMatches(certPath, keyPath string) bool {
+	certs, err := layout.ReadCerts(certPath)
+	if err != nil {
+		return false
+	}
+	key, err := layout.ReadKey(keyPath)
+	return err == nil && pki.KeyMatches(certs[0].PublicKey, key)
+}
+
+// managed lists the files of the directory that the commands here change,
+// as the pairs and single files repair looks at; extra members (a member
+// being added, not yet in the spec) are included.
+func (d *Dir) managed(extra ...string) ([]pair, []string) {
+	pairs := []pair{
+		{filepath.Join(layout.CADir(d.Path), "ca.crt"), filepath.Join(layout.CADir(d.Path), "ca.key")},
+		{filepath.Join(NextCADir(d.Path), "ca.crt"), filepath.Join(NextCADir(d.Path), "ca.key")},
+	}
+	singles := []string{layout.SpecFile(d.Path)}
+	names := slices.Clone(extra)
+	for _, m := range d.Spec.Members {
+		names = append(names, m.Name)
+	}
+	for _, name := range names {
+		for _, kind := range d.LeafKinds() {
+			pairs = append(pairs, pair{d.CertPath(name, kind), d.KeyPath(name, kind)})
+		}
+		if d.Spec.ExternalCA {
+			singles = append(singles, d.CertPath(name, pki.KindCA))
+		} else {
+			pairs = append(pairs, pair{d.CertPath(name, pki.KindCA), d.KeyPath(name, pki.KindCA)})
+		}
+	}
+	return pairs, singles
+}
+
+// begin starts a command that changes out at time now (zero: the current
+// time): it takes the lock, reads the spec and repairs what an interrupted
+// run left. extra names members that are not in the spec yet
+// (add-member). Call the returned function when done.
+func begin(out, op string, now time.Time, extra ...string) (*Dir, *changeSet, func(), error) {
+	if now.IsZero() {
+		now = time.Now()
+	}
+	unlock, err := lock(out, op)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	d, err := Open(out)
+	if err != nil {
+		unlock()
+		return nil, nil, nil, err
+	}
+	cs := newChangeSet(out, op, now)
+	pairs, singles := d.managed(extra...)
+	if err := cs.repair(pairs, singles); err != nil {
+		unlock()
+		return nil, nil, nil, err
+	}
+	return d, cs, unlock, nil
+}

@@ -1,0 +1,10 @@
+//go:build unix
+
+package lifecycle_test
+
+import (
+	"os"
+	"syscall"
+)
+
+func flock(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) }

@@ -1,0 +1,336 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/etcdpki/etcdpki/layout"
+	"github.com/etcdpki/etcdpki/pki"
+	"github.com/etcdpki/etcdpki/spec"
+)
+
+// RotateOptions tune the rotation steps.
+type RotateOptions struct {
+	// Members limits the step to these members; empty means all. Members
+	// already past the step are left alone either way.
+	Members []string
+	// ReuseKey makes Reissue keep each leaf's key.
+	ReuseKey bool
+	// Live makes Reissue and Finalize check the running members first
+	// (CheckLive) and refuse unless every port accepts a client
+	// certificate of the new CA and, for Finalize, serves one.
+	Live bool
+	// LiveTimeout bounds each handshake of the live check (zero: 2 s).
+	LiveTimeout time.Duration
+	// Now is the time of issue; zero means time.Now().
+	Now time.Time
+}
+
+// RotateResult says what a rotation step did.
+type RotateResult struct {
+	Result
+	// Changed lists the members this run moved to the step's stage.
+	Changed []string
+	// Issued lists the certificates Reissue issued.
+	Issued []Issued
+	// CreatedCA is true when Stage made the new CA (a second Stage reuses
+	// it); NewCA is its fingerprint.
+	CreatedCA bool
+	NewCA     string
+	// Promoted is true when Finalize made the new CA <out>/ca, ending the
+	// rotation.
+	Promoted bool
+	// Status is where the rotation stands after the step.
+	Status *RotationStatus
+}
+
+// Stage starts (or continues) a CA rotation of the PKI directory out: it
+// makes the new CA, once, in <out>/ca-next, and makes the ca.crt of every
+// selected member that is still on the old CA the bundle old+new. Each
+// staged member must then be restarted, one at a time: etcd builds its
+// trusted CA pools only when it starts (transport.TLSInfo.ServerConfig and
+// ClientConfig).
+func Stage(out string, opts RotateOptions) (*RotateResult, error) {
+	const op = "rotate-ca stage"
+	ready := func(st *RotationStatus) error {
+		if err := st.refuseInconsistent(op); err != nil {
+			return err
+		}
+		if st.Promoted {
+			return &RefusedError{Op: op, Detail: "the last rotation's finalize was interrupted", Hint: "etcdpki rotate-ca finalize --dir " + out + " completes it"}
+		}
+		return nil
+	}
+	s, err := beginStep(context.Background(), out, op, opts, ready, false)
+	if err != nil {
+		return nil, err
+	}
+	defer s.unlock()
+	d, cs, st, members := s.d, s.cs, s.st, s.members
+	res := &RotateResult{}
+	next, err := d.NextCA()
+	if err != nil {
+		return nil, err
+	}
+	if next == nil {
+		key, err := pki.GenerateKey(d.Spec.Algorithm)
+		if err != nil {
+			return nil, err
+		}
+		if next, err = pki.NewCA(key, pki.CACommonName, time.Duration(d.Spec.CAValidity), cs.now); err != nil {
+			return nil, err
+		}
+		keyPEM, err := pki.EncodeKey(next.Key)
+		if err != nil {
+			return nil, err
+		}
+		dir := NextCADir(out)
+		if err := cs.apply(change{filepath.Join(dir, "ca.key"), keyPEM, layout.KeyPerm},
+			change{filepath.Join(dir, "ca.crt"), pki.EncodeCert(next.Cert), layout.CertPerm}); err != nil {
+			return nil, err
+		}
+		res.CreatedCA = true
+		// Re-read: every member is judged against the new CA now.
+		if st, err = d.status(); err != nil {
+			return nil, err
+		}
+	}
+	res.NewCA = pki.Fingerprint(next.Cert)
+	// Old first: the first certificate of ca.crt stays the one ca.key
+	// belongs to, which is how kubeadm reads a CA pair from disk.
+	bundle := pki.EncodeCerts(st.old, next.Cert)
+	for _, m := range members {
+		if st.member(m.Name).Stage != StageOld {
+			continue
+		}
+		if err := cs.apply(change1(d.CertPath(m.Name, pki.KindCA), bundle)); err != nil {
+			return res.done(d, cs, err)
+		}
+		res.Changed = append(res.Changed, m.Name)
+	}
+	return res.done(d, cs, nil)
+}
+
+// Reissue signs the leaves of the selected members with the new CA, with
+// new keys unless opts.ReuseKey. It refuses unless every member's ca.crt
+// trusts the new CA (a member's new leaves are presented to all the
+// others) and, with opts.Live, every running member accepts it. No restart
+// is needed afterwards: etcd reads its certificate and key on every
+// handshake (the GetCertificate and GetClientCertificate callbacks of
+// transport.TLSInfo call tlsutil.NewCert).
+func Reissue(ctx context.Context, out string, opts RotateOptions) (*RotateResult, error) {
+	const op = "rotate-ca reissue"
+	ready := func(st *RotationStatus) error { return st.refuseBefore(op, StageStaged) }
+	s, err := beginStep(ctx, out, op, opts, ready, false)
+	if err != nil {
+		return nil, err
+	}
+	defer s.unlock()
+	d, cs, st, members := s.d, s.cs, s.st, s.members
+	next, err := d.NextCA()
+	if err != nil {
+		return nil, err
+	}
+	res := &RotateResult{NewCA: pki.Fingerprint(next.Cert)}
+	var jobs []leafJob
+	for _, m := range members {
+		ms := st.member(m.Name)
+		for _, kind := range ms.OldLeaves {
+			j, err := d.readLeaf(op, m, kind, opts.ReuseKey)
+			if err != nil {
+				return nil, err
+			}
+			jobs = append(jobs, j)
+		}
+		if len(ms.OldLeaves) > 0 {
+			res.Changed = append(res.Changed, m.Name)
+		}
+	}
+	res.Issued, err = issueLeaves(cs, d.Spec, next, jobs, cs.now)
+	return res.done(d, cs, err)
+}
+
+// Finalize makes the new CA the only one the selected members trust: their
+// ca.crt becomes the new CA's certificate and, unless the CA is external,
+// their ca.key its key (the old key is backed up first). It refuses while
+// any member still has a leaf of the old CA: a finalized member refuses
+// them once restarted. Each finalized member must then be restarted, one
+// at a time. When every member is finalized, the new CA replaces <out>/ca
+// (backed up) and <out>/ca-next is removed, which ends the rotation.
+func Finalize(ctx context.Context, out string, opts RotateOptions) (*RotateResult, error) {
+	const op = "rotate-ca finalize"
+	ready := func(st *RotationStatus) error { return st.refuseBefore(op, StageReissued) }
+	s, err := beginStep(ctx, out, op, opts, ready, true)
+	if err != nil {
+		return nil, err
+	}
+	defer s.unlock()
+	d, cs, st, members := s.d, s.cs, s.st, s.members
+	dir := NextCADir(out)
+	// The bytes of the new CA's files, copied as they are.
+	certPEM, err := layout.ReadFile(filepath.Join(dir, "ca.crt"))
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := layout.ReadFile(filepath.Join(dir, "ca.key"))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := readCA(dir); err != nil {
+		return nil, err
+	}
+	res := &RotateResult{NewCA: st.New}
+	pairOf := func(certPath, keyPath string, withKey bool) []change {
+		g := []change{{certPath, certPEM, layout.CertPerm}}
+		if withKey {
+			// The key goes first, as for leaves (see issueLeaves).
+			g = append([]change{{keyPath, keyPEM, layout.KeyPerm}}, g...)
+		}
+		return g
+	}
+	for _, m := range members {
+		if st.member(m.Name).Stage == StageFinalized {
+			continue
+		}
+		if err := cs.apply(pairOf(d.CertPath(m.Name, pki.KindCA), d.KeyPath(m.Name, pki.KindCA), !d.Spec.ExternalCA)...); err != nil {
+			return res.done(d, cs, err)
+		}
+		res.Changed = append(res.Changed, m.Name)
+	}
+	if st, err = d.status(); err != nil {
+		return res.done(d, cs, err)
+	}
+	for _, m := range st.Members {
+		if m.Stage != StageFinalized {
+			return res.done(d, cs, nil)
+		}
+	}
+	// Every member is finalized: the new CA becomes the cluster's CA, for
+	// init, add-member and renew from now on.
+	caDir := layout.CADir(out)
+	if err := cs.apply(pairOf(filepath.Join(caDir, "ca.crt"), filepath.Join(caDir, "ca.key"), true)...); err != nil {
+		return res.done(d, cs, err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return res.done(d, cs, err)
+	}
+	if err := layout.SyncDir(out); err != nil {
+		return res.done(d, cs, err)
+	}
+	res.Promoted = true
+	return res.done(d, cs, nil)
+}
+
+// step is a rotation step under way: the directory (locked and repaired),
+// its change set, the status it started from, and the selected members.
+type step struct {
+	d       *Dir
+	cs      *changeSet
+	st      *RotationStatus
+	members []*spec.Member
+	unlock  func()
+}
+
+// beginStep starts a rotation step: begin, the status, the step's own
+// refusal (ready), the members selected and, with opts.Live, the check of
+// the running members (every port must accept the new CA and, with
+// serveNew, serve it). Nothing is written before all of them pass.
+func beginStep(ctx context.Context, out, op string, opts RotateOptions, ready func(*RotationStatus) error, serveNew bool) (*step, error) {
+	d, cs, unlock, err := begin(out, op, opts.Now)
+	if err != nil {
+		return nil, err
+	}
+	s := &step{d: d, cs: cs, unlock: unlock}
+	fail := func(err error) (*step, error) {
+		unlock()
+		return nil, err
+	}
+	if s.st, err = d.status(); err != nil {
+		return fail(err)
+	}
+	if err := ready(s.st); err != nil {
+		return fail(err)
+	}
+	if s.members, err = d.members(op, opts.Members); err != nil {
+		return fail(err)
+	}
+	if opts.Live {
+		ports, err := d.checkLive(ctx, opts.LiveTimeout)
+		if err != nil {
+			return fail(err)
+		}
+		if err := refuseLive(op, ports, serveNew); err != nil {
+			return fail(err)
+		}
+	}
+	return s, nil
+}
+
+// done records what the change set did and the status after it.
+func (r *RotateResult) done(d *Dir, cs *changeSet, err error) (*RotateResult, error) {
+	r.Result = *cs.res
+	if st, serr := d.status(); serr == nil {
+		r.Status = st
+	}
+	return r, err
+}
+
+// member returns the status of member name.
+func (s *RotationStatus) member(name string) *MemberStatus {
+	for i := range s.Members {
+		if s.Members[i].Name == name {
+			return &s.Members[i]
+		}
+	}
+	return &MemberStatus{Name: name, Stage: StageInconsistent}
+}
+
+// refuseInconsistent refuses any step while a member fits no stage.
+func (s *RotationStatus) refuseInconsistent(op string) error {
+	var lines []string
+	for _, m := range s.Members {
+		if m.Stage == StageInconsistent {
+			lines = append(lines, m.Name+": "+m.Problem)
+		}
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	return &RefusedError{Op: op, Detail: "members in no consistent stage: " + strings.Join(lines, "; "),
+		Hint: "etcdpki check " + s.Dir + " says what is wrong; backups of replaced files are in " + BackupsDir(s.Dir)}
+}
+
+// refuseBefore refuses a step while any member is short of stage min: a
+// member that is not yet staged when leaves are reissued, or one that
+// still has leaves of the old CA when the CA is finalized.
+func (s *RotationStatus) refuseBefore(op string, min MemberStage) error {
+	if !s.InProgress {
+		return &RefusedError{Op: op, Detail: "no CA rotation in progress", Hint: "etcdpki rotate-ca stage --dir " + s.Dir + " starts one"}
+	}
+	if err := s.refuseInconsistent(op); err != nil {
+		return err
+	}
+	order := []MemberStage{StageOld, StageStaged, StageReissuing, StageReissued, StageFinalized}
+	var behind []string
+	for _, m := range s.Members {
+		if slices.Index(order, m.Stage) < slices.Index(order, min) {
+			behind = append(behind, fmt.Sprintf("%s (%s)", m.Name, m.Stage))
+		}
+	}
+	if len(behind) == 0 {
+		return nil
+	}
+	switch min {
+	case StageStaged:
+		return &RefusedError{Op: op, Detail: "not every member trusts the new CA yet: " + strings.Join(behind, ", ") +
+			"; a leaf of the new CA would be refused by them", Hint: "etcdpki rotate-ca stage --dir " + s.Dir + ", then restart each staged member, one at a time"}
+	default:
+		return &RefusedError{Op: op, Detail: "not every member's leaves are the new CA's yet: " + strings.Join(behind, ", ") +
+			"; a member that trusts only the new CA refuses them", Hint: "etcdpki rotate-ca reissue --dir " + s.Dir + " first"}
+	}
+}

@@ -1,0 +1,232 @@
+package lifecycle_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/etcdpki/etcdpki/layout"
+	"github.com/etcdpki/etcdpki/lifecycle"
+	"github.com/etcdpki/etcdpki/pki"
+	"github.com/etcdpki/etcdpki/spec"
+)
+
+// stages returns every member's stage, in member order, joined.
+func stages(t *testing.T, out string) (string, lifecycle.Step) {
+	t.Helper()
+	st, err := lifecycle.Status(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s []string
+	for _, m := range st.Members {
+		s = append(s, m.Name+"="+string(m.Stage))
+		if m.Problem != "" {
+			t.Logf("%s: %s", m.Name, m.Problem)
+		}
+	}
+	return strings.Join(s, " "), st.Next
+}
+
+func wantStages(t *testing.T, out, want string, next lifecycle.Step) {
+	t.Helper()
+	got, gotNext := stages(t, out)
+	if got != want || gotNext != next {
+		t.Errorf("stages %q next %s, want %q next %s", got, gotNext, want, next)
+	}
+}
+
+func wantRefused(t *testing.T, err error, want string) {
+	t.Helper()
+	var re *lifecycle.RefusedError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want a refusal containing %q", err, want)
+	}
+}
+
+func TestRotateCA(t *testing.T) {
+	ctx := context.Background()
+	out := threeMembers(t)
+	oldCA := readCert(t, filepath.Join(out, "ca", "ca.crt"))
+	oldCAKey, _ := os.ReadFile(filepath.Join(out, "ca", "ca.key"))
+	wantStages(t, out, "cp1=old cp2=old cp3=old", lifecycle.StepStage)
+
+	// Nothing but stage can start a rotation.
+	_, err := lifecycle.Reissue(ctx, out, lifecycle.RotateOptions{})
+	wantRefused(t, err, "no CA rotation in progress")
+	_, err = lifecycle.Finalize(ctx, out, lifecycle.RotateOptions{})
+	wantRefused(t, err, "no CA rotation in progress")
+
+	// Stage one member: the new CA is made, cp1 trusts both.
+	res, err := lifecycle.Stage(out, lifecycle.RotateOptions{Members: []string{"cp1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.CreatedCA || strings.Join(res.Changed, ",") != "cp1" {
+		t.Errorf("stage cp1: created %v, changed %v", res.CreatedCA, res.Changed)
+	}
+	newCA := readCert(t, filepath.Join(out, "ca-next", "ca.crt"))
+	bundle, err := layout.ReadCerts(certPath(out, "cp1", pki.KindCA))
+	if err != nil || len(bundle) != 2 || !bytes.Equal(bundle[0].Raw, oldCA.Raw) || !bytes.Equal(bundle[1].Raw, newCA.Raw) {
+		t.Fatalf("cp1 ca.crt after stage: %d certs, %v; want old then new", len(bundle), err)
+	}
+	wantStages(t, out, "cp1=staged cp2=old cp3=old", lifecycle.StepStage)
+
+	// Reissue while cp2 and cp3 do not trust the new CA is refused.
+	_, err = lifecycle.Reissue(ctx, out, lifecycle.RotateOptions{Members: []string{"cp1"}})
+	wantRefused(t, err, "not every member trusts the new CA yet: cp2 (old), cp3 (old)")
+
+	// Staging everyone reuses the new CA and leaves cp1 alone.
+	before := snapshot(t, out)
+	res, err = lifecycle.Stage(out, lifecycle.RotateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.CreatedCA || strings.Join(res.Changed, ",") != "cp2,cp3" {
+		t.Errorf("stage all: created %v, changed %v", res.CreatedCA, res.Changed)
+	}
+	if got := changed(before, snapshot(t, out)); strings.Join(got, " ") != "cp2/etc/kubernetes/pki/etcd/ca.crt cp3/etc/kubernetes/pki/etcd/ca.crt" {
+		t.Errorf("stage all changed %v", got)
+	}
+	wantStages(t, out, "cp1=staged cp2=staged cp3=staged", lifecycle.StepReissue)
+	// Idempotent.
+	res, err = lifecycle.Stage(out, lifecycle.RotateOptions{})
+	if err != nil || len(res.Written) != 0 || len(res.Changed) != 0 {
+		t.Errorf("third stage: wrote %v, changed %v, %v", res.Written, res.Changed, err)
+	}
+	// add-member and renew refuse while the rotation runs.
+	_, err = lifecycle.Renew(out, lifecycle.RenewOptions{})
+	wantRefused(t, err, "a CA rotation is in progress")
+	_, err = lifecycle.AddMember(out, spec.Member{Name: "cp4", IPs: []string{"10.0.0.14"}}, lifecycle.AddMemberOptions{})
+	wantRefused(t, err, "a CA rotation is in progress")
+
+	// Finalize before the leaves are reissued is refused.
+	_, err = lifecycle.Finalize(ctx, out, lifecycle.RotateOptions{})
+	wantRefused(t, err, "not every member's leaves are the new CA's yet: cp1 (staged), cp2 (staged), cp3 (staged)")
+
+	// Reissue one member, then the rest.
+	res, err = lifecycle.Reissue(ctx, out, lifecycle.RotateOptions{Members: []string{"cp2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Issued) != 4 {
+		t.Errorf("reissue cp2 issued %d", len(res.Issued))
+	}
+	wantStages(t, out, "cp1=staged cp2=reissued cp3=staged", lifecycle.StepReissue)
+	res, err = lifecycle.Reissue(ctx, out, lifecycle.RotateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Issued) != 8 || strings.Join(res.Changed, ",") != "cp1,cp3" {
+		t.Errorf("reissue all: issued %d, changed %v", len(res.Issued), res.Changed)
+	}
+	for _, m := range []string{"cp1", "cp2", "cp3"} {
+		for _, kind := range []pki.Kind{pki.KindServer, pki.KindPeer, pki.KindAPIServerClient, pki.KindHealthcheckClient} {
+			if err := pki.SignedBy(readCert(t, certPath(out, m, kind)), newCA); err != nil {
+				t.Errorf("%s %s: %v", m, kind, err)
+			}
+		}
+	}
+	wantStages(t, out, "cp1=reissued cp2=reissued cp3=reissued", lifecycle.StepFinalize)
+
+	// Finalize member by member; the CA moves to <out>/ca with the last.
+	res, err = lifecycle.Finalize(ctx, out, lifecycle.RotateOptions{Members: []string{"cp3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Promoted {
+		t.Error("promoted the new CA with cp1 and cp2 not finalized")
+	}
+	wantStages(t, out, "cp1=reissued cp2=reissued cp3=finalized", lifecycle.StepFinalize)
+	res, err = lifecycle.Finalize(ctx, out, lifecycle.RotateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Promoted || res.Status == nil || res.Status.InProgress {
+		t.Errorf("final finalize: promoted %v, status %+v", res.Promoted, res.Status)
+	}
+	if _, err := os.Stat(filepath.Join(out, "ca-next")); !os.IsNotExist(err) {
+		t.Errorf("ca-next still there: %v", err)
+	}
+	if ca := readCert(t, filepath.Join(out, "ca", "ca.crt")); !bytes.Equal(ca.Raw, newCA.Raw) {
+		t.Error("<out>/ca is not the new CA")
+	}
+	for _, m := range []string{"cp1", "cp2", "cp3"} {
+		trust, err := layout.ReadCerts(certPath(out, m, pki.KindCA))
+		if err != nil || len(trust) != 1 || !bytes.Equal(trust[0].Raw, newCA.Raw) {
+			t.Errorf("%s ca.crt: %d certs, %v", m, len(trust), err)
+		}
+		if _, err := layout.ReadKeyPair(certPath(out, m, pki.KindCA), keyPath(out, m, pki.KindCA)); err != nil {
+			t.Errorf("%s CA pair: %v", m, err)
+		}
+	}
+	// The old CA key is in the backup of the run that replaced it.
+	saved, err := os.ReadFile(filepath.Join(out, res.Backup, "ca", "ca.key"))
+	if err != nil || !bytes.Equal(saved, oldCAKey) {
+		t.Errorf("old CA key backup: %v", err)
+	}
+	wantStages(t, out, "cp1=old cp2=old cp3=old", lifecycle.StepStage)
+	checkClean(t, out)
+	// A new member and a renewal now use the new CA.
+	if _, err := lifecycle.AddMember(out, spec.Member{Name: "cp4", IPs: []string{"10.0.0.14"}}, lifecycle.AddMemberOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pki.SignedBy(readCert(t, certPath(out, "cp4", pki.KindPeer)), newCA); err != nil {
+		t.Error(err)
+	}
+	checkClean(t, out)
+}
+
+func TestRotateCAExternal(t *testing.T) {
+	ctx := context.Background()
+	out := initPKI(t, func(c *spec.Cluster) { c.ExternalCA = true; c.SplitCredentials = true; c.Layout = spec.LayoutEtcd }, "a=10.0.1.1", "b=10.0.1.2")
+	for _, step := range []func() error{
+		func() error { _, err := lifecycle.Stage(out, lifecycle.RotateOptions{}); return err },
+		func() error {
+			_, err := lifecycle.Reissue(ctx, out, lifecycle.RotateOptions{ReuseKey: true})
+			return err
+		},
+		func() error { _, err := lifecycle.Finalize(ctx, out, lifecycle.RotateOptions{}); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantStages(t, out, "a=old b=old", lifecycle.StepStage)
+	for _, m := range []string{"a", "b"} {
+		if _, err := os.Stat(memberPath(out, m, "/etc/etcd/pki/ca.key")); !os.IsNotExist(err) {
+			t.Errorf("member %s got a CA key with an external CA: %v", m, err)
+		}
+	}
+	checkClean(t, out)
+}
+
+func TestStatusInconsistent(t *testing.T) {
+	out := threeMembers(t)
+	if _, err := lifecycle.Stage(out, lifecycle.RotateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// cp2 is finalized by hand before its leaves were reissued: it would
+	// refuse every other member once restarted.
+	next, err := os.ReadFile(filepath.Join(out, "ca-next", "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := layout.WriteFile(certPath(out, "cp2", pki.KindCA), next, layout.CertPerm); err != nil {
+		t.Fatal(err)
+	}
+	st, err := lifecycle.Status(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := st.Members[1]
+	if m.Stage != lifecycle.StageInconsistent || !strings.Contains(m.Problem, "trusts only the new CA but still has leaves of the old one") || st.Next != lifecycle.StepFix {
+		t.Errorf("cp2: %+v, next %s", m, st.Next)
+	}
+	_, err = lifecycle.Reissue(context.Background(), out, lifecycle.RotateOptions{})
+	wantRefused(t, err, "members in no consistent stage: cp2: trusts only the new CA")
+}
