@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/etcdpki/etcdpki/pki"
@@ -179,18 +180,34 @@ func Init(c *spec.Cluster, out string, opts InitOptions) (*InitResult, error) {
 		}
 	}
 
+	// Signing is independent per leaf; spread it over the CPUs like the
+	// key generation.
+	leafFiles := make([][2]pendingFile, len(jobs))
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
 	for i, j := range jobs {
-		kp, err := ca.IssueKeyPair(LeafRequest(c, j.member, j.kind), keys[i], now)
-		if err != nil {
-			return nil, fmt.Errorf("member %s: %w", j.member.Name, err)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			kp, err := ca.IssueKeyPair(LeafRequest(c, j.member, j.kind), keys[i], now)
+			if err != nil {
+				errs[i] = fmt.Errorf("member %s: %w", j.member.Name, err)
+				return
+			}
+			keyPEM, err := pki.EncodeKey(kp.Key)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			leafFiles[i] = [2]pendingFile{{j.key, keyPEM, KeyPerm}, {j.cert, pki.EncodeCert(kp.Cert), CertPerm}}
+		}()
+	}
+	wg.Wait()
+	for i := range jobs {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		keyPEM, err := pki.EncodeKey(kp.Key)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files,
-			pendingFile{j.key, keyPEM, KeyPerm},
-			pendingFile{j.cert, pki.EncodeCert(kp.Cert), CertPerm})
+		files = append(files, leafFiles[i][0], leafFiles[i][1])
 	}
 
 	specYAML, err := spec.Marshal(c)
@@ -199,10 +216,16 @@ func Init(c *spec.Cluster, out string, opts InitOptions) (*InitResult, error) {
 	}
 	files = append(files, pendingFile{SpecFile(out), specYAML, CertPerm})
 
+	batch := make([]File, len(files))
+	for i, f := range files {
+		batch[i] = File{Path: f.path, Data: f.data, Perm: f.perm}
+	}
+	// The CA comes first in files, so it is renamed into place first: an
+	// interrupted run leaves a CA the next run reuses.
+	if err := WriteFiles(batch); err != nil {
+		return res, err
+	}
 	for _, f := range files {
-		if err := WriteFile(f.path, f.data, f.perm); err != nil {
-			return res, fmt.Errorf("writing %s: %w", f.path, err)
-		}
 		res.Written = append(res.Written, rel(out, f.path))
 	}
 	sort.Strings(res.Kept)
