@@ -37,7 +37,10 @@ without the member's own IP is rejected by the members that dial it (the
 serving side, which loopback shows), but not by those it dials (which it does
 not); and (2) nothing dials a member other than etcd-1 at 127.0.0.1, so a
 server cert without 127.0.0.1 breaks nothing there. Both need a member per
-host: hosts mode, with each member in its own network namespace.
+host: ` + "`etcdpki demo --hosts netns`" + ` runs each member as a separate etcd process in
+its own network namespace, with its own address and its own 127.0.0.1, and
+shows both (R4-PEER-SAN, R4-SERVER-LOOPBACK); each Observed text says what
+each mode showed.
 
 | ID | severity | condition | checks |
 |---|---|---|---|

@@ -161,7 +161,7 @@ var Catalogue = []Rule{
 			"A peer cert from another CA is rejected by every other member, so the member cannot join and the cluster may lose quorum.",
 		Errors:   []string{unknownAuthority, failedVerify, failedVerifyClient, badCertificate, unknownCA, "rejected connection from", "error reading from peer"},
 		Fix:      "Re-issue peer.crt from the cluster's etcd CA on that member.",
-		Observed: "Fault r1-peer-ca (etcd-3's peer.crt from a foreign CA): etcd-1 and etcd-2 log \"rejected connection on peer endpoint: tls: failed to verify certificate: x509: certificate signed by unknown authority\" and \"failed to reach the peer URL: … certificate signed by unknown authority\"; etcd-3 logs \"remote error: tls: bad certificate\" and \"failed to publish local member to cluster through raft: context deadline exceeded\". The other two keep quorum and serve; etcd-3 never becomes ready, and since etcd serves its client port only once ready, its client port accepts TCP but never completes a TLS handshake (probe: PROBE-UNREACHABLE there).",
+		Observed: "Fault r1-peer-ca (etcd-3's peer.crt from a foreign CA): etcd-1 and etcd-2 log \"rejected connection on peer endpoint: tls: failed to verify certificate: x509: certificate signed by unknown authority\" and \"failed to reach the peer URL: … certificate signed by unknown authority\"; etcd-3 logs \"remote error: tls: bad certificate\" and \"failed to publish local member to cluster through raft: context deadline exceeded\". The other two keep quorum and serve; etcd-3 never becomes ready, and since etcd serves its client port only once ready, its client port accepts TCP but never completes a TLS handshake (probe: PROBE-UNREACHABLE there). Hosts mode (`demo --hosts netns`: each member a separate etcd process in its own network namespace) shows the same.",
 	},
 	{
 		ID: RuleClientCA, Severity: Error, Condition: "R1",
@@ -178,7 +178,7 @@ var Catalogue = []Rule{
 			"Each member's leaves are signed by its own CA, so if the CAs differ the members reject each other and the cluster cannot form.",
 		Errors:   []string{unknownAuthority, failedVerify, failedVerifyClient, badCertificate, unknownCA},
 		Fix:      "Copy the one cluster CA (ca.crt and ca.key) to the odd member and re-issue its leaves from it (kubeadm join --control-plane copies it with --certificate-key).",
-		Observed: "Fault r2-own-ca (etcd-3 with a CA of its own): as r1-peer-ca, and when both CAs are called etcd-ca Go adds (possibly because of \"x509: ECDSA verification failure\" while trying to verify candidate authority certificate \"etcd-ca\"). Probe tells R2 from R1 live: etcd-3 serves a cert the cluster CA does not verify and refuses the cluster's client cert (PROBE-CLIENT-REFUSED).",
+		Observed: "Fault r2-own-ca (etcd-3 with a CA of its own): as r1-peer-ca, and when both CAs are called etcd-ca Go adds (possibly because of \"x509: ECDSA verification failure\" while trying to verify candidate authority certificate \"etcd-ca\"). Probe tells R2 from R1 live: etcd-3 serves a cert the cluster CA does not verify and refuses the cluster's client cert (PROBE-CLIENT-REFUSED). Hosts mode (`demo --hosts netns`: each member a separate etcd process in its own network namespace) shows the same.",
 	},
 	{
 		ID: RuleCAKey, Severity: Error, Condition: "R2",
@@ -200,7 +200,7 @@ var Catalogue = []Rule{
 		Why: "Any cert signed by the shared CA works, so a copied leaf is legal, but one leaked key then impersonates every member that holds it, " +
 			"and its SANs must cover all of them (or the copy fails R4 on the other nodes).",
 		Fix:      "Issue each member its own server and peer certs (etcdpki init, or kubeadm certs renew on each node).",
-		Observed: "Fault shared-leaf (one server and one peer key pair, naming all members, on every member): everything works; probe sees the same key served by every member.",
+		Observed: "Fault shared-leaf (one server and one peer key pair, naming all members, on every member): everything works; probe sees the same key served by every member. Hosts mode (`demo --hosts netns`: each member a separate etcd process in its own network namespace) shows the same.",
 	},
 	{
 		ID: RuleServerSAN, Severity: Error, Condition: "R4",
@@ -208,7 +208,7 @@ var Catalogue = []Rule{
 		Why:      "Clients check the dialed host against the server cert's SANs. A missing IP fails the handshake on the client side.",
 		Errors:   []string{validForNot, "x509: certificate is not valid for any names", "does not match any of DNSNames", "because it doesn't contain any IP SANs"},
 		Fix:      "Re-issue server.crt with the member's addresses in the SANs (etcdpki init --force, or kubeadm's etcd.local.serverCertSANs).",
-		Observed: "Fault r4-server-ip (etcd-2's server.crt without 127.0.0.2): the cluster forms; clients of etcd-2 get \"tls: failed to verify certificate: x509: certificate is valid for 127.0.0.1, ::1, not 127.0.0.2\", which clientv3 reports only as \"context deadline exceeded\".",
+		Observed: "Fault r4-server-ip (etcd-2's server.crt without its own IP): the cluster forms; clients of etcd-2 get \"tls: failed to verify certificate: x509: certificate is valid for 127.0.0.1, ::1, not 127.0.0.2\", which clientv3 reports only as \"context deadline exceeded\", and etcd-2 logs \"rejected connection on client endpoint: remote error: tls: bad certificate\". Hosts mode (each member a separate etcd process in its own network namespace) shows the same through the bridge (\"… not 198.18.0.2\"), while a client on etcd-2's own host, dialing https://127.0.0.1:2379, is served.",
 	},
 	{
 		ID: RuleServerLoopback, Severity: Error, Condition: "R4",
@@ -216,7 +216,7 @@ var Catalogue = []Rule{
 		Why:      "kube-apiserver on a stacked control plane and the health checks dial https://127.0.0.1:2379; without the loopback IP in the SANs they fail.",
 		Errors:   []string{"not 127.0.0.1", "not ::1"},
 		Fix:      "Re-issue server.crt with 127.0.0.1 and ::1 in the SANs, as kubeadm does.",
-		Observed: "Fault r4-server-loopback: nothing fails in a loopback cluster, because nothing dials etcd-2 at 127.0.0.1 there (that address is etcd-1's). On a real node kube-apiserver and the health checks dial 127.0.0.1 and fail with \"x509: certificate is valid for …, not 127.0.0.1\"; a member per host (each in its own network namespace) shows it.",
+		Observed: "Fault r4-server-loopback (etcd-2's server.crt without 127.0.0.1 and ::1). Loopback mode shows nothing: nothing dials etcd-2 at 127.0.0.1 there (that address is etcd-1's). Hosts mode (`demo --hosts netns`: each member in its own network namespace, with its own 127.0.0.1) shows what a real node does: a client on etcd-2's own host dialing https://127.0.0.1:2379, as kube-apiserver on a stacked control plane does, gets \"tls: failed to verify certificate: x509: certificate is valid for 198.18.0.2, not 127.0.0.1\" (clientv3: \"context deadline exceeded\"), and etcd-2 logs \"rejected connection on client endpoint: remote error: tls: bad certificate\". Clients through the bridge, and probe, which dials the advertised addresses, see nothing wrong; the cluster forms and serves.",
 	},
 	{
 		ID: RulePeerSAN, Severity: Error, Condition: "R4",
@@ -225,7 +225,7 @@ var Catalogue = []Rule{
 			"which the other side checks against the connection's remote address (etcd's checkSAN).",
 		Errors:   []string{validForNot, "does not match any of DNSNames", "rejected connection from", "tls: \"", "because it doesn't contain any IP SANs"},
 		Fix:      "Re-issue peer.crt with the member's own addresses in the SANs.",
-		Observed: "Fault r4-peer-address (etcd-2's peer.crt without 127.0.0.2): the others log \"peer became inactive (message send to peer failed): failed to dial … on stream MsgApp v2 (tls: failed to verify certificate: x509: certificate is valid for 127.0.0.1, ::1, not 127.0.0.2)\" and etcd-2 logs \"remote error: tls: bad certificate\". The cluster still forms and serves: raft also runs over the connections etcd-2 opens. In a loopback cluster etcd-2's connections leave from 127.0.0.1, which its cert names, so etcd's check of its credential against the remote address passes; on real hosts it is rejected too.",
+		Observed: "Fault r4-peer-address (etcd-2's peer.crt without its own IP). In loopback mode the others log \"peer became inactive (message send to peer failed): failed to dial … on stream MsgApp v2 (tls: failed to verify certificate: x509: certificate is valid for 127.0.0.1, ::1, not 127.0.0.2)\" and etcd-2 logs \"remote error: tls: bad certificate\"; the cluster still forms and serves, because etcd-2's own connections leave from 127.0.0.1, which its cert names, so etcd's check of its credential against the remote address passes and raft runs over them. Hosts mode (`demo --hosts netns`: each member in its own network namespace) shows the rest: etcd-2's connections leave from 198.18.0.2, and etcd-1 and etcd-3 log \"rejected connection on peer endpoint\" with remote-addr 198.18.0.2:… and \"tls: \\\"198.18.0.2\\\" does not match any of DNSNames [\\\"etcd-2\\\" \\\"localhost\\\"] (lookup etcd-2 on …)\": checkSAN found the address in no IP SAN, then tried DNS (a reverse lookup of the address, and lookups of the DNS SANs), which matched nothing. Rejected both ways, etcd-2 never becomes ready (probe: PROBE-UNREACHABLE on its client port); the other two keep quorum and serve.",
 	},
 	{
 		ID: RulePeerClientSAN, Severity: Error, Condition: "R4",
@@ -249,7 +249,7 @@ var Catalogue = []Rule{
 			"and the HTTP/JSON API (and anything that uses it) fails.",
 		Errors:   []string{clientKeyUsage, oldClientUsage, incompatibleKeyUsage, badCertificate, unsupportedCertificat},
 		Fix:      "Re-issue server.crt with both serverAuth and clientAuth (kubeadm's profile), or give etcd a separate --client-cert-file/--client-key-file.",
-		Observed: "Fault server-no-clientauth (etcd-2's server.crt serverAuth only): gRPC clients work, but etcd-2's HTTP/JSON API answers 503 {\"code\":14,\"message\":\"connection error: desc = \\\"error reading server preface: remote error: tls: bad certificate\\\"\"} and etcd-2 logs \"rejected connection on client endpoint: tls: failed to verify certificate: x509: certificate specifies an incompatible key usage\" — the grpc-gateway's own connection.",
+		Observed: "Fault server-no-clientauth (etcd-2's server.crt serverAuth only): gRPC clients work, but etcd-2's HTTP/JSON API answers 503 {\"code\":14,\"message\":\"connection error: desc = \\\"error reading server preface: remote error: tls: bad certificate\\\"\"} and etcd-2 logs \"rejected connection on client endpoint: tls: failed to verify certificate: x509: certificate specifies an incompatible key usage\" — the grpc-gateway's own connection. Hosts mode (`demo --hosts netns`: each member a separate etcd process in its own network namespace) shows the same.",
 	},
 	{
 		ID: RuleEKUPeerServer, Severity: Error,
@@ -257,7 +257,7 @@ var Catalogue = []Rule{
 		Why:      "peer.crt serves port 2380; other members dialing it reject a cert without serverAuth, so the member cannot be reached.",
 		Errors:   []string{incompatibleKeyUsage},
 		Fix:      "Re-issue peer.crt with serverAuth and clientAuth.",
-		Observed: "Fault peer-no-serverauth (etcd-3's peer.crt clientAuth only): the others log \"failed to dial … (tls: failed to verify certificate: x509: certificate specifies an incompatible key usage)\". etcd-3 still joins and serves: raft also runs over the connections etcd-3 opens.",
+		Observed: "Fault peer-no-serverauth (etcd-3's peer.crt clientAuth only): the others log \"failed to dial … (tls: failed to verify certificate: x509: certificate specifies an incompatible key usage)\". etcd-3 still joins and serves: raft also runs over the connections etcd-3 opens. Hosts mode (`demo --hosts netns`: each member a separate etcd process in its own network namespace) shows the same.",
 	},
 	{
 		ID: RuleEKUPeerClient, Severity: Error,
@@ -266,7 +266,7 @@ var Catalogue = []Rule{
 			"refuses its connections and the member cannot join.",
 		Errors:   []string{clientKeyUsage, oldClientUsage, incompatibleKeyUsage, badCertificate, unsupportedCertificat},
 		Fix:      "Re-issue peer.crt with both serverAuth and clientAuth, or set a separate clientAuth credential with --peer-client-cert-file.",
-		Observed: "Fault peer-no-clientauth (etcd-3's peer.crt serverAuth only): the others log \"rejected connection on peer endpoint: tls: failed to verify certificate: x509: certificate specifies an incompatible key usage\" and etcd-3 \"failed to dial … (remote error: tls: bad certificate)\". etcd-3 still joins and serves: raft also runs over the connections the others open to it. Probe cannot see this one: it is the credential etcd-3 presents, not what it serves.",
+		Observed: "Fault peer-no-clientauth (etcd-3's peer.crt serverAuth only): the others log \"rejected connection on peer endpoint: tls: failed to verify certificate: x509: certificate specifies an incompatible key usage\" and etcd-3 \"failed to dial … (remote error: tls: bad certificate)\". etcd-3 still joins and serves: raft also runs over the connections the others open to it. Probe cannot see this one: it is the credential etcd-3 presents, not what it serves. Hosts mode (`demo --hosts netns`: each member a separate etcd process in its own network namespace) shows the same.",
 	},
 	{
 		ID: RuleEKUClient, Severity: Error,
@@ -281,7 +281,7 @@ var Catalogue = []Rule{
 		Why:      "An expired cert fails every handshake it is part of: an expired peer cert keeps the member out of the cluster, an expired server cert locks out all clients.",
 		Errors:   []string{expiredOrNotYetValid, "certificate has expired", expiredCertificate},
 		Fix:      "Renew the certificate (etcdpki init --force for the member, or kubeadm certs renew) and restart nothing: etcd re-reads leaf certs per handshake.",
-		Observed: "Fault expired-peer (etcd-3's peer.crt expired a year ago): the others log \"rejected connection on peer endpoint: tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time … is after …\"; etcd-3 never becomes ready.",
+		Observed: "Fault expired-peer (etcd-3's peer.crt expired a year ago): the others log \"rejected connection on peer endpoint: tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time … is after …\"; etcd-3 never becomes ready. Hosts mode (`demo --hosts netns`: each member a separate etcd process in its own network namespace) shows the same.",
 	},
 	{
 		ID: RuleNotYetValid, Severity: Error,
@@ -315,7 +315,7 @@ var Catalogue = []Rule{
 		Why: "Without client certificate authentication (and without a trusted CA file, which implies it) anyone who reaches port 2379 reads and writes all of etcd, " +
 			"including every Kubernetes Secret.",
 		Fix:      "Set --client-cert-auth=true and --trusted-ca-file.",
-		Observed: "Fault client-cert-auth-off (etcd-2 with --client-cert-auth=false and no --trusted-ca-file): etcd logs nothing and serves a client that sends no certificate, or one from a foreign CA (probe: PROBE-NO-CLIENT-AUTH, PROBE-FOREIGN-CA). With --trusted-ca-file still set, etcd keeps requiring client certs.",
+		Observed: "Fault client-cert-auth-off (etcd-2 with --client-cert-auth=false and no --trusted-ca-file): etcd logs nothing and serves a client that sends no certificate, or one from a foreign CA (probe: PROBE-NO-CLIENT-AUTH, PROBE-FOREIGN-CA). With --trusted-ca-file still set, etcd keeps requiring client certs. Hosts mode (`demo --hosts netns`: each member a separate etcd process in its own network namespace) shows the same.",
 	},
 	{
 		ID: RulePeerClientCert, Severity: Error,

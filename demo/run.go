@@ -2,18 +2,18 @@ package demo
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
+	"net/netip"
 	"os"
+	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/etcdpki/etcdpki/audit"
+	"github.com/etcdpki/etcdpki/hosts"
 	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/local"
 	"github.com/etcdpki/etcdpki/pki"
@@ -38,7 +38,26 @@ type Options struct {
 	// Verbose copies etcd's logs to LogWriter.
 	Verbose   bool
 	LogWriter io.Writer
+
+	// Hosts is ModeNetns to run every member on a host of its own
+	// (package hosts: a network namespace each, a separate etcd process),
+	// or empty for the in-process loopback cluster. BasePort does not
+	// apply there: each member has etcd's ports on its own address.
+	Hosts string
+	// Subnet and Etcd are hosts.Options': the members' subnet (default
+	// hosts.DefaultSubnet) and the command that runs etcd (required in
+	// hosts mode).
+	Subnet netip.Prefix
+	Etcd   []string
 }
+
+// ModeNetns is Options.Hosts for hosts mode.
+const ModeNetns = "netns"
+
+// Modes of a Result.
+const (
+	ModeLoopback = "loopback"
+)
 
 // Members is the size of the demo cluster: the smallest that keeps a
 // quorum when one member is broken.
@@ -47,7 +66,9 @@ const Members = 3
 // Result is what each side said about the fault.
 type Result struct {
 	Fault *Fault `json:"fault,omitempty"`
-	Dir   string `json:"dir"`
+	// Mode is ModeLoopback or ModeNetns.
+	Mode string `json:"mode"`
+	Dir  string `json:"dir"`
 	// Check is the offline audit of the files, Probe the live one.
 	Check *audit.Report `json:"check"`
 	Probe *probe.Report `json:"probe"`
@@ -69,7 +90,16 @@ type Result struct {
 	// when every member served it.
 	Gateway       map[string]string `json:"gateway"`
 	GatewayServes bool              `json:"gatewayServes"`
+	// Local has, in hosts mode, per member, the error of a write and read
+	// through https://127.0.0.1:2379 from inside the member's own host,
+	// as kube-apiserver on a stacked control plane does it ("" for
+	// success); LocalServes is true when every ready member served it.
+	Local       map[string]string `json:"local,omitempty"`
+	LocalServes bool              `json:"localServes,omitempty"`
 }
+
+// Hosts reports whether the result is of hosts mode.
+func (r *Result) Hosts() bool { return r.Mode == ModeNetns }
 
 // Run boots the demo cluster with opts.Fault and collects what check,
 // probe, etcd and a client say.
@@ -79,6 +109,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 3 * time.Second
+	}
+	if opts.Hosts != "" && opts.Hosts != ModeNetns {
+		return nil, fmt.Errorf("unknown kind of host %q (the one there is: %s)", opts.Hosts, ModeNetns)
 	}
 	var fault *Fault
 	if opts.Fault != "" {
@@ -99,12 +132,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	} else if _, err := os.Stat(layout.SpecFile(out)); err == nil {
 		return nil, fmt.Errorf("%s already holds a PKI; demo needs a directory of its own", out)
 	}
-	c, err := spec.Loopback(Members, opts.BasePort, opts.BasePort+1, opts.BasePort+2)
+	c, err := demoSpec(opts)
 	if err != nil {
 		return nil, err
 	}
-	c.Name = "etcdpki-demo"
-	c.Algorithm = pki.ECDSAP256
 	now := time.Now()
 	ir, err := layout.Init(c, out, layout.InitOptions{Now: now})
 	if err != nil {
@@ -123,13 +154,15 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 
-	res := &Result{Fault: fault, Dir: out, Clients: map[string]string{}, Gateway: map[string]string{}}
+	res := &Result{Fault: fault, Mode: ModeLoopback, Dir: out, Clients: map[string]string{}, Gateway: map[string]string{}}
+	if opts.Hosts != "" {
+		res.Mode = opts.Hosts
+	}
 	if res.Check, err = audit.CheckDirs([]string{out}, audit.Options{Now: now}); err != nil {
 		return nil, err
 	}
 
-	lopts := local.Options{ReadyTimeout: opts.ReadyTimeout, KeepNotReady: true, Configure: configure, Verbose: opts.Verbose, LogWriter: opts.LogWriter}
-	cl, err := local.StartFromDir(ctx, out, c, lopts)
+	cl, err := startCluster(ctx, out, c, opts, configure)
 	var be *local.BootError
 	switch {
 	case err == nil:
@@ -149,16 +182,23 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	defer cl.Close()
 	res.Formed = len(res.NotReady) <= Members/2
 	res.Served = serveAll(ctx, cl, res.Clients, serveOne)
-	// A member that is not ready serves nothing; the gateway question is
-	// about the members that are.
-	res.GatewayServes = serveAll(ctx, cl, res.Gateway, func(ctx context.Context, cl *local.Cluster, name string) error {
-		for _, nr := range res.NotReady {
-			if nr == name {
+	// A member that is not ready serves nothing; the gateway and local
+	// questions are about the members that are.
+	ready := func(serve serveFunc) serveFunc {
+		return func(ctx context.Context, cl cluster, name string) error {
+			if slices.Contains(res.NotReady, name) {
 				return nil
 			}
+			return serve(ctx, cl, name)
 		}
-		return gatewayRead(ctx, cl, name)
-	})
+	}
+	res.GatewayServes = serveAll(ctx, cl, res.Gateway, ready(gatewayRead))
+	if hc, ok := cl.(*hosts.Cluster); ok {
+		res.Local = map[string]string{}
+		res.LocalServes = serveAll(ctx, cl, res.Local, ready(func(ctx context.Context, _ cluster, name string) error {
+			return localServe(ctx, hc, name)
+		}))
+	}
 	// What etcd logged so far; the probe's own deliberate refusals (no
 	// client cert, a foreign CA, TLS 1.1) come after and are left out.
 	res.Etcd = cl.Problems()
@@ -204,60 +244,6 @@ func writeManifests(out string, c *spec.Cluster, configure func(*render.Config))
 	return nil
 }
 
-// clientTimeout bounds each member's write and read: a member that is not
-// ready never answers.
-const clientTimeout = 2 * time.Second
-
-// serveAll writes and reads through every member, concurrently, with that
-// member's apiserver-etcd-client cert; errs gets each member's error.
-func serveAll(ctx context.Context, cl *local.Cluster, errs map[string]string, serve func(context.Context, *local.Cluster, string) error) bool {
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, name := range cl.Members() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := serve(ctx, cl, name)
-			mu.Lock()
-			defer mu.Unlock()
-			errs[name] = ""
-			if err != nil {
-				errs[name] = err.Error()
-			}
-		}()
-	}
-	wg.Wait()
-	for _, e := range errs {
-		if e != "" {
-			return false
-		}
-	}
-	return true
-}
-
-func serveOne(ctx context.Context, cl *local.Cluster, name string) error {
-	cfg, err := cl.ClientTLS(name, pki.KindAPIServerClient)
-	if err != nil {
-		return err
-	}
-	ep := cl.Config(name).AdvertiseClientURLs[0]
-	cli, err := local.NewClient([]string{ep}, cfg)
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	ctx, cancel := context.WithTimeout(ctx, clientTimeout)
-	defer cancel()
-	key := "etcdpki-demo/" + name
-	if _, err := cli.Put(ctx, key, "ok"); err != nil {
-		return explainDeadline(err, ep, cfg)
-	}
-	if _, err := cli.Get(ctx, key); err != nil {
-		return explainDeadline(err, ep, cfg)
-	}
-	return nil
-}
-
 // RuleIDs returns the sorted distinct rule IDs of a report's findings,
 // leaving out notes and the warning about near expiry.
 func RuleIDs(r *audit.Report) []string {
@@ -282,52 +268,4 @@ func joinIDs(ids []string) string {
 	s := append([]string{}, ids...)
 	sort.Strings(s)
 	return strings.Join(s, ", ")
-}
-
-// explainDeadline adds the TLS error behind a gRPC "context deadline
-// exceeded", which is all clientv3 reports of a refused handshake.
-func explainDeadline(err error, endpoint string, cfg *tls.Config) error {
-	if !errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
-	defer cancel()
-	herr := local.CheckHandshake(ctx, endpoint, cfg)
-	switch {
-	case errors.Is(herr, context.DeadlineExceeded):
-		return fmt.Errorf("%w (no TLS handshake: etcd serves its client port only once the member is ready)", err)
-	case herr != nil:
-		return fmt.Errorf("%w (TLS: %v)", err, herr)
-	}
-	return err
-}
-
-// gatewayRead reads a key through the member's HTTP/JSON API, as curl
-// users and some tools do: etcd's grpc-gateway serves it by dialing the
-// member's own gRPC port.
-func gatewayRead(ctx context.Context, cl *local.Cluster, name string) error {
-	cfg, err := cl.ClientTLS(name, pki.KindAPIServerClient)
-	if err != nil {
-		return err
-	}
-	// The served cert is judged elsewhere; this asks only whether the
-	// gateway works.
-	cfg.InsecureSkipVerify = true
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: clientTimeout}
-	defer hc.CloseIdleConnections()
-	ep := cl.Config(name).AdvertiseClientURLs[0]
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep+"/v3/kv/range", strings.NewReader(`{"key":"ZXRjZHBraQ=="}`))
-	if err != nil {
-		return err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST /v3/kv/range: %s: %s", resp.Status, strings.TrimSpace(string(body)))
-	}
-	return nil
 }

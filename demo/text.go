@@ -18,27 +18,31 @@ type Verdict struct {
 	OK     bool
 }
 
-// Compare checks a result against the fault's expectations (the healthy
-// cluster expects nothing to be reported and everything to work).
+// Compare checks a result against the fault's expectations in the
+// result's mode (the healthy cluster expects nothing to be reported and
+// everything to work).
 func (r *Result) Compare() []Verdict {
-	f := r.Fault
-	if f == nil {
-		f = &Fault{Forms: true, Serves: true}
+	want, wantCheck := Expect{Forms: true, Serves: true}, []string(nil)
+	if r.Fault != nil {
+		want, wantCheck = r.Fault.Expected(r.Hosts()), r.Fault.Check
 	}
 	check, probe := RuleIDs(r.Check), RuleIDs(&r.Probe.Report)
 	v := []Verdict{
-		{"check", joinIDs(f.Check), joinIDs(check), joinIDs(f.Check) == joinIDs(check)},
-		{"probe", joinIDs(f.Probe), joinIDs(probe), joinIDs(f.Probe) == joinIDs(probe)},
-		{"forms", yesNo(f.Forms), yesNo(r.Formed), f.Forms == r.Formed},
-		{"serves", yesNo(f.Serves), yesNo(r.Served), f.Serves == r.Served},
-		{"gateway", yesNo(!f.GatewayFails), yesNo(r.GatewayServes), !f.GatewayFails == r.GatewayServes},
+		{"check", joinIDs(wantCheck), joinIDs(check), joinIDs(wantCheck) == joinIDs(check)},
+		{"probe", joinIDs(want.Probe), joinIDs(probe), joinIDs(want.Probe) == joinIDs(probe)},
+		{"forms", yesNo(want.Forms), yesNo(r.Formed), want.Forms == r.Formed},
+		{"serves", yesNo(want.Serves), yesNo(r.Served), want.Serves == r.Served},
+		{"gateway", yesNo(!want.GatewayFails), yesNo(r.GatewayServes), !want.GatewayFails == r.GatewayServes},
 	}
-	if f.Etcd != "" {
+	if r.Hosts() {
+		v = append(v, Verdict{"127.0.0.1", yesNo(!want.LocalFails), yesNo(r.LocalServes), !want.LocalFails == r.LocalServes})
+	}
+	if want.Etcd != "" {
 		got := "not seen"
-		if r.etcdSaid(f.Etcd) {
+		if r.etcdSaid(want.Etcd) {
 			got = "seen"
 		}
-		v = append(v, Verdict{"etcd says", fmt.Sprintf("%q", f.Etcd), got, got == "seen"})
+		v = append(v, Verdict{"etcd says", fmt.Sprintf("%q", want.Etcd), got, got == "seen"})
 	}
 	return v
 }
@@ -50,7 +54,7 @@ func (r *Result) etcdSaid(text string) bool {
 			return true
 		}
 	}
-	for _, m := range []map[string]string{r.Clients, r.Gateway} {
+	for _, m := range []map[string]string{r.Clients, r.Gateway, r.Local} {
 		for _, e := range m {
 			if strings.Contains(e, text) {
 				return true
@@ -74,10 +78,14 @@ const maxLogLines = 12
 // predicted from the files, what probe saw live, what etcd logged, and
 // whether the cluster formed and served.
 func (r *Result) WriteText(w io.Writer) error {
+	where := fmt.Sprintf("%d members on 127.0.0.1-%d, in-process", Members, Members)
+	if r.Hosts() {
+		where = fmt.Sprintf("%d members, each a separate etcd process in its own network namespace (hosts mode)", Members)
+	}
 	if r.Fault != nil {
-		fmt.Fprintf(w, "fault %s: %s\n\n", r.Fault.Name, r.Fault.Summary)
+		fmt.Fprintf(w, "fault %s: %s\n%s\n\n", r.Fault.Name, r.Fault.Summary, where)
 	} else {
-		fmt.Fprintf(w, "healthy cluster: %d members on 127.0.0.1-%d, mutual TLS on both ports\n\n", Members, Members)
+		fmt.Fprintf(w, "healthy cluster: %s, mutual TLS on both ports\n\n", where)
 	}
 	section := func(title string, fs []audit.Finding) {
 		fmt.Fprintf(w, "%s\n", title)
@@ -118,8 +126,13 @@ func (r *Result) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "cluster: %s\n", formed)
 	r.writeOutcomes(w, "clients (write and read through each member with its apiserver-etcd-client cert):", r.Clients)
 	r.writeOutcomes(w, "HTTP/JSON API (POST /v3/kv/range through each member's grpc-gateway):", r.Gateway)
-	if r.Fault != nil && r.Fault.Loopback != "" {
-		fmt.Fprintf(w, "\nloopback: %s\n", r.Fault.Loopback)
+	if r.Hosts() {
+		r.writeOutcomes(w, "on each member's own host (write and read through https://127.0.0.1:2379, as kube-apiserver there):", r.Local)
+	}
+	if r.Fault != nil {
+		if note := r.Fault.Expected(r.Hosts()).Note; note != "" {
+			fmt.Fprintf(w, "\n%s: %s\n", r.Mode, note)
+		}
 	}
 	fmt.Fprintf(w, "\nexpected vs observed:\n")
 	for _, v := range r.Compare() {

@@ -17,6 +17,7 @@ func newDemoCmd() *cobra.Command {
 		opts   demo.Options
 		list   bool
 		output string
+		hf     hostsFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "demo [--violate FAULT]",
@@ -27,10 +28,18 @@ reports on the files, what 'probe' sees on the running cluster, what etcd
 itself logged, and whether the cluster formed and served clients (gRPC and
 the HTTP/JSON gateway). Without --violate it shows the healthy cluster.
 
+With --hosts netns (Linux, root, iproute2) every member runs on a host of
+its own, as 'up --hosts netns' runs it: a separate etcd process in a network
+namespace with its own address and its own 127.0.0.1. There etcd checks a
+connecting member's certificate against its true address, and a client on
+each member's host also dials https://127.0.0.1:2379 as kube-apiserver
+does, so the R4 faults show what they do on real nodes.
+
 Exit status 0 when everything behaved as the fault predicts, 1 otherwise.`,
 		Example: `  etcdpki demo --list
   etcdpki demo --violate r2-own-ca
-  etcdpki demo --violate peer-no-clientauth --verbose`,
+  etcdpki demo --violate peer-no-clientauth --verbose
+  sudo etcdpki demo --hosts netns --violate r4-peer-address`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w := cmd.OutOrStdout()
@@ -53,9 +62,14 @@ Exit status 0 when everything behaved as the fault predicts, 1 otherwise.`,
 			if !cmd.Flags().Changed("base-port") {
 				opts.BasePort = spec.DefaultClientPort
 			}
+			if hopts, ok, err := hf.options(cmd); err != nil {
+				return err
+			} else if ok {
+				opts.Hosts, opts.Subnet, opts.Etcd = demo.ModeNetns, hopts.Subnet, hopts.Etcd
+			}
 			r, err := demo.Run(cmd.Context(), opts)
 			if err != nil {
-				return err
+				return upStartError(cmd.Context(), err, cmd.ErrOrStderr())
 			}
 			if output == "json" {
 				enc := json.NewEncoder(w)
@@ -83,5 +97,6 @@ Exit status 0 when everything behaved as the fault predicts, 1 otherwise.`,
 	f.DurationVar(&opts.ReadyTimeout, "timeout", 3*time.Second, "how long members get to form")
 	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "copy etcd's logs to stderr")
 	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	hf.add(f)
 	return cmd
 }

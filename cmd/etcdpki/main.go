@@ -62,7 +62,7 @@ control plane or a standalone etcd cluster.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
-	root.AddCommand(newInitCmd(), newFlagsCmd(), newUpCmd(), newCheckCmd(), newExplainCmd(), newProbeCmd(), newDemoCmd())
+	root.AddCommand(newInitCmd(), newFlagsCmd(), newUpCmd(), newCheckCmd(), newExplainCmd(), newProbeCmd(), newDemoCmd(), newEtcdCmd())
 	root.AddCommand(lifecycleCommands()...)
 	root.AddCommand(operateCommands()...)
 	registerCompletions(root)

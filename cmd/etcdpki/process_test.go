@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -21,6 +20,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/etcdpki/etcdpki/internal/testbin"
 	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/pki"
 	"github.com/etcdpki/etcdpki/render"
@@ -37,41 +37,9 @@ import (
 // readyTimeout bounds how long a cluster may take to elect a leader.
 const readyTimeout = 60 * time.Second
 
-// etcdBuild is the etcd binary, built once per test binary run and removed
-// when the run ends (see cleanupM).
-var etcdBuild struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}
-
-// etcdBinary builds ./internal/etcdmain, or skips the test under -short.
-func etcdBinary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: not building and running a separate etcd process")
-	}
-	etcdBuild.once.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			etcdBuild.err = err
-			return
-		}
-		if etcdBuild.dir, etcdBuild.err = os.MkdirTemp("", "etcdpki-etcd-"); etcdBuild.err != nil {
-			return
-		}
-		etcdBuild.path = filepath.Join(etcdBuild.dir, "etcd")
-		cmd := exec.Command(goTool, "build", "-o", etcdBuild.path, "github.com/etcdpki/etcdpki/internal/etcdmain")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			etcdBuild.err = fmt.Errorf("go build ./internal/etcdmain: %v\n%s", err, out)
-		}
-	})
-	if etcdBuild.err != nil {
-		t.Fatal(etcdBuild.err)
-	}
-	return etcdBuild.path
-}
+// etcdBinary builds ./internal/etcdmain once per test binary run, or skips
+// the test under -short.
+func etcdBinary(t *testing.T) string { return testbin.Etcd(t) }
 
 // cleanupM removes the etcd binary after the tests; testscript.Main owns
 // TestMain's exit.
@@ -79,9 +47,7 @@ type cleanupM struct{ m *testing.M }
 
 func (c cleanupM) Run() int {
 	code := c.m.Run()
-	if etcdBuild.dir != "" {
-		os.RemoveAll(etcdBuild.dir)
-	}
+	testbin.Cleanup()
 	return code
 }
 

@@ -13,10 +13,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/etcdpki/etcdpki/hosts"
 	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/local"
 	"github.com/etcdpki/etcdpki/pki"
 	"github.com/etcdpki/etcdpki/render"
+	"github.com/etcdpki/etcdpki/spec"
 )
 
 func newUpCmd() *cobra.Command {
@@ -28,6 +30,7 @@ func newUpCmd() *cobra.Command {
 		once     bool
 		verbose  bool
 		timeout  time.Duration
+		hf       hostsFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -45,11 +48,27 @@ interrupted. With --once it exits after the verification: 0 if it passed.
 
 Each member listens on its own address: client port --base-port, peer port
 --base-port+1, metrics port --base-port+2. PKI and data go to a temporary
-directory removed on exit, unless --dir names one to keep (and reuse).`,
+directory removed on exit, unless --dir names one to keep (and reuse).
+
+With --hosts netns (Linux, root, iproute2) every member runs on a host of
+its own instead: a network namespace with its own address in --subnet (a
+block of 198.18.0.0/15, the benchmarking range) and its own 127.0.0.1,
+joined to the others by a bridge, and a separate etcd process started with
+exactly the flags 'etcdpki flags' prints (listening on the member's address
+and on its 127.0.0.1:2379, as kubeadm's members do). There etcd checks a
+connecting member's certificate against its true address, and 127.0.0.1
+means the member's own host, as on real nodes. Clients in this namespace
+reach the members through the bridge; verification also reads through
+https://127.0.0.1:2379 from inside each member's host. Everything is torn
+down on exit, and what a crashed earlier run left behind (names starting
+with epki-) is removed first. etcd is etcdpki's own (etcdpki etcd), unless
+--etcd names a binary.`,
 		Example: `  etcdpki up
   etcdpki up --members 5 --algo ecdsa-p256 --base-port 12379
   etcdpki up --once && echo cluster works
-  etcdpki up --dir ./local-etcd     # keeps the PKI and data between runs`,
+  etcdpki up --dir ./local-etcd     # keeps the PKI and data between runs
+  sudo etcdpki up --hosts netns     # each member in its own network namespace
+  sudo etcdpki up --hosts netns --subnet 198.18.7.0/24 --once`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if members < 1 || members > local.MaxMembers {
@@ -66,6 +85,13 @@ directory removed on exit, unless --dir names one to keep (and reuse).`,
 				}
 				alg = a
 			}
+			if hopts, ok, err := hf.options(cmd); err != nil {
+				return err
+			} else if ok {
+				hopts.Dir, hopts.Members, hopts.Algorithm = dir, members, alg
+				hopts.ReadyTimeout, hopts.Verbose, hopts.LogWriter = timeout, verbose, cmd.ErrOrStderr()
+				return runUp(cmd, func(ctx context.Context) (upCluster, error) { return asUp(hosts.Start(ctx, hopts)) }, once, true)
+			}
 			opts := local.Options{
 				Dir:          dir,
 				Members:      members,
@@ -77,7 +103,7 @@ directory removed on exit, unless --dir names one to keep (and reuse).`,
 				Verbose:      verbose,
 				LogWriter:    cmd.ErrOrStderr(),
 			}
-			return runUp(cmd, opts, once)
+			return runUp(cmd, func(ctx context.Context) (upCluster, error) { return asUp(local.Start(ctx, opts)) }, once, false)
 		},
 	}
 	f := cmd.Flags()
@@ -88,20 +114,54 @@ directory removed on exit, unless --dir names one to keep (and reuse).`,
 	f.BoolVar(&once, "once", false, "verify the cluster and exit: 0 if verification passed, 1 if not")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print etcd's logs to stderr")
 	f.DurationVar(&timeout, "timeout", local.DefaultReadyTimeout, "how long to wait for every member to become ready")
+	hf.add(f)
 	return cmd
 }
 
-// runUp boots the cluster, verifies and prints it, and serves until
-// SIGINT/SIGTERM unless once. The cluster is closed on every path.
-func runUp(cmd *cobra.Command, opts local.Options, once bool) (err error) {
+// upCluster is what up needs of a running cluster, in-process
+// (*local.Cluster) or in hosts mode (*hosts.Cluster).
+type upCluster interface {
+	InitResult() *layout.InitResult
+	Dir() string
+	Temporary() bool
+	Spec() *spec.Cluster
+	Members() []string
+	Config(name string) *render.Config
+	Verify(ctx context.Context) error
+	Wait(ctx context.Context) error
+	Close() error
+}
+
+// asUp returns a start function's cluster as an upCluster: nil, not a nil
+// pointer in a non-nil interface, when it failed.
+func asUp[C upCluster](cl C, err error) (upCluster, error) {
+	if err != nil {
+		return nil, err
+	}
+	return cl, nil
+}
+
+// runUp boots the cluster with start, verifies and prints it, and serves
+// until SIGINT/SIGTERM unless once. The cluster is closed on every path.
+// A cluster of hosts also ends on SIGHUP (its terminal closed), and
+// survives a closed stdout (SIGPIPE, e.g. up … | head): its network
+// outlives the process, so every way out must pass through Close.
+func runUp(cmd *cobra.Command, start func(context.Context) (upCluster, error), once, hostsMode bool) (err error) {
 	// The context ends on SIGINT or SIGTERM, also while the cluster boots;
 	// stop() restores the default handling, so a second Ctrl-C during a
 	// slow shutdown kills the process.
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if hostsMode {
+		sigs = append(sigs, syscall.SIGHUP)
+		// With SIGPIPE ignored a write to a closed pipe fails with EPIPE
+		// instead of killing the process (os/signal: "SIGPIPE").
+		signal.Ignore(syscall.SIGPIPE)
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), sigs...)
 	defer stop()
 	w := cmd.OutOrStdout()
 
-	cl, err := local.Start(ctx, opts)
+	cl, err := start(ctx)
 	if err != nil {
 		return upStartError(ctx, err, cmd.ErrOrStderr())
 	}
@@ -120,7 +180,11 @@ func runUp(cmd *cobra.Command, opts local.Options, once bool) (err error) {
 		}
 		return fmt.Errorf("verification failed: %w", err)
 	}
-	fmt.Fprintln(w, "verified: through every member, with its apiserver-etcd-client certificate, wrote a key and read back the keys written so far")
+	how := "verified: through every member, with its apiserver-etcd-client certificate, wrote a key and read back the keys written so far"
+	if _, ok := cl.(*hosts.Cluster); ok {
+		how += ", from here through the bridge and from the member's own host through https://127.0.0.1:2379"
+	}
+	fmt.Fprintln(w, how)
 	if once {
 		return nil
 	}
@@ -141,7 +205,7 @@ func runUp(cmd *cobra.Command, opts local.Options, once bool) (err error) {
 	return nil
 }
 
-func printCluster(w io.Writer, cl *local.Cluster) {
+func printCluster(w io.Writer, cl upCluster) {
 	if res := cl.InitResult(); res != nil {
 		verb := "reused the PKI in"
 		if res.CACreated {
@@ -153,17 +217,30 @@ func printCluster(w io.Writer, cl *local.Cluster) {
 	if n == 1 {
 		noun = "member"
 	}
+	hc, _ := cl.(*hosts.Cluster)
+	if hc != nil {
+		nw := hc.Network()
+		if !nw.Removed.Empty() {
+			fmt.Fprintf(w, "removed what an earlier run left behind: %s\n", nw.Removed)
+		}
+		fmt.Fprintf(w, "network %s: bridge %s with %s/%d in this namespace, a namespace per member\n", nw.ID, nw.Bridge, nw.Addresses.Bridge, nw.Subnet.Bits())
+	}
 	fmt.Fprintf(w, "%d etcd %s ready, mutual TLS on the client and peer ports:\n", n, noun)
 	for _, name := range cl.Members() {
 		c := cl.Config(name)
-		fmt.Fprintf(w, "  %-7s client %s  peer %s  metrics %s\n", name,
+		fmt.Fprintf(w, "  %-7s client %s  peer %s  metrics %s", name,
 			strings.Join(c.AdvertiseClientURLs, ","), strings.Join(c.InitialAdvertisePeerURLs, ","), strings.Join(c.ListenMetricsURLs, ","))
+		if hc != nil {
+			// The member's 127.0.0.1 is its own host's.
+			fmt.Fprintf(w, "  netns %s (pid %d)", hc.Host(name).Netns, hc.PID(name))
+		}
+		fmt.Fprintln(w)
 	}
 }
 
 // printEtcdctl prints the environment etcdctl needs, with the first
 // member's healthcheck-client certificate, as kubeadm's docs use it.
-func printEtcdctl(w io.Writer, cl *local.Cluster) error {
+func printEtcdctl(w io.Writer, cl upCluster) error {
 	first := cl.Members()[0]
 	env, err := render.EtcdctlEnv(cl.Spec(), first, render.Options{Root: layout.MemberDir(cl.Dir(), first)})
 	if err != nil {
@@ -172,6 +249,12 @@ func printEtcdctl(w io.Writer, cl *local.Cluster) error {
 	fmt.Fprintf(w, "\netcdctl, with the healthcheck-client certificate of %s:\n\n", first)
 	fmt.Fprint(w, render.ExportLines(env))
 	fmt.Fprintln(w, "etcdctl member list -w table")
+	if hc, ok := cl.(*hosts.Cluster); ok {
+		// What kube-apiserver on a stacked control plane does: dial the
+		// member on its own host's 127.0.0.1.
+		fmt.Fprintf(w, "\non %s's own host, through its 127.0.0.1 (as kube-apiserver on a stacked control plane):\n\n", first)
+		fmt.Fprintf(w, "ip netns exec %s etcdctl --endpoints %s member list -w table\n", hc.Host(first).Netns, hc.LocalEndpoint())
+	}
 	return nil
 }
 
@@ -184,6 +267,14 @@ func upStartError(ctx context.Context, err error, stderr io.Writer) error {
 			return withHint(err, "pick another --base-port (each member uses it, +1 and +2 on its own 127.0.0.x)")
 		}
 		return withHint(err, "up runs members on 127.0.0.1, 127.0.0.2, …; on systems that route only 127.0.0.1 to lo, try --members 1")
+	}
+	var pe *hosts.PlatformError
+	if errors.As(err, &pe) {
+		return withHint(err, "run it as root on Linux with iproute2 installed (apt-get install iproute2), or leave out --hosts for a cluster on 127.0.0.x")
+	}
+	var se *hosts.SubnetInUseError
+	if errors.As(err, &se) {
+		return withHint(err, "pick another --subnet inside 198.18.0.0/15, e.g. 198.18.1.0/24")
 	}
 	if ctx.Err() != nil {
 		return errors.New("interrupted while starting the cluster")

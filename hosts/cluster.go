@@ -1,0 +1,301 @@
+package hosts
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+	"google.golang.org/grpc"
+
+	"github.com/etcdpki/etcdpki/layout"
+	"github.com/etcdpki/etcdpki/local"
+	"github.com/etcdpki/etcdpki/pki"
+	"github.com/etcdpki/etcdpki/render"
+	"github.com/etcdpki/etcdpki/spec"
+)
+
+// Cluster is a running cluster in hosts mode: a Network and one etcd
+// process per member inside its host.
+type Cluster struct {
+	spec    *spec.Cluster
+	out     string
+	temp    bool // out was created by Start and is removed by Close
+	init    *layout.InitResult
+	net     *Network
+	members []*member
+	logs    *observer.ObservedLogs
+	opts    Options
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// member is one member: its configuration and process.
+type member struct {
+	cfg  *render.Config
+	host *Host
+	proc *process // nil until started
+}
+
+// Close stops every member (SIGTERM, then SIGKILL after a few seconds),
+// tears down the network and, when Start created the directory, removes
+// it. It is safe to call more than once.
+func (cl *Cluster) Close() error {
+	cl.closeOnce.Do(func() {
+		cl.stop()
+		var errs []error
+		if cl.net != nil {
+			errs = append(errs, cl.net.Close())
+		}
+		if cl.temp {
+			errs = append(errs, os.RemoveAll(cl.out))
+		}
+		cl.closeErr = errors.Join(errs...)
+	})
+	return cl.closeErr
+}
+
+// stop stops every started member: the followers concurrently, then the
+// leader. A leader stopped with its followers would try to hand
+// leadership to one of them (EtcdServer.TryTransferLeadershipOnShutdown
+// picks the longest-connected peer) and wait for a peer that is going
+// away until its request timeout (7 s with the default election timeout);
+// once the followers are gone the leader's transport has marked them
+// inactive, it finds no one to hand over to and stops at once. The
+// followers take about a second, for the reason local.Cluster's Close
+// does: a peer connection that has just served a request outlives
+// http.Server.Shutdown's one-second context in Etcd.Close.
+func (cl *Cluster) stop() {
+	var leaders, followers []*process
+	for _, m := range cl.members {
+		switch {
+		case m.proc == nil:
+		case m.proc.log.isLeader():
+			leaders = append(leaders, m.proc)
+		default:
+			followers = append(followers, m.proc)
+		}
+	}
+	for _, group := range [][]*process{followers, leaders} {
+		var wg sync.WaitGroup
+		for _, p := range group {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p.stop()
+			}()
+		}
+		wg.Wait()
+	}
+}
+
+// Wait blocks until ctx is done (it then returns nil) or a member's
+// process exits (it returns that member's error). The cluster keeps
+// running either way; Close stops it.
+func (cl *Cluster) Wait(ctx context.Context) error {
+	errc := make(chan error, len(cl.members))
+	for _, m := range cl.members {
+		go func() {
+			if err := m.proc.await(ctx, nil); ctx.Err() == nil {
+				errc <- fmt.Errorf("member %s: %w", m.cfg.Name, err)
+			}
+		}()
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errc:
+		return err
+	}
+}
+
+// Spec is the cluster's spec.
+func (cl *Cluster) Spec() *spec.Cluster { return cl.spec }
+
+// Dir is the directory the cluster was booted from: init's layout plus
+// the members' data in data/.
+func (cl *Cluster) Dir() string { return cl.out }
+
+// Temporary reports whether Dir is a temporary directory that Close
+// removes.
+func (cl *Cluster) Temporary() bool { return cl.temp }
+
+// InitResult is what Start's layout.Init did (nil after StartFromDir).
+func (cl *Cluster) InitResult() *layout.InitResult { return cl.init }
+
+// Network is the cluster's network.
+func (cl *Cluster) Network() *Network { return cl.net }
+
+// Members returns the member names in spec order.
+func (cl *Cluster) Members() []string {
+	names := make([]string, len(cl.members))
+	for i, m := range cl.members {
+		names[i] = m.cfg.Name
+	}
+	return names
+}
+
+// Endpoints returns every member's advertised client URL (its address on
+// the bridge, which the root namespace reaches), in the order of Members.
+func (cl *Cluster) Endpoints() []string {
+	var urls []string
+	for _, m := range cl.members {
+		urls = append(urls, m.cfg.AdvertiseClientURLs...)
+	}
+	return urls
+}
+
+// LocalEndpoint is the client URL that a client on a member's own host
+// dials, https://127.0.0.1:2379: kube-apiserver's on a stacked control
+// plane, and the health checks'. Dial it through DialContext.
+func (cl *Cluster) LocalEndpoint() string { return cl.spec.LocalClientURL() }
+
+// Config returns the configuration member name runs with, or nil.
+func (cl *Cluster) Config(name string) *render.Config {
+	if m := cl.member(name); m != nil {
+		return m.cfg
+	}
+	return nil
+}
+
+// PID is member name's etcd process ID, or 0.
+func (cl *Cluster) PID(name string) int {
+	if m := cl.member(name); m != nil && m.proc != nil {
+		return m.proc.cmd.Process.Pid
+	}
+	return 0
+}
+
+// Host returns member name's host, or nil.
+func (cl *Cluster) Host(name string) *Host { return cl.net.Host(name) }
+
+// Logs are etcd's log entries at info level and above, from every member
+// since it started until Close began, as local.Cluster.Logs has them: an
+// entry's LoggerName is the member's name, its fields etcd's (a rejected
+// TLS handshake is the warning "rejected connection on peer endpoint" with
+// remote-addr, ip-addresses, dns-names and error).
+func (cl *Cluster) Logs() *observer.ObservedLogs { return cl.logs }
+
+// Problems summarises the warnings and errors etcd logged with an error
+// attached until Close began, one line per member, message and error, as
+// local.Cluster.Problems does: Logs has the same entries, and
+// local.BootError.Problems is the one summary of them.
+func (cl *Cluster) Problems() []string {
+	return (&local.BootError{Logs: cl.logs}).Problems()
+}
+
+// Disconnect cuts member off the network (its bridge port down, as a
+// pulled cable): its process keeps running but nothing reaches it.
+func (cl *Cluster) Disconnect(ctx context.Context, member string) error {
+	return cl.net.SetLink(ctx, member, false)
+}
+
+// Reconnect undoes Disconnect.
+func (cl *Cluster) Reconnect(ctx context.Context, member string) error {
+	return cl.net.SetLink(ctx, member, true)
+}
+
+// DialContext returns a dialer that connects from inside member's host,
+// as a process there would: 127.0.0.1 is that host's own lo, and a
+// connection to another member leaves from the host's address. It suits
+// grpc.WithContextDialer (addresses "host:port") and net/http's
+// Transport.DialContext.
+func (cl *Cluster) DialContext(member string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	h := cl.net.Host(member)
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if h == nil {
+			return nil, fmt.Errorf("no member %q", member)
+		}
+		return dialIn(ctx, h.Netns, network, addr)
+	}
+}
+
+// ClientTLS returns a TLS client configuration that trusts member's copy
+// of the etcd CA and presents the client certificate of kind (e.g.
+// pki.KindAPIServerClient) from member's tree (layout.ClientTLS).
+func (cl *Cluster) ClientTLS(member string, kind pki.Kind) (*tls.Config, error) {
+	if cl.member(member) == nil {
+		return nil, fmt.Errorf("no member %q", member)
+	}
+	l, err := layout.ForName(cl.spec.Layout)
+	if err != nil {
+		return nil, err
+	}
+	return layout.ClientTLS(layout.MemberDir(cl.out, member), l, kind)
+}
+
+// NewClient returns a clientv3 client of endpoints with cfg, dialing from
+// inside member's host, or from the root namespace when member is "".
+// Like clientv3.New it does not connect; the first request does.
+func (cl *Cluster) NewClient(member string, endpoints []string, cfg *tls.Config) (*clientv3.Client, error) {
+	c := clientv3.Config{
+		Endpoints:   endpoints,
+		TLS:         cfg,
+		DialTimeout: requestTimeout,
+		Logger:      zap.NewNop(),
+	}
+	if member != "" {
+		dial := cl.DialContext(member)
+		// clientv3 hands its dialer "host:port"; a dial option given
+		// here comes after clientv3's own and replaces it.
+		c.DialOptions = []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			return dial(ctx, "tcp", addr)
+		})}
+	}
+	return clientv3.New(c)
+}
+
+// CheckHandshake is local.CheckHandshake from inside member's host (or
+// the root namespace when member is ""): how the server at endpoint took
+// a TLS handshake with cfg.
+func (cl *Cluster) CheckHandshake(ctx context.Context, member, endpoint string, cfg *tls.Config) error {
+	if member == "" {
+		return local.CheckHandshake(ctx, endpoint, cfg)
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	raw, err := cl.DialContext(member)(ctx, "tcp", u.Host)
+	if err != nil {
+		return err
+	}
+	cfg = cfg.Clone()
+	if cfg.ServerName == "" {
+		cfg.ServerName = u.Hostname()
+	}
+	conn := tls.Client(raw, cfg)
+	defer conn.Close()
+	if err := conn.HandshakeContext(ctx); err != nil {
+		return err
+	}
+	// As local.CheckHandshake: over TLS 1.3 a refused client certificate
+	// shows on the first read; a server that accepted waits for us.
+	conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	_, err = conn.Read(make([]byte, 1))
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return nil
+	}
+	return err
+}
+
+func (cl *Cluster) member(name string) *member {
+	for _, m := range cl.members {
+		if m.cfg.Name == name {
+			return m
+		}
+	}
+	return nil
+}
