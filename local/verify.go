@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -54,8 +53,7 @@ func (e *VerifyError) Unwrap() error { return e.Err }
 
 // ClientTLS returns a TLS client configuration that trusts member's copy of
 // the etcd CA and presents the client certificate of kind (e.g.
-// pki.KindAPIServerClient) from member's tree, read through the layout's
-// loader as etcd would read them.
+// pki.KindAPIServerClient) from member's tree (layout.ClientTLS).
 func (cl *Cluster) ClientTLS(member string, kind pki.Kind) (*tls.Config, error) {
 	if cl.member(member) == nil {
 		return nil, fmt.Errorf("no member %q", member)
@@ -64,24 +62,7 @@ func (cl *Cluster) ClientTLS(member string, kind pki.Kind) (*tls.Config, error) 
 	if err != nil {
 		return nil, err
 	}
-	root := layout.MemberDir(cl.out, member)
-	cas, err := layout.ReadCerts(layout.OnDisk(root, l.CertPath(pki.KindCA)))
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	for _, c := range cas {
-		pool.AddCert(c)
-	}
-	kp, err := layout.ReadKeyPair(layout.OnDisk(root, l.CertPath(kind)), layout.OnDisk(root, l.KeyPath(kind)))
-	if err != nil {
-		return nil, err
-	}
-	return &tls.Config{
-		RootCAs:      pool,
-		Certificates: []tls.Certificate{{Certificate: [][]byte{kp.Cert.Raw}, PrivateKey: kp.Key, Leaf: kp.Cert}},
-		MinVersion:   tls.VersionTLS12,
-	}, nil
+	return layout.ClientTLS(layout.MemberDir(cl.out, member), l, kind)
 }
 
 // NewClient returns a clientv3 client for endpoints with cfg (e.g. from
