@@ -32,37 +32,23 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, temp := opts.Dir, false
-	if out == "" {
-		if out, err = os.MkdirTemp("", "etcdpki-hosts-"); err != nil {
-			return nil, err
-		}
-		temp = true
-	} else if c, err = reuseSpec(out, c); err != nil {
-		return nil, err
-	}
+	var alg pki.Algorithm
 	if opts.Algorithm != "" {
 		// validate has parsed it already.
-		c.Algorithm, _ = pki.ParseAlgorithm(string(opts.Algorithm))
+		alg, _ = pki.ParseAlgorithm(string(opts.Algorithm))
 	}
-	cleanup := func() {
-		if temp {
-			os.RemoveAll(out)
-		}
-	}
-	res, err := layout.Init(c, out, layout.InitOptions{})
+	dir, err := local.PreparePKI(opts.Dir, "etcdpki-hosts-", c, alg, reuseSpec)
 	if err != nil {
-		cleanup()
 		return nil, err
 	}
-	cl, err := StartFromDir(ctx, out, c, opts)
+	cl, err := StartFromDir(ctx, dir.Path, dir.Spec, opts)
 	if cl == nil {
-		cleanup()
+		dir.Remove()
 		return nil, err
 	}
 	// With KeepNotReady a cluster comes back with its error, and its
 	// Close removes the directory.
-	cl.temp, cl.init = temp, res
+	cl.temp, cl.init = dir.Temp, dir.Init
 	return cl, err
 }
 

@@ -32,35 +32,21 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	c.Algorithm = DefaultAlgorithm
-	out, temp := opts.Dir, false
-	if out == "" {
-		if out, err = os.MkdirTemp("", "etcdpki-up-"); err != nil {
-			return nil, err
-		}
-		temp = true
-	} else if c, err = reuseSpec(out, c); err != nil {
-		return nil, err
-	}
+	var alg pki.Algorithm
 	if opts.Algorithm != "" {
 		// validate has parsed it already.
-		c.Algorithm, _ = pki.ParseAlgorithm(string(opts.Algorithm))
+		alg, _ = pki.ParseAlgorithm(string(opts.Algorithm))
 	}
-	cleanup := func() {
-		if temp {
-			os.RemoveAll(out)
-		}
-	}
-	res, err := layout.Init(c, out, layout.InitOptions{})
+	dir, err := PreparePKI(opts.Dir, "etcdpki-up-", c, alg, reuseSpec)
 	if err != nil {
-		cleanup()
 		return nil, err
 	}
-	cl, err := StartFromDir(ctx, out, c, opts)
+	cl, err := StartFromDir(ctx, dir.Path, dir.Spec, opts)
 	if err != nil {
-		cleanup()
+		dir.Remove()
 		return nil, err
 	}
-	cl.temp, cl.init = temp, res
+	cl.temp, cl.init = dir.Temp, dir.Init
 	return cl, nil
 }
 
