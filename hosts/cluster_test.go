@@ -95,8 +95,19 @@ func TestLinkDown(t *testing.T) {
 	if err := cl.Verify(ctx); err != nil {
 		t.Fatal(err)
 	}
+	put(t, cl, "etcd-1", "/etcdpki/before", "written before the cut")
 	if err := cl.Disconnect(ctx, "etcd-3"); err != nil {
 		t.Fatal(err)
+	}
+	// If etcd-3 led the cluster, the other two first elect a new leader
+	// (an election timeout, 1 s by default); until then linearizable reads,
+	// MemberList included, wait. Reading through both once they answer is
+	// the quorum this test is about; the probe below then measures the
+	// cut-off member alone.
+	for _, m := range []string{"etcd-1", "etcd-2"} {
+		if got := get(t, cl, m, "/etcdpki/before", 10*time.Second); got != "written before the cut" {
+			t.Fatalf("%s read %q", m, got)
+		}
 	}
 
 	const timeout = time.Second
