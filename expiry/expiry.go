@@ -6,7 +6,6 @@ package expiry
 import (
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/etcdpki/etcdpki/audit"
@@ -87,7 +86,7 @@ func Scan(members []*audit.Member, now time.Time) *Report {
 			}
 			c := Cert{
 				Name: Name(kind), Kind: kind, Member: m.Name, File: f.CertPath,
-				Subject: cert.Subject.CommonName, Serial: strings.ToUpper(cert.SerialNumber.Text(16)),
+				Subject: cert.Subject.CommonName, Serial: pki.Serial(cert),
 				NotAfter: cert.NotAfter.UTC(), Authority: cert.Issuer.CommonName, ExternallyManaged: true,
 			}
 			c.ResidualSeconds, c.Residual = residual(cert.NotAfter, now)

@@ -147,7 +147,7 @@ func certSamples(members []*audit.Member) []certSample {
 	var out []certSample
 	seen := map[string]bool{}
 	add := func(m *audit.Member, kind pki.Kind, path string, c *x509.Certificate) {
-		labels := []string{m.Name, string(kind), path, c.Subject.CommonName, c.Issuer.CommonName, strings.ToUpper(c.SerialNumber.Text(16))}
+		labels := []string{m.Name, string(kind), path, c.Subject.CommonName, c.Issuer.CommonName, pki.Serial(c)}
 		if k := strings.Join(labels, "\x00"); !seen[k] {
 			seen[k] = true
 			out = append(out, certSample{labels: labels, notBefore: c.NotBefore, notAfter: c.NotAfter})

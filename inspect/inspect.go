@@ -176,7 +176,7 @@ func describeKey(key crypto.Signer, certPath string) (*Key, error) {
 func Describe(cert *x509.Certificate, now time.Time) Cert {
 	c := Cert{
 		Subject: cert.Subject.String(), CommonName: cert.Subject.CommonName, Issuer: cert.Issuer.String(),
-		Serial: strings.ToUpper(cert.SerialNumber.Text(16)), DNSNames: cert.DNSNames,
+		Serial: pki.Serial(cert), DNSNames: cert.DNSNames,
 		KeyUsage: keyUsageNames(cert.KeyUsage), ExtKeyUsage: extKeyUsageNames(cert),
 		IsCA: cert.BasicConstraintsValid && cert.IsCA, NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC(),
 		ResidualSeconds: int64(cert.NotAfter.Sub(now) / time.Second), PublicKey: pki.KeyDescription(cert.PublicKey),

@@ -1,7 +1,6 @@
 package lifecycle
 
 import (
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -195,10 +194,6 @@ type Issued struct {
 	// KeyReused is true when the old key was kept.
 	KeyReused bool
 }
-
-// Serial formats a certificate's serial number as openssl x509 -serial
-// prints it (upper-case hex).
-func Serial(c *x509.Certificate) string { return fmt.Sprintf("%X", c.SerialNumber) }
 
 func exists(p string) bool {
 	_, err := os.Lstat(p)

@@ -69,10 +69,10 @@ func issueLeaves(cs *changeSet, c *spec.Cluster, ca *pki.CA, jobs []leafJob, now
 			if err := cs.apply(group...); err != nil {
 				return issued, err
 			}
-			is := Issued{Member: j.member.Name, Kind: j.kind, Serial: Serial(cert), Fingerprint: pki.Fingerprint(cert),
+			is := Issued{Member: j.member.Name, Kind: j.kind, Serial: pki.Serial(cert), Fingerprint: pki.Fingerprint(cert),
 				NotAfter: cert.NotAfter, KeyReused: j.reuse != nil}
 			if j.old != nil {
-				is.OldSerial, is.OldFingerprint = Serial(j.old), pki.Fingerprint(j.old)
+				is.OldSerial, is.OldFingerprint = pki.Serial(j.old), pki.Fingerprint(j.old)
 			}
 			issued = append(issued, is)
 		}

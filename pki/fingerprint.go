@@ -53,3 +53,13 @@ func SignedBy(cert, parent *x509.Certificate) error {
 	}
 	return cert.CheckSignatureFrom(parent)
 }
+
+// Serial returns cert's serial number in upper-case hex, as openssl x509
+// -serial prints it: whole bytes, so a leading zero nibble is kept.
+func Serial(cert *x509.Certificate) string {
+	b := cert.SerialNumber.Bytes()
+	if len(b) == 0 {
+		return "00"
+	}
+	return fmt.Sprintf("%X", b)
+}

@@ -401,11 +401,10 @@ func hostPort(rawURL string) (string, error) {
 
 func boolp(b bool) *bool { return &b }
 
-func serialHex(c *x509.Certificate) string { return strings.ToUpper(c.SerialNumber.Text(16)) }
 
 func describe(c *x509.Certificate) *ServedCert {
 	s := &ServedCert{
-		Subject: c.Subject.String(), Issuer: c.Issuer.String(), Serial: serialHex(c),
+		Subject: c.Subject.String(), Issuer: c.Issuer.String(), Serial: pki.Serial(c),
 		Fingerprint: pki.Fingerprint(c), NotAfter: c.NotAfter.UTC(), DNSNames: c.DNSNames,
 		cert: c, akid: hex.EncodeToString(c.AuthorityKeyId),
 	}
