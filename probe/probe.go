@@ -401,7 +401,6 @@ func hostPort(rawURL string) (string, error) {
 
 func boolp(b bool) *bool { return &b }
 
-
 func describe(c *x509.Certificate) *ServedCert {
 	s := &ServedCert{
 		Subject: c.Subject.String(), Issuer: c.Issuer.String(), Serial: pki.Serial(c),
