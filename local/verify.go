@@ -2,9 +2,7 @@ package local
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -86,15 +84,10 @@ func NewClient(endpoints []string, cfg *tls.Config) (*clientv3.Client, error) {
 // leader: a value written through one member and read through another has
 // been replicated.
 func (cl *Cluster) Verify(ctx context.Context) error {
-	nonce := make([]byte, 8)
-	rand.Read(nonce)
-	written := map[string]string{}
-	var keys []string
+	rb := NewReadBack(len(cl.members))
 	for _, m := range cl.members {
 		name := m.cfg.Name
 		endpoint := m.cfg.AdvertiseClientURLs[0]
-		key := VerifyPrefix + name
-		value := fmt.Sprintf("written through %s at %s (%s)", name, time.Now().UTC().Format(time.RFC3339Nano), hex.EncodeToString(nonce))
 		tlsCfg, err := cl.ClientTLS(name, pki.KindAPIServerClient)
 		if err != nil {
 			return &VerifyError{Member: name, Endpoint: endpoint, Op: "tls", Err: err}
@@ -106,39 +99,14 @@ func (cl *Cluster) Verify(ctx context.Context) error {
 			}
 			return ve
 		}
-		err = func() error {
-			cli, err := NewClient([]string{endpoint}, tlsCfg)
-			if err != nil {
-				return fail("connect", err)
-			}
-			defer cli.Close()
-			rctx, cancel := context.WithTimeout(ctx, requestTimeout)
-			defer cancel()
-			ml, err := cli.MemberList(rctx)
-			if err != nil {
-				return fail("member list", err)
-			}
-			if len(ml.Members) != len(cl.members) {
-				return fail("member list", fmt.Errorf("sees %d members, want %d", len(ml.Members), len(cl.members)))
-			}
-			if _, err := cli.Put(rctx, key, value); err != nil {
-				return fail("put", err)
-			}
-			written[key] = value
-			keys = append(keys, key)
-			for _, k := range keys {
-				resp, err := cli.Get(rctx, k)
-				if err != nil {
-					return fail("get", err)
-				}
-				if len(resp.Kvs) != 1 || string(resp.Kvs[0].Value) != written[k] {
-					return fail("get", fmt.Errorf("%s: read back %q, wrote %q", k, kvValue(resp), written[k]))
-				}
-			}
-			return nil
-		}()
+		cli, err := NewClient([]string{endpoint}, tlsCfg)
 		if err != nil {
-			return err
+			return fail("connect", err)
+		}
+		op, err := rb.Check(ctx, cli, name, true)
+		cli.Close()
+		if err != nil {
+			return fail(op, err)
 		}
 	}
 	return nil
