@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -85,6 +86,11 @@ func loadSpec(dir, config string) (*spec.Cluster, error) {
 		dir = "."
 	}
 	c, err := spec.Load(layout.SpecFile(dir))
+	var fe *spec.FieldError
+	if errors.As(err, &fe) && fe.Field == "--config" {
+		// spec.Load names --config; here the file came from --dir.
+		fe.Field = "--dir " + dir
+	}
 	if err != nil {
 		return nil, withHint(err, "point --dir at the output directory of 'etcdpki init', or give --config")
 	}
