@@ -1,0 +1,87 @@
+package distro
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	_ "embed"
+	"sync"
+	"testing"
+
+	"github.com/etcdpki/etcdpki/pki"
+)
+
+// rsa2048PEM holds 40 distinct RSA-2048 test keys (openssl genpkey), so
+// fixtures of RSA distributions (kubespray, OpenShift, kubeadm-style
+// etcdadm) cost no key generation and stay distinct per file: R3 flags a
+// key shared by two members.
+//
+//go:embed testdata/rsa2048.pem
+var rsa2048PEM []byte
+
+var (
+	rsaOnce sync.Once
+	rsaPool []crypto.Signer
+	rsaErr  error
+)
+
+// Keys hands out test keys: distinct within one Keys value, in the same
+// order for every fixture, so tests are reproducible.
+type Keys struct {
+	t    testing.TB
+	next int
+}
+
+// NewKeys starts a key sequence for one fixture.
+func NewKeys(t testing.TB) *Keys { return &Keys{t: t} }
+
+// RSA returns the next fixed RSA-2048 key. A fixture needing more than the
+// pool holds fails the test rather than reusing a key.
+func (k *Keys) RSA() crypto.Signer {
+	k.t.Helper()
+	rsaOnce.Do(func() {
+		rest := rsa2048PEM
+		for len(rest) > 0 {
+			i := indexAfter(rest, "-----END PRIVATE KEY-----\n")
+			if i < 0 {
+				break
+			}
+			var key crypto.Signer
+			key, rsaErr = pki.ParseKey(rest[:i])
+			if rsaErr != nil {
+				return
+			}
+			rsaPool = append(rsaPool, key)
+			rest = rest[i:]
+		}
+	})
+	if rsaErr != nil {
+		k.t.Fatalf("distro: test keys: %v", rsaErr)
+	}
+	if k.next >= len(rsaPool) {
+		k.t.Fatalf("distro: fixture needs more than %d RSA test keys", len(rsaPool))
+	}
+	key := rsaPool[k.next]
+	k.next++
+	return key
+}
+
+// ECDSA returns a fresh P-256 key (generating one takes microseconds).
+func (k *Keys) ECDSA() crypto.Signer {
+	k.t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		k.t.Fatalf("distro: %v", err)
+	}
+	return key
+}
+
+func indexAfter(b []byte, marker string) int {
+	for i := 0; i+len(marker) <= len(b); i++ {
+		if string(b[i:i+len(marker)]) == marker {
+			return i + len(marker)
+		}
+	}
+	return -1
+}
