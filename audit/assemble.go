@@ -1,13 +1,17 @@
 package audit
 
-import "time"
+import (
+	"time"
+
+	"github.com/etcdpki/etcdpki/member"
+)
 
 // NewReport assembles a report from findings made elsewhere (the live
 // probe uses it), with the same ordering and verdict as Check.
 func NewReport(schema string, at time.Time, members []MemberSummary, findings []Finding) *Report {
-	ms := make([]*Member, len(members))
+	ms := make([]*member.Member, len(members))
 	for i, s := range members {
-		ms[i] = &Member{Name: s.Name}
+		ms[i] = &member.Member{Name: s.Name}
 	}
 	if findings == nil {
 		findings = []Finding{}
@@ -18,8 +22,8 @@ func NewReport(schema string, at time.Time, members []MemberSummary, findings []
 
 // NewFinding makes a finding of rule with the catalogue's severity; impact
 // is one of BreaksPeers, BreaksClients, BreaksBoth or empty.
-func NewFinding(rule, member, file, impact, format string, args ...any) Finding {
-	f := newFinding(rule, member, file, format, args...)
+func NewFinding(rule, memberName, file, impact, format string, args ...any) Finding {
+	f := newFinding(rule, memberName, file, format, args...)
 	f.Breaks = impact
 	return f
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/etcdpki/etcdpki/audit"
 	"github.com/etcdpki/etcdpki/internal/testca"
+	"github.com/etcdpki/etcdpki/member"
 	"github.com/etcdpki/etcdpki/pki"
 )
 
@@ -197,7 +198,7 @@ func TestDiscoverBadInput(t *testing.T) {
 	missingMember := filepath.Join(dir, "missingmember")
 	write(t, filepath.Join(missingMember, "cluster.yaml"), []byte("members:\n- name: cp1\n  ips: [10.0.0.11]\n"))
 	for _, p := range []string{filepath.Join(dir, "missing"), loop, file, empty, brokenSpec, missingMember} {
-		ins, err := audit.Discover(p)
+		ins, err := member.Discover(p, member.DiscoverOptions{})
 		if err == nil {
 			t.Errorf("Discover(%s) = %d inputs, want an error", p, len(ins))
 			continue

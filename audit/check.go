@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/etcdpki/etcdpki/member"
+
 	"github.com/etcdpki/etcdpki/pki"
 )
 
@@ -41,7 +43,7 @@ const (
 
 // CheckDirs discovers and loads the members in dirs and checks them.
 func CheckDirs(dirs []string, opts Options) (*Report, error) {
-	members, err := LoadDirs(dirs, nil)
+	members, err := member.LoadDirs(dirs, nil, member.DiscoverOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +51,7 @@ func CheckDirs(dirs []string, opts Options) (*Report, error) {
 }
 
 // Check runs every rule over the members, one by one and across them.
-func Check(members []*Member, opts Options) *Report {
+func Check(members []*member.Member, opts Options) *Report {
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}
@@ -57,16 +59,16 @@ func Check(members []*Member, opts Options) *Report {
 		opts.WarnWithin = DefaultWarnWithin
 	}
 	r := &Report{SchemaVersion: SchemaVersion, CheckedAt: opts.Now.UTC()}
-	uniqueNames(members)
+	member.UniqueNames(members)
 	// Each member's own rules look at that member only, so members are
 	// checked in parallel (signature checks dominate) and their findings
 	// joined in order.
 	perMember := make([][]Finding, len(members))
 	r.Members = make([]MemberSummary, len(members))
-	forEach(len(members), func(i int) {
+	member.ForEach(len(members), func(i int) {
 		m := members[i]
 		c := &checker{m: m, opts: opts, sigs: map[[2]*x509.Certificate]error{}}
-		c.findings = append(c.findings, m.Problems...)
+		c.findings = append(c.findings, ProblemFindings(m)...)
 		c.run()
 		perMember[i] = c.findings
 		r.Members[i] = summarize(m)
@@ -84,7 +86,7 @@ func Check(members []*Member, opts Options) *Report {
 }
 
 type checker struct {
-	m        *Member
+	m        *member.Member
 	opts     Options
 	findings []Finding
 	// sigs caches signedBy by (cert, parent): R1 and VALID-CA-FIRST ask
@@ -129,7 +131,7 @@ func (c *checker) run() {
 	if m.PeerCA != m.CA {
 		c.checkCA(m.PeerCA)
 	}
-	for _, kind := range m.sortedKinds() {
+	for _, kind := range m.SortedKinds() {
 		c.checkLeaf(m.Files[kind])
 	}
 	c.checkNames()
@@ -143,7 +145,7 @@ func (c *checker) run() {
 
 // checkCA checks a trusted CA file: every cert in it is a CA, the key (if
 // present) belongs to the first, and the usual validity and crypto rules.
-func (c *checker) checkCA(f *File) {
+func (c *checker) checkCA(f *member.File) {
 	if f == nil || len(f.Certs) == 0 {
 		return
 	}
@@ -165,7 +167,7 @@ func (c *checker) checkCA(f *File) {
 }
 
 // checkLeaf runs the per-certificate rules on one leaf file.
-func (c *checker) checkLeaf(f *File) {
+func (c *checker) checkLeaf(f *member.File) {
 	cert := f.Cert()
 	if cert == nil {
 		return
@@ -191,7 +193,7 @@ func (c *checker) checkLeaf(f *File) {
 
 // checkChain is R1: the leaf verifies against the member's trusted CA of
 // the port that uses it.
-func (c *checker) checkChain(f *File, cert *x509.Certificate, impact string) {
+func (c *checker) checkChain(f *member.File, cert *x509.Certificate, impact string) {
 	ca := c.m.CA
 	if f.Kind == pki.KindPeer || f.Kind == pki.KindPeerClient {
 		ca = c.m.PeerCA
@@ -219,6 +221,13 @@ func (c *checker) checkChain(f *File, cert *x509.Certificate, impact string) {
 	if rule == "" {
 		rule = RuleClientCA
 	}
+	if a := c.m.APIServer; a != nil && f.Kind == pki.KindAPIServerClient && f.NodeCertPath == a.CertFile {
+		// kube-apiserver's manifest chose this credential: its settings
+		// are what to fix.
+		c.add(RuleAPIServer, f.CertPath, impact, "--etcd-certfile %s (%q, issuer %q) is not signed by the member's client CA %s (%q): etcd refuses kube-apiserver",
+			a.CertFile, cert.Subject.CommonName, cert.Issuer.CommonName, ca.CertPath, ca.Cert().Subject.CommonName)
+		return
+	}
 	c.add(rule, f.CertPath, impact, "%s certificate (issuer %q) is not signed by the member's CA %s (%q)",
 		f.Kind, cert.Issuer.CommonName, ca.CertPath, ca.Cert().Subject.CommonName)
 }
@@ -239,7 +248,7 @@ func (c *checker) signedBy(cert, parent *x509.Certificate) error {
 }
 
 // checkEKU enforces the extended key usages each role needs.
-func (c *checker) checkEKU(f *File, cert *x509.Certificate) {
+func (c *checker) checkEKU(f *member.File, cert *x509.Certificate) {
 	s := c.m.Settings
 	server, client := hasEKU(cert, x509.ExtKeyUsageServerAuth), hasEKU(cert, x509.ExtKeyUsageClientAuth)
 	switch f.Kind {
@@ -307,7 +316,7 @@ func ekuNames(cert *x509.Certificate) string {
 }
 
 // checkValidity judges NotBefore/NotAfter at opts.Now.
-func (c *checker) checkValidity(f *File, cert *x509.Certificate) {
+func (c *checker) checkValidity(f *member.File, cert *x509.Certificate) {
 	now := c.opts.Now
 	impact := impactOf(f.Kind)
 	switch {
@@ -346,7 +355,7 @@ func roundDuration(d time.Duration) string {
 }
 
 // checkCrypto flags short RSA keys and SHA-1/MD5 signatures.
-func (c *checker) checkCrypto(f *File, cert *x509.Certificate) {
+func (c *checker) checkCrypto(f *member.File, cert *x509.Certificate) {
 	if k, ok := cert.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() < 2048 {
 		c.add(RuleWeakKey, f.CertPath, "", "%q has a %d-bit RSA key", cert.Subject.CommonName, k.N.BitLen())
 	}
@@ -357,7 +366,7 @@ func (c *checker) checkCrypto(f *File, cert *x509.Certificate) {
 }
 
 // checkPerms applies CIS 1.1.19–1.1.21: keys 600, certs 644 or tighter.
-func (c *checker) checkPerms(f *File) {
+func (c *checker) checkPerms(f *member.File) {
 	if f.KeyPath != "" && f.Key != nil && f.KeyMode&0o077 != 0 {
 		c.add(RuleKeyPerm, f.KeyPath, "", "mode %04o: readable by group or others (want 0600)", f.KeyMode)
 	}
@@ -411,7 +420,7 @@ func (c *checker) checkNames() {
 // advertiseHosts are the hosts of the member's advertised peer URLs (the
 // address its outgoing peer connections come from), else of all its peer
 // URLs.
-func advertiseHosts(m *Member) []string {
+func advertiseHosts(m *member.Member) []string {
 	if m.Settings != nil && len(m.Settings.AdvertisePeerURLs) > 0 {
 		return urlHosts(m.Settings.AdvertisePeerURLs)
 	}

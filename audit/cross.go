@@ -6,15 +6,16 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/etcdpki/etcdpki/member"
 	"github.com/etcdpki/etcdpki/pki"
 )
 
 // crossMember applies the rules that compare members: R2 (one CA) and R3
 // (no shared leaves).
-func crossMember(members []*Member) []Finding {
+func crossMember(members []*member.Member) []Finding {
 	var out []Finding
 	// R2: group members by the fingerprint set of their trusted CA file.
-	groups := map[string][]*Member{}
+	groups := map[string][]*member.Member{}
 	for _, m := range members {
 		if fp := caIdentity(m); fp != "" {
 			groups[fp] = append(groups[fp], m)
@@ -45,13 +46,13 @@ func crossMember(members []*Member) []Finding {
 	}
 	// R3: the same leaf certificate or key on several members.
 	type owner struct {
-		m    *Member
+		m    *member.Member
 		kind pki.Kind
 		path string
 	}
 	byKey := map[string][]owner{}
 	for _, m := range members {
-		for _, kind := range m.sortedKinds() {
+		for _, kind := range m.SortedKinds() {
 			f := m.Files[kind]
 			if cert := f.Cert(); cert != nil {
 				id := string(cert.RawSubjectPublicKeyInfo)
@@ -61,7 +62,7 @@ func crossMember(members []*Member) []Finding {
 	}
 	var ids []string
 	for id, owners := range byKey {
-		if distinctMembers(len(owners), func(i int) *Member { return owners[i].m }) > 1 {
+		if distinctMembers(len(owners), func(i int) *member.Member { return owners[i].m }) > 1 {
 			ids = append(ids, id)
 		}
 	}
@@ -85,7 +86,7 @@ func crossMember(members []*Member) []Finding {
 // members trust the bundle old+new, leaves still from the old CA), which
 // is safe and must not read as R2; a leaf from a CA that some member does
 // not trust yet is not.
-func trustCompatible(members []*Member) bool {
+func trustCompatible(members []*member.Member) bool {
 	for _, m := range members {
 		for _, kind := range []pki.Kind{pki.KindServer, pki.KindPeer, pki.KindPeerClient} {
 			leaf := m.Files[kind].Cert()
@@ -116,7 +117,7 @@ func signedByAny(leaf *x509.Certificate, cas []*x509.Certificate) bool {
 }
 
 // caIdentity is the set of fingerprints in a member's trusted CA file.
-func caIdentity(m *Member) string {
+func caIdentity(m *member.Member) string {
 	if m.CA == nil || len(m.CA.Certs) == 0 {
 		return ""
 	}
@@ -135,7 +136,7 @@ func short(fp string) string {
 	return fp
 }
 
-func names(ms []*Member) string {
+func names(ms []*member.Member) string {
 	var n []string
 	for _, m := range ms {
 		n = append(n, m.Name)
@@ -143,14 +144,14 @@ func names(ms []*Member) string {
 	return strings.Join(n, ", ")
 }
 
-func plural(ms []*Member) string {
+func plural(ms []*member.Member) string {
 	if len(ms) == 1 {
 		return "s"
 	}
 	return ""
 }
 
-func indexOf(ms []*Member, m *Member) int {
+func indexOf(ms []*member.Member, m *member.Member) int {
 	for i, x := range ms {
 		if x == m {
 			return i
@@ -159,26 +160,10 @@ func indexOf(ms []*Member, m *Member) int {
 	return -1
 }
 
-func distinctMembers(n int, at func(int) *Member) int {
-	seen := map[*Member]bool{}
+func distinctMembers(n int, at func(int) *member.Member) int {
+	seen := map[*member.Member]bool{}
 	for i := 0; i < n; i++ {
 		seen[at(i)] = true
 	}
 	return len(seen)
-}
-
-// uniqueNames keeps member names distinct (two copies of the same node,
-// or members named only by their certs' CN), since findings and the
-// verdict are keyed by name.
-func uniqueNames(members []*Member) {
-	seen := map[string]bool{}
-	for _, m := range members {
-		if seen[m.Name] {
-			m.Name = m.Name + " [" + m.Input.Dir + "]"
-			for i := range m.Problems {
-				m.Problems[i].Member = m.Name
-			}
-		}
-		seen[m.Name] = true
-	}
 }

@@ -380,8 +380,14 @@ var faults = []fault{
 			key := testca.NewKey(t, c.Spec.Algorithm)
 			cert := testca.Issue(t, k8s, pki.Request{Kind: pki.KindAPIServerClient}, key, c.Now)
 			c.WriteFile(c.Path("cp1", "/etc/kubernetes/pki/apiserver-kubelet-client.crt"), pki.EncodeCert(cert), 0o644)
+			keyPEM, err := pki.EncodeKey(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.WriteFile(c.Path("cp1", "/etc/kubernetes/pki/apiserver-kubelet-client.key"), keyPEM, 0o600)
 			c.WriteAPIServerManifest("cp1", func(f map[string]string) {
 				f["etcd-certfile"] = "/etc/kubernetes/pki/apiserver-kubelet-client.crt"
+				f["etcd-keyfile"] = "/etc/kubernetes/pki/apiserver-kubelet-client.key"
 			})
 		},
 		want: []string{audit.RuleAPIServer}, forms: true, connects: false,

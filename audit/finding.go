@@ -43,11 +43,11 @@ func (f *Finding) CatalogueRule() *Rule {
 }
 
 // newFinding makes a finding with the rule's catalogue severity.
-func newFinding(rule, member, file, format string, args ...any) Finding {
+func newFinding(rule, memberName, file, format string, args ...any) Finding {
 	r, ok := LookupRule(rule)
 	if !ok {
 		// A programming error; keep it visible rather than panic on input.
-		return Finding{Rule: rule, Severity: Error, Member: member, File: file, Detail: "unknown rule: " + fmt.Sprintf(format, args...)}
+		return Finding{Rule: rule, Severity: Error, Member: memberName, File: file, Detail: "unknown rule: " + fmt.Sprintf(format, args...)}
 	}
-	return Finding{Rule: rule, Severity: r.Severity, Member: member, File: file, Detail: fmt.Sprintf(format, args...)}
+	return Finding{Rule: rule, Severity: r.Severity, Member: memberName, File: file, Detail: fmt.Sprintf(format, args...)}
 }

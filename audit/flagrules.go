@@ -51,7 +51,9 @@ func (c *checker) clientAuthOff(rule, src, flag, trustedCA string) {
 }
 
 // checkAPIServer checks kube-apiserver's etcd client settings against the
-// etcd CA.
+// etcd CA of the member's client port: its --etcd-cafile must verify the
+// member's serving cert, and its --etcd-certfile must be trusted by the
+// member's --trusted-ca-file.
 func (c *checker) checkAPIServer() {
 	a := c.m.APIServer
 	if a == nil || c.m.CA.Cert() == nil {
@@ -62,42 +64,15 @@ func (c *checker) checkAPIServer() {
 		c.add(RuleAPIServer, a.Source, BreaksClients, "--etcd-cafile, --etcd-certfile and --etcd-keyfile must all be set")
 		return
 	}
-	in := c.m.Input
-	caPath, ok1 := in.disk(a.CAFile)
-	certPath, ok2 := in.disk(a.CertFile)
-	keyPath, ok3 := in.disk(a.KeyFile)
-	if !ok1 || !ok2 || !ok3 {
-		c.add(RuleAPIServer, a.Source, "", "kube-apiserver's etcd files lie outside %s; they cannot be checked", in.Dir)
-		return
+	if ca := c.m.APIServerCA; ca != nil && len(ca.Certs) > 0 {
+		if srv := c.m.Files[pki.KindServer].Cert(); srv != nil && !signedByAny(srv, ca.Certs) {
+			c.add(RuleAPIServer, ca.CertPath, BreaksClients, "--etcd-cafile (%q) does not verify the member's serving certificate (issuer %q): kube-apiserver cannot verify etcd",
+				ca.Cert().Subject.CommonName, srv.Issuer.CommonName)
+		} else if srv == nil && !containsCert(ca.Certs, etcdCA.Cert()) {
+			c.add(RuleAPIServer, ca.CertPath, BreaksClients, "--etcd-cafile (%q) is not the etcd CA %s (%q): kube-apiserver cannot verify etcd",
+				ca.Cert().Subject.CommonName, etcdCA.CertPath, etcdCA.Cert().Subject.CommonName)
+		}
 	}
-	cas, caErr, _ := readCerts(caPath)
-	switch {
-	case caErr != nil:
-		c.add(RuleAPIServer, caPath, BreaksClients, "--etcd-cafile cannot be used: %v", unwrapFileError(caErr))
-	case !containsCert(cas, etcdCA.Cert()):
-		c.add(RuleAPIServer, caPath, BreaksClients, "--etcd-cafile (%q) is not the etcd CA %s (%q): kube-apiserver cannot verify etcd",
-			cas[0].Subject.CommonName, etcdCA.CertPath, etcdCA.Cert().Subject.CommonName)
-	}
-	if a.CertFile == c.m.Files[pki.KindAPIServerClient].nodeCert() {
-		return // the apiserver-etcd-client file itself is checked as a leaf
-	}
-	f := &File{Kind: pki.KindAPIServerClient, CertPath: certPath, KeyPath: keyPath}
-	f.Certs, f.CertErr, f.CertMode = readCerts(certPath)
-	if f.CertErr != nil {
-		c.add(RuleAPIServer, certPath, BreaksClients, "--etcd-certfile cannot be used: %v", unwrapFileError(f.CertErr))
-		return
-	}
-	if c.signedBy(f.Cert(), etcdCA.Cert()) != nil {
-		c.add(RuleAPIServer, certPath, BreaksClients, "--etcd-certfile (%q, issuer %q) is not signed by the etcd CA: etcd refuses kube-apiserver",
-			f.Cert().Subject.CommonName, f.Cert().Issuer.CommonName)
-	}
-}
-
-func (f *File) nodeCert() string {
-	if f == nil {
-		return ""
-	}
-	return f.NodeCertPath
 }
 
 func containsCert(certs []*x509.Certificate, want *x509.Certificate) bool {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/etcdpki/etcdpki/member"
 	"github.com/etcdpki/etcdpki/pki"
 )
 
@@ -84,7 +85,7 @@ func (r *Report) RuleIDs() []string {
 	return ids
 }
 
-func summarize(m *Member) MemberSummary {
+func summarize(m *member.Member) MemberSummary {
 	s := MemberSummary{Name: m.Name, NameFrom: m.NameFrom, Dir: m.Input.Dir, ClientURLs: m.ClientURLs, PeerURLs: m.PeerURLs, Files: []string{}}
 	if m.Settings != nil {
 		s.Settings = m.Settings.Source
@@ -93,7 +94,7 @@ func summarize(m *Member) MemberSummary {
 		s.CA = pki.Fingerprint(c)
 		s.Files = append(s.Files, m.CA.CertPath)
 	}
-	for _, k := range m.sortedKinds() {
+	for _, k := range m.SortedKinds() {
 		s.Files = append(s.Files, m.Files[k].CertPath)
 	}
 	return s
@@ -101,7 +102,7 @@ func summarize(m *Member) MemberSummary {
 
 // sortFindings orders findings by member (in the order given), then
 // severity (worst first), then rule catalogue order, then file.
-func sortFindings(fs []Finding, members []*Member) {
+func sortFindings(fs []Finding, members []*member.Member) {
 	memberOrder := map[string]int{}
 	for i, m := range members {
 		if _, ok := memberOrder[m.Name]; !ok {
@@ -129,7 +130,7 @@ func sortFindings(fs []Finding, members []*Member) {
 
 // verdict decides whether the cluster forms (a quorum of members without
 // peer-breaking errors) and whether clients connect.
-func verdict(members []*Member, fs []Finding) Verdict {
+func verdict(members []*member.Member, fs []Finding) Verdict {
 	var v Verdict
 	peerBroken := map[string][]string{}
 	oneWay := map[string][]string{}

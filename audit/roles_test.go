@@ -9,6 +9,7 @@ import (
 
 	"github.com/etcdpki/etcdpki/audit"
 	"github.com/etcdpki/etcdpki/internal/testca"
+	"github.com/etcdpki/etcdpki/member"
 	"github.com/etcdpki/etcdpki/pki"
 )
 
@@ -84,11 +85,11 @@ func TestAuthorities(t *testing.T) {
 	c.UseCA(other, "cp3")
 	// cp2 trusts both during a rotation but holds only the old key.
 	c.WriteCert("cp2", pki.KindCA, c.CA.Cert, other.Cert)
-	ms, err := audit.LoadDirs([]string{c.Dir}, nil)
+	ms, err := member.LoadDirs([]string{c.Dir}, nil, member.DiscoverOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	as := audit.Authorities(ms)
+	as := member.Authorities(ms)
 	if len(as) != 2 {
 		t.Fatalf("%d authorities, want 2", len(as))
 	}
@@ -105,10 +106,10 @@ func TestAuthorities(t *testing.T) {
 		t.Errorf("second CA key on %q, want cp3 only", got)
 	}
 	leaf := ms[2].Files[pki.KindServer].Cert()
-	if a := audit.IssuerOf(as, leaf); a != as[1] {
+	if a := member.IssuerOf(as, leaf); a != as[1] {
 		t.Errorf("IssuerOf(cp3 server) = %v, want the second CA", a)
 	}
-	if a := audit.IssuerOf(as[:1], leaf); a != nil {
+	if a := member.IssuerOf(as[:1], leaf); a != nil {
 		t.Errorf("IssuerOf without its CA = %v, want nil", a.Name)
 	}
 }

@@ -2,8 +2,9 @@ package audit
 
 import (
 	"fmt"
-	"github.com/etcdpki/etcdpki/internal/output"
 	"io"
+
+	"github.com/etcdpki/etcdpki/internal/output"
 )
 
 // ANSI colours for the text report; used only when the caller says the

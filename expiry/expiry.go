@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/etcdpki/etcdpki/audit"
+	"github.com/etcdpki/etcdpki/member"
 	"github.com/etcdpki/etcdpki/pki"
 )
 
@@ -32,7 +33,7 @@ type Cert struct {
 	ResidualSeconds int64  `json:"residualSeconds"`
 	Residual        string `json:"residual"`
 	// Authority is the name of the member's CA that signed it
-	// (audit.Authority.Name), or the issuer's CN when none of them did.
+	// (member.Authority.Name), or the issuer's CN when none of them did.
 	Authority string `json:"authority"`
 	// SignedByMemberCA is false when no CA the member trusts signed it.
 	SignedByMemberCA bool `json:"signedByMemberCA"`
@@ -68,16 +69,16 @@ type Report struct {
 
 // Scan reads the expiry of every member's leaves and trusted CAs at now
 // (time.Now() if zero).
-func Scan(members []*audit.Member, now time.Time) *Report {
+func Scan(members []*member.Member, now time.Time) *Report {
 	if now.IsZero() {
 		now = time.Now()
 	}
 	r := &Report{SchemaVersion: SchemaVersion, CheckedAt: now.UTC(), Certificates: []Cert{}, Authorities: []Authority{}, Problems: []audit.Finding{}}
-	cas := audit.Authorities(members)
+	cas := member.Authorities(members)
 	order := map[string]int{}
 	for i, m := range members {
 		order[m.Name] = i
-		r.Problems = append(r.Problems, m.Problems...)
+		r.Problems = append(r.Problems, audit.ProblemFindings(m)...)
 		for _, kind := range pki.LeafKinds(true) {
 			f := m.Files[kind]
 			cert := f.Cert()
@@ -90,7 +91,7 @@ func Scan(members []*audit.Member, now time.Time) *Report {
 				NotAfter: cert.NotAfter.UTC(), Authority: cert.Issuer.CommonName, ExternallyManaged: true,
 			}
 			c.ResidualSeconds, c.Residual = residual(cert.NotAfter, now)
-			if a := audit.IssuerOf(cas, cert); a != nil && memberTrusts(a, m.Name) {
+			if a := member.IssuerOf(cas, cert); a != nil && memberTrusts(a, m.Name) {
 				c.Authority, c.SignedByMemberCA, c.ExternallyManaged = a.Name, true, !a.KeyOnMember(m.Name)
 			}
 			r.Certificates = append(r.Certificates, c)
@@ -120,7 +121,7 @@ func Scan(members []*audit.Member, now time.Time) *Report {
 	return r
 }
 
-func memberTrusts(a *audit.Authority, member string) bool {
+func memberTrusts(a *member.Authority, member string) bool {
 	for _, m := range a.Members {
 		if m == member {
 			return true

@@ -14,6 +14,7 @@ import (
 	"github.com/etcdpki/etcdpki/audit"
 	"github.com/etcdpki/etcdpki/expiry"
 	"github.com/etcdpki/etcdpki/internal/testca"
+	"github.com/etcdpki/etcdpki/member"
 	"github.com/etcdpki/etcdpki/pki"
 )
 
@@ -23,9 +24,9 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 // days later.
 var issued = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func load(t *testing.T, dirs ...string) []*audit.Member {
+func load(t *testing.T, dirs ...string) []*member.Member {
 	t.Helper()
-	ms, err := audit.LoadDirs(dirs, nil)
+	ms, err := member.LoadDirs(dirs, nil, member.DiscoverOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/etcdpki/etcdpki/audit"
+	"github.com/etcdpki/etcdpki/member"
 	"github.com/etcdpki/etcdpki/pki"
 	"github.com/etcdpki/etcdpki/probe"
 	"github.com/etcdpki/etcdpki/spec"
@@ -101,9 +102,9 @@ func (e *Exporter) Scan(ctx context.Context) error {
 	start := e.opts.Now()
 	s := &snapshot{at: start, findings: map[findingKey]int{}}
 	var errs []error
-	var members []*audit.Member
+	var members []*member.Member
 	for _, d := range e.opts.Dirs {
-		ms, err := audit.LoadDirs([]string{d}, e.opts.Spec)
+		ms, err := member.LoadDirs([]string{d}, e.opts.Spec, member.DiscoverOptions{})
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -143,10 +144,10 @@ func (e *Exporter) Scan(ctx context.Context) error {
 
 // certSamples lists every member's leaves (the first certificate of each
 // file) and every CA in its trusted CA files, once per label set.
-func certSamples(members []*audit.Member) []certSample {
+func certSamples(members []*member.Member) []certSample {
 	var out []certSample
 	seen := map[string]bool{}
-	add := func(m *audit.Member, kind pki.Kind, path string, c *x509.Certificate) {
+	add := func(m *member.Member, kind pki.Kind, path string, c *x509.Certificate) {
 		labels := []string{m.Name, string(kind), path, c.Subject.CommonName, c.Issuer.CommonName, pki.Serial(c)}
 		if k := strings.Join(labels, "\x00"); !seen[k] {
 			seen[k] = true
@@ -154,7 +155,7 @@ func certSamples(members []*audit.Member) []certSample {
 		}
 	}
 	for _, m := range members {
-		for _, f := range []*audit.File{m.CA, m.PeerCA} {
+		for _, f := range []*member.File{m.CA, m.PeerCA} {
 			if f != nil {
 				for _, c := range f.Certs {
 					add(m, pki.KindCA, f.CertPath, c)

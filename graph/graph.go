@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/etcdpki/etcdpki/audit"
+	"github.com/etcdpki/etcdpki/member"
 	"github.com/etcdpki/etcdpki/pki"
 )
 
@@ -72,10 +73,10 @@ type Graph struct {
 // Build draws the graph of members, marking what report's findings (at
 // warning and above) break. Use the report of audit.Check on the same
 // members.
-func Build(members []*audit.Member, report *audit.Report) *Graph {
+func Build(members []*member.Member, report *audit.Report) *Graph {
 	g := &Graph{}
-	cas := audit.Authorities(members)
-	caID := map[*audit.Authority]string{}
+	cas := member.Authorities(members)
+	caID := map[*member.Authority]string{}
 	for i, a := range cas {
 		id := fmt.Sprintf("ca%d", i+1)
 		caID[a] = id
@@ -94,7 +95,7 @@ func Build(members []*audit.Member, report *audit.Report) *Graph {
 		peer := &Node{ID: gm.ID + "_peer_port", Kind: NodePort, Member: m.Name, Label: []string{"peer :" + port(m.PeerURLs, "2380")}}
 		g.Nodes = append(g.Nodes, client, peer)
 		// The trusted CAs of each port.
-		trust := func(f *audit.File, p *Node, label string) {
+		trust := func(f *member.File, p *Node, label string) {
 			if f == nil {
 				return
 			}
@@ -118,7 +119,7 @@ func Build(members []*audit.Member, report *audit.Report) *Graph {
 				Label: []string{filepath.Base(f.CertPath), "CN " + cert.Subject.CommonName, "expires " + day(cert.NotAfter)}}
 			g.Nodes = append(g.Nodes, n)
 			issuer := ""
-			if a := audit.IssuerOf(cas, cert); a != nil {
+			if a := member.IssuerOf(cas, cert); a != nil {
 				issuer = caID[a]
 			} else {
 				dn := cert.Issuer.String()
@@ -199,7 +200,7 @@ func addRule(rules []string, worst audit.Severity, f audit.Finding) ([]string, a
 }
 
 // authorityOf is the authority whose certificate is c.
-func authorityOf(cas []*audit.Authority, c *x509.Certificate) *audit.Authority {
+func authorityOf(cas []*member.Authority, c *x509.Certificate) *member.Authority {
 	fp := pki.Fingerprint(c)
 	for _, a := range cas {
 		if a.Fingerprint == fp {

@@ -16,6 +16,7 @@ import (
 	"github.com/etcdpki/etcdpki/audit"
 	"github.com/etcdpki/etcdpki/graph"
 	"github.com/etcdpki/etcdpki/internal/testca"
+	"github.com/etcdpki/etcdpki/member"
 	"github.com/etcdpki/etcdpki/pki"
 )
 
@@ -32,7 +33,7 @@ func broken(t *testing.T) *graph.Graph {
 	c.UseCA(testca.NewCA(t, pki.ECDSAP256, issued), "cp3")
 	c.Reissue("cp2", pki.KindPeer, testca.EKU(x509.ExtKeyUsageServerAuth))
 	c.EditFlags("cp1", func(flags map[string]string) { flags["client-cert-auth"] = "false" })
-	ms, err := audit.LoadDirs([]string{c.Dir}, nil)
+	ms, err := member.LoadDirs([]string{c.Dir}, nil, member.DiscoverOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/etcdpki/etcdpki/audit"
+	"github.com/etcdpki/etcdpki/member"
 	"github.com/etcdpki/etcdpki/pki"
 )
 
@@ -201,13 +202,12 @@ func refusedClient(err string) bool {
 func diskFindings(dirs []string, eps []Endpoint) ([]audit.Finding, error) {
 	onDisk := map[string]map[string]string{} // member → port → fingerprint
 	paths := map[string]map[string]string{}
-	for _, d := range dirs {
-		ins, err := audit.Discover(d)
-		if err != nil {
-			return nil, err
-		}
-		for _, in := range ins {
-			m := audit.LoadMember(in)
+	members, err := member.LoadDirs(dirs, nil, member.DiscoverOptions{})
+	if err != nil {
+		return nil, err
+	}
+	{
+		for _, m := range members {
 			onDisk[m.Name] = map[string]string{}
 			paths[m.Name] = map[string]string{}
 			for port, kind := range map[string]pki.Kind{PortClient: pki.KindServer, PortPeer: pki.KindPeer} {

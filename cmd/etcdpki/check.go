@@ -7,14 +7,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpki/etcdpki/audit"
-	"github.com/etcdpki/etcdpki/spec"
 )
 
 func newCheckCmd() *cobra.Command {
 	var (
-		rf             reportFlags
-		config, k8sDir string
-		local          bool
+		rf     reportFlags
+		mf     memberFlags
+		k8sDir string
+		local  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "check DIR...",
@@ -23,20 +23,28 @@ func newCheckCmd() *cobra.Command {
 whether the cluster will form and clients will connect, and if not, which file
 on which member is wrong, what etcd will say, and how to fix it.
 
-Each DIR is a member: a copy of a node's /etc/kubernetes (pki/ and
-optionally manifests/etcd.yaml and manifests/kube-apiserver.yaml), a bare
-pki directory, an etcd-layout directory (/etc/etcd/pki), or init's output
-directory (all its members). A member's name, URLs and file paths come from
-its etcd manifest, config file (/etc/etcd/etcd.conf.yml) or flags file
-(/etc/etcd/etcd.flags) when present, else from --config, else from the
-certificates themselves (and the report says so).
+Each DIR is a member: a copy of a node's / (or of the directory operators
+usually copy: /etc/kubernetes, /etc/ssl/etcd, /etc/etcd,
+/var/lib/rancher/k3s/server, …), or init's output directory (all its
+members). The layout is detected from the files: kubeadm, etcdadm and
+standalone etcd, kubespray, k3s, RKE2, OpenShift, Talos (--layout forces
+one). A member's name, URLs and file paths come from its etcd settings,
+read as etcd reads them: the static pod's flags (also inside sh -c, and its
+--config-file), ETCD_* variables of an environment file or systemd unit, or
+an etcd config file; else from --config, else from the certificates
+themselves (and the report says so).
+
+Each port is judged by the CA that port uses: the peer port (2380) by
+--peer-trusted-ca-file, the client port (2379) by --trusted-ca-file and the
+CA files of the clients (kube-apiserver's --etcd-cafile).
 
 Rules are listed in docs/rules.md; 'etcdpki explain' maps an error message to
 them. Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage error.`,
 		Example: `  etcdpki check pki/                          # init's output: every member
   scp -r cp1:/etc/kubernetes cp1; scp -r cp2:/etc/kubernetes cp2; scp -r cp3:/etc/kubernetes cp3
   etcdpki check cp1 cp2 cp3
-  etcdpki check --local                       # this node's /etc/kubernetes
+  etcdpki check node1/ node2/ node3/          # copies of each node's /, any distribution
+  etcdpki check --local                       # this node
   etcdpki check -o json cp1 cp2 cp3 | jq '.findings[] | select(.severity=="error")'`,
 		RunE: func(cmd *cobra.Command, dirs []string) error {
 			if err := rf.validate(); err != nil {
@@ -48,14 +56,7 @@ them. Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage error.`,
 			if len(dirs) == 0 {
 				return withHint(usagef("no member directories given"), "give one directory per member, init's output directory, or --local")
 			}
-			var c *spec.Cluster
-			if config != "" {
-				var err error
-				if c, err = spec.Load(config); err != nil {
-					return err
-				}
-			}
-			members, err := audit.LoadDirs(dirs, c)
+			members, err := mf.load(dirs)
 			if err != nil {
 				return err
 			}
@@ -64,9 +65,9 @@ them. Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage error.`,
 	}
 	rf.register(cmd, "warn about certificates expiring within this window, e.g. 720h or 30d")
 	f := cmd.Flags()
-	f.StringVarP(&config, "config", "c", "", "cluster spec `FILE` giving members' names and addresses when their directories have no etcd manifest")
-	f.BoolVar(&local, "local", false, "check this machine's Kubernetes directory (see --kubernetes-dir)")
-	f.StringVar(&k8sDir, "kubernetes-dir", "/etc/kubernetes", "the Kubernetes directory --local checks")
+	mf.register(cmd)
+	f.BoolVar(&local, "local", false, "check this node: its distribution is detected from its files (see --root)")
+	f.StringVar(&k8sDir, "root", "/", "the node's root directory that --local checks")
 	return cmd
 }
 

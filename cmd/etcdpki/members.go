@@ -1,20 +1,29 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
 
-	"github.com/etcdpki/etcdpki/audit"
+	"github.com/etcdpki/etcdpki/member"
 	"github.com/etcdpki/etcdpki/spec"
 )
 
 // memberFlags are the flags of the operating commands that read members'
 // directories as check does.
 type memberFlags struct {
-	config string
+	config    string
+	layout    string
+	etcdFlags string
 }
 
 func (f *memberFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&f.config, "config", "c", "", "cluster spec `FILE` giving members' names and addresses when their directories have no etcd manifest")
+	cmd.Flags().StringVar(&f.layout, "layout", "", "the distribution the member directories follow (default: detected): "+strings.Join(member.DistributionNames(), ", "))
+	cmd.Flags().StringVar(&f.etcdFlags, "etcd-flags", "", "`FILE` with the member's etcd settings (etcd flags, ETCD_* variables, a config file or unit), for trees whose settings live elsewhere")
+	_ = cmd.RegisterFlagCompletionFunc("layout", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return member.DistributionNames(), cobra.ShellCompDirectiveNoFileComp
+	})
 	// Member directories: let the shell complete directories only.
 	cmd.ValidArgsFunction = func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return nil, cobra.ShellCompDirectiveFilterDirs
@@ -22,7 +31,7 @@ func (f *memberFlags) register(cmd *cobra.Command) {
 }
 
 // load reads the members in dirs.
-func (f *memberFlags) load(dirs []string) ([]*audit.Member, error) {
+func (f *memberFlags) load(dirs []string) ([]*member.Member, error) {
 	if len(dirs) == 0 {
 		return nil, withHint(usagef("no member directories given"), "give one directory per member, or init's output directory")
 	}
@@ -33,7 +42,12 @@ func (f *memberFlags) load(dirs []string) ([]*audit.Member, error) {
 			return nil, err
 		}
 	}
-	return audit.LoadDirs(dirs, c)
+	if f.layout != "" {
+		if _, err := member.LookupDistribution(f.layout); err != nil {
+			return nil, usagef("--layout: %v", err)
+		}
+	}
+	return member.LoadDirs(dirs, c, member.DiscoverOptions{Layout: f.layout, SettingsFile: f.etcdFlags})
 }
 
 // outputFlag checks an -o value against the formats a command writes.

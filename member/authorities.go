@@ -1,4 +1,4 @@
-package audit
+package member
 
 import (
 	"crypto/x509"

@@ -1,0 +1,135 @@
+package member
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// ErrOutside is returned for a node path that lies outside what a member
+// directory holds (a copy of /etc/kubernetes asked for /var/lib/…), or
+// that a symlink or ".." leads out of.
+var ErrOutside = errors.New("lies outside the member directory")
+
+// maxLinks bounds symlink resolution, as the kernel's ELOOP does.
+const maxLinks = 40
+
+// Disk maps a node path (as etcd sees it on the node) to the file in the
+// member's directory. The path is cleaned first, so ".." cannot climb out,
+// and symlinks inside the tree are followed within it: an absolute
+// target means the node's root, which is the member directory, never this
+// machine's (kubespray makes /etc/kubernetes/pki an absolute symlink to
+// /etc/kubernetes/ssl). The error is [ErrOutside] when the path, or a link
+// on the way, leaves the tree.
+func (in *Input) Disk(nodePath string) (string, error) {
+	if nodePath == "" {
+		return "", errors.New("no path")
+	}
+	if !path.IsAbs(nodePath) {
+		// etcd resolves relative paths against its working directory,
+		// which for a static pod or unit is "/".
+		nodePath = "/" + nodePath
+	}
+	return in.resolve(path.Clean(nodePath), 0)
+}
+
+// resolve walks a clean absolute node path component by component.
+func (in *Input) resolve(nodePath string, links int) (string, error) {
+	root := path.Clean(in.Root)
+	rel, ok := strings.CutPrefix(nodePath, root)
+	if !ok || (rel != "" && root != "/" && rel[0] != '/') {
+		return "", ErrOutside
+	}
+	parts := strings.Split(strings.Trim(rel, "/"), "/")
+	cur := root
+	for i, p := range parts {
+		if p == "" {
+			continue
+		}
+		next := path.Join(cur, p)
+		disk := filepath.Join(in.Dir, filepath.FromSlash(strings.TrimPrefix(next, root)))
+		st, err := os.Lstat(disk)
+		if err != nil || st.Mode()&fs.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		if links >= maxLinks {
+			return "", errors.New("too many levels of symbolic links")
+		}
+		target, err := os.Readlink(disk)
+		if err != nil {
+			return "", err
+		}
+		if !path.IsAbs(target) {
+			target = path.Join(cur, target)
+		}
+		rest := path.Join(append([]string{target}, parts[i+1:]...)...)
+		return in.resolve(path.Clean(rest), links+1)
+	}
+	return filepath.Join(in.Dir, filepath.FromSlash(strings.TrimPrefix(cur, root))), nil
+}
+
+// Lexical is where a node path lies in the member's directory before any
+// symlink is followed: the name findings use, as the operator sees it in
+// the tree. The error is [ErrOutside] for a path outside the root.
+func (in *Input) Lexical(nodePath string) (string, error) {
+	if !path.IsAbs(nodePath) {
+		nodePath = "/" + nodePath
+	}
+	nodePath = path.Clean(nodePath)
+	root := path.Clean(in.Root)
+	rel, ok := strings.CutPrefix(nodePath, root)
+	if !ok || (rel != "" && root != "/" && rel[0] != '/') {
+		return "", ErrOutside
+	}
+	return filepath.Join(in.Dir, filepath.FromSlash(strings.TrimPrefix(rel, "/"))), nil
+}
+
+// exists reports whether anything is at the node path, even a directory
+// or a dangling symlink: a settings file that is there but unreadable is
+// reported rather than silently skipped.
+func (in *Input) exists(nodePath string) bool {
+	if lexical, err := in.Lexical(nodePath); err == nil {
+		if _, err := os.Lstat(lexical); err == nil {
+			return true
+		}
+	}
+	p, err := in.Disk(nodePath)
+	if err != nil {
+		return false
+	}
+	_, err = os.Lstat(p)
+	return err == nil
+}
+
+func (in *Input) isDir(nodePath string) bool {
+	p, err := in.Disk(nodePath)
+	if err != nil {
+		return false
+	}
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// glob lists the node paths in dir (a node path) whose base name matches
+// pattern.
+func (in *Input) glob(dir, pattern string) []string {
+	d, err := in.Disk(dir)
+	if err != nil {
+		return nil
+	}
+	entries, err := os.ReadDir(d)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		if ok, _ := path.Match(pattern, e.Name()); ok {
+			out = append(out, path.Join(dir, e.Name()))
+		}
+	}
+	return out
+}
