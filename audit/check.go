@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -80,6 +81,7 @@ func Check(members []*member.Member, opts Options) *Report {
 		r.Findings = append(r.Findings, fs...)
 	}
 	r.Findings = append(r.Findings, crossMember(members)...)
+	applyRemedies(r.Findings, members)
 	sortFindings(r.Findings, members)
 	r.Verdict = verdict(members, r.Findings)
 	return r
@@ -137,6 +139,10 @@ func (c *checker) run() {
 	c.checkNames()
 	c.checkSettings()
 	c.checkAPIServer()
+	if len(m.OtherMembersKeys) > 0 {
+		c.add(RuleOtherKeys, m.Input.Dir, "", "the node holds %d private keys of other members and their clients (%s): a stolen copy of this node impersonates all of them",
+			len(m.OtherMembersKeys), strings.Join(baseNames(m.OtherMembersKeys), ", "))
+	}
 	if m.K8sCA != nil && m.CA != nil && m.K8sCA.Cert() != nil && m.CA.Cert() != nil &&
 		pki.Fingerprint(m.K8sCA.Cert()) == pki.Fingerprint(m.CA.Cert()) {
 		c.add(RuleSharedK8sCA, m.CA.CertPath, "", "the etcd CA is the Kubernetes cluster CA (%s): every client cert that CA signs is accepted by etcd", m.K8sCA.CertPath)
@@ -173,11 +179,11 @@ func (c *checker) checkLeaf(f *member.File) {
 		return
 	}
 	impact := impactOf(f.Kind)
-	if len(f.Certs) > 1 {
-		// etcd (crypto/tls) sends the whole file as the chain; extra certs
-		// are harmless if they are intermediates, so only note it.
-		c.add(RuleFileInvalid, f.CertPath, "", "holds %d certificates; the first is the %s certificate", len(f.Certs), f.Kind)
-		c.findings[len(c.findings)-1].Severity = Info
+	if len(f.Certs) > 1 && !isChain(f.Certs) {
+		// etcd (crypto/tls) sends the whole file as the chain; a leaf
+		// followed by its issuers (k3s, RKE2) is one, anything else is
+		// only noted.
+		c.add(RuleChainInFile, f.CertPath, "", "holds %d certificates that are not the chain of the first, the %s certificate", len(f.Certs), f.Kind)
 	}
 	if f.Key != nil && !pki.KeyMatches(cert.PublicKey, f.Key) {
 		// tls.X509KeyPair fails on a mismatched pair, so etcd does not
@@ -336,7 +342,9 @@ func (c *checker) checkValidity(f *member.File, cert *x509.Certificate) {
 	}
 	if ca != nil {
 		for _, parent := range ca.Certs {
-			if c.signedBy(cert, parent) == nil && parent.NotAfter.Before(cert.NotAfter) && now.Before(parent.NotAfter) {
+			// A day's slack: kubespray issues the CA and the leaves for
+			// 36500 days in one run, a few seconds apart.
+			if c.signedBy(cert, parent) == nil && parent.NotAfter.Add(24*time.Hour).Before(cert.NotAfter) && now.Before(parent.NotAfter) {
 				c.add(RuleCAExpiresFirst, f.CertPath, "", "the CA %q expires %s, before this certificate (%s): it stops verifying then",
 					parent.Subject.CommonName, parent.NotAfter.UTC().Format(time.DateOnly), cert.NotAfter.UTC().Format(time.DateOnly))
 			}
@@ -469,4 +477,23 @@ func sanList(cert *x509.Certificate) string {
 		return "(none)"
 	}
 	return "[" + strings.Join(sans, ", ") + "]"
+}
+
+// isChain reports whether each certificate after the first is the issuer
+// of the one before it.
+func isChain(certs []*x509.Certificate) bool {
+	for i := 1; i < len(certs); i++ {
+		if pki.SignedBy(certs[i-1], certs[i]) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func baseNames(paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = path.Base(p)
+	}
+	return out
 }

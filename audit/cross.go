@@ -10,40 +10,11 @@ import (
 	"github.com/etcdpki/etcdpki/pki"
 )
 
-// crossMember applies the rules that compare members: R2 (one CA) and R3
-// (no shared leaves).
+// crossMember applies the rules that compare members: R2 per port (one
+// trust), R3 (no shared leaves) and the membership settings.
 func crossMember(members []*member.Member) []Finding {
-	var out []Finding
-	// R2: group members by the fingerprint set of their trusted CA file.
-	groups := map[string][]*member.Member{}
-	for _, m := range members {
-		if fp := caIdentity(m); fp != "" {
-			groups[fp] = append(groups[fp], m)
-		}
-	}
-	if len(groups) > 1 && !trustCompatible(members) {
-		var keys []string
-		for k := range groups {
-			keys = append(keys, k)
-		}
-		// The largest group is "the" cluster CA; ties go to the group of
-		// the first member given.
-		sort.Slice(keys, func(i, j int) bool {
-			if len(groups[keys[i]]) != len(groups[keys[j]]) {
-				return len(groups[keys[i]]) > len(groups[keys[j]])
-			}
-			return indexOf(members, groups[keys[i]][0]) < indexOf(members, groups[keys[j]][0])
-		})
-		majority := groups[keys[0]]
-		for _, k := range keys[1:] {
-			for _, m := range groups[k] {
-				f := newFinding(RuleCAMismatch, m.Name, m.CA.CertPath, "holds CA %q (SHA256 %s), but %s hold%s %q (SHA256 %s)",
-					m.CA.Cert().Subject.CommonName, short(k), names(majority), plural(majority), majority[0].CA.Cert().Subject.CommonName, short(keys[0]))
-				f.Breaks = BreaksBoth
-				out = append(out, f)
-			}
-		}
-	}
+	out := portTrust(members)
+	out = append(out, membership(members)...)
 	// R3: the same leaf certificate or key on several members.
 	type owner struct {
 		m    *member.Member
@@ -78,33 +49,6 @@ func crossMember(members []*member.Member) []Finding {
 		}
 	}
 	return out
-}
-
-// trustCompatible reports whether members whose trusted CA files differ
-// can still all talk: every member's server and peer certs are signed by a
-// CA that every member trusts. That is the middle of a CA rotation (some
-// members trust the bundle old+new, leaves still from the old CA), which
-// is safe and must not read as R2; a leaf from a CA that some member does
-// not trust yet is not.
-func trustCompatible(members []*member.Member) bool {
-	for _, m := range members {
-		for _, kind := range []pki.Kind{pki.KindServer, pki.KindPeer, pki.KindPeerClient} {
-			leaf := m.Files[kind].Cert()
-			if leaf == nil {
-				continue
-			}
-			for _, other := range members {
-				ca := other.CA
-				if kind != pki.KindServer {
-					ca = other.PeerCA
-				}
-				if ca == nil || !signedByAny(leaf, ca.Certs) {
-					return false
-				}
-			}
-		}
-	}
-	return true
 }
 
 func signedByAny(leaf *x509.Certificate, cas []*x509.Certificate) bool {

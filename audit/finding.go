@@ -18,6 +18,10 @@ type Finding struct {
 	// BreaksPeers, BreaksClients, BreaksBoth, or empty for findings that
 	// weaken security without breaking connections.
 	Breaks string `json:"breaks,omitempty"`
+	// Fix is the remedy in the member's own distribution's terms, when it
+	// differs from the catalogue's (k3s certificate rotate, kubeadm's
+	// stale-SAN trap); empty means the catalogue's Fix.
+	Fix string `json:"fix,omitempty"`
 }
 
 // Error renders the finding as one line: member, file, rule ID, severity

@@ -42,9 +42,7 @@ func (c *checker) checkSettings() {
 // ServerConfig), so that case is a warning about a misleading setting.
 func (c *checker) clientAuthOff(rule, src, flag, trustedCA string) {
 	if trustedCA != "" {
-		f := newFinding(rule, c.m.Name, src, "%s is not true; etcd still requires client certs because a trusted CA file is set, but say so explicitly", flag)
-		f.Severity = Warning
-		c.findings = append(c.findings, f)
+		c.add(RuleCertAuthImplied, src, "", "%s is not true; etcd still requires client certs because a trusted CA file is set, but say so explicitly", flag)
 		return
 	}
 	c.add(rule, src, "", "%s is not true and no trusted CA file is set: anyone who reaches the port is accepted", flag)

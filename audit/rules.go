@@ -115,6 +115,14 @@ const (
 	RuleFileMissing      = "FILE-MISSING"
 	RuleFileInvalid      = "FILE-INVALID"
 	RuleInferred         = "INPUT-INFERRED"
+	RulePeerTrust        = "R2-PEER-TRUST"
+	RuleClientTrust      = "R2-CLIENT-TRUST"
+	RuleOtherKeys        = "NODE-OTHER-KEYS"
+	RuleInitialCluster   = "MEMBERSHIP-INITIAL-CLUSTER"
+	RuleClusterToken     = "MEMBERSHIP-TOKEN"
+	RuleSplitClusters    = "MEMBERSHIP-SPLIT"
+	RuleCertAuthImplied  = "FLAG-CLIENT-CERT-AUTH-IMPLIED"
+	RuleChainInFile      = "FILE-EXTRA-CERTS"
 	// Rules only the live probe fires.
 	RuleProbeDiscovery     = "PROBE-DISCOVERY"
 	RuleProbeUnreachable   = "PROBE-UNREACHABLE"
@@ -394,6 +402,63 @@ var Catalogue = []Rule{
 		Why:    "etcd cannot load a truncated, binary (DER), encrypted or mismatched file and refuses to start.",
 		Errors: []string{"tls: failed to find any PEM data", "failed to find certificate PEM data", "tls: failed to parse private key", "x509: malformed certificate"},
 		Fix:    "Replace the file with a valid PEM file (openssl x509 -inform der converts DER).",
+	},
+	{
+		ID: RulePeerTrust, Severity: Error, Condition: "R2",
+		Title: "on the peer port, every member's --peer-trusted-ca-file trusts every other member's peer certificate and peer credential",
+		Why: "The peer port folds two of the seed's three CAs into one flag: the CA a member verifies the others' serving certs with when it dials them, and the one it authenticates members that dial it with. " +
+			"A member whose peer trusted CA differs from the others' (and whose peer certs come from it) is refused both ways, so it cannot join. Separate peer and client CAs (k3s, RKE2, kops) are legal; what matters is that every member holds the same peer CA.",
+		Errors: []string{unknownAuthority, failedVerify, failedVerifyClient, badCertificate, unknownCA, "rejected connection on peer endpoint"},
+		Fix:    "Give the member the cluster's peer CA (k3s/RKE2: peer-ca.crt and peer-ca.key from another server) and re-issue its peer certificate from it (k3s certificate rotate --service etcd, or etcdpki renew on the member).",
+	},
+	{
+		ID: RuleClientTrust, Severity: Error, Condition: "R2",
+		Title: "on the client port, each member's --trusted-ca-file trusts the clients' credentials, and the clients' CA files trust its serving certificate",
+		Why: "The third CA of the seed authenticates clients on port 2379. A member whose client-port CA differs from the others' still joins (the peer port is judged by its own CA), " +
+			"but clients configured with the cluster's client CA and credentials (kube-apiserver, etcdctl, backups) fail on it: it refuses their certificates, and they cannot verify its serving certificate.",
+		Errors: []string{unknownAuthority, failedVerify, failedVerifyClient, badCertificate, unknownCA, certificateRequired, "rejected connection on client endpoint"},
+		Fix:    "Give the member the cluster's client CA (k3s/RKE2: server-ca.crt and server-ca.key in tls/etcd from another server) and re-issue its serving and client certificates from it (k3s certificate rotate --service etcd, or etcdpki renew on the member).",
+	},
+	{
+		ID: RuleOtherKeys, Severity: Warning,
+		Title: "a node holds only its own members' private keys",
+		Why: "kubespray copies every member's key (and the CA key) to every etcd node, OpenShift every node's etcd keys to every master: one stolen node then impersonates every member and every client whose key it holds. " +
+			"It is how those distributions work, so it is a warning, not an error.",
+		Fix: "Keep those nodes as protected as the CA itself; where the distribution allows it, remove the other members' keys from each node.",
+	},
+	{
+		ID: RuleInitialCluster, Severity: Error,
+		Title: "--initial-cluster agrees across members and with each member's name and advertised peer URLs",
+		Why: "A new member checks that --initial-cluster names it with its own --initial-advertise-peer-urls; members bootstrapping together must list the same members with the same URLs, " +
+			"or etcd refuses to start (\"couldn't find local name … in the initial cluster configuration\", \"--initial-cluster has … but missing from --initial-advertise-peer-urls\") or the members form different clusters.",
+		Errors: []string{"couldn't find local name", "in the initial cluster configuration", "missing from --initial-advertise-peer-urls", "member count is unequal", "unmatched member while checking PeerURLs"},
+		Fix:    "Give every member the same --initial-cluster, listing each member's name with its --initial-advertise-peer-urls.",
+	},
+	{
+		ID: RuleClusterToken, Severity: Error,
+		Title: "--initial-cluster-token is the same on every member",
+		Why:   "The token seeds the cluster ID; members bootstrapped with different tokens form different clusters and refuse each other (\"request cluster ID mismatch\").",
+		Errors: []string{"request cluster ID mismatch", "cluster ID mismatch"},
+		Fix:    "Use one --initial-cluster-token for all members of a cluster.",
+	},
+	{
+		ID: RuleSplitClusters, Severity: Error,
+		Title: "the members' settings describe one cluster, not several",
+		Why:   "Members whose --initial-cluster lists only themselves (or groups that list only each other) each bootstrap a cluster of their own: three one-member clusters, not one of three.",
+		Errors: []string{"request cluster ID mismatch"},
+		Fix:    "Bootstrap once with every member in --initial-cluster (state new), or add members to one cluster with etcdctl member add and --initial-cluster-state=existing.",
+	},
+	{
+		ID: RuleCertAuthImplied, Severity: Warning,
+		Title: "--client-cert-auth / --peer-client-cert-auth are set explicitly when a trusted CA file is set",
+		Why:   "etcd requires and verifies client certificates anyway when a trusted CA file is set (transport.TLSInfo.ServerConfig), so nothing is open; but the setting reads as if it were.",
+		Fix:   "Set --client-cert-auth=true and --peer-client-cert-auth=true.",
+	},
+	{
+		ID: RuleChainInFile, Severity: Info,
+		Title: "a certificate file holds only its certificate and the chain to its CA",
+		Why:   "etcd (crypto/tls) sends the whole file as the chain; certificates in it that are not the leaf's issuers are sent too and help no one. A leaf followed by its CA (k3s, RKE2) is a chain and draws nothing.",
+		Fix:   "Keep the leaf and its intermediates only.",
 	},
 	{
 		ID: RuleInferred, Severity: Info,

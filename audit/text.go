@@ -71,7 +71,9 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 				fmt.Fprintf(w, "  %s", f.File)
 			}
 			fmt.Fprintf(w, "\n          %s\n", f.Detail)
-			if rule := f.CatalogueRule(); rule != nil && f.Severity > Info {
+			if f.Fix != "" && f.Severity > Info {
+				fmt.Fprintf(w, "          fix: %s\n", f.Fix)
+			} else if rule := f.CatalogueRule(); rule != nil && f.Severity > Info {
 				fmt.Fprintf(w, "          fix: %s\n", rule.Fix)
 			}
 		}

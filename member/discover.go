@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
@@ -49,9 +48,9 @@ type NotFoundError struct {
 }
 
 func (e *NotFoundError) Error() string {
-	return fmt.Sprintf("%s: no etcd PKI found; looked for %s. Give a copy of a node's / (or of the directory named), "+
-		"name the layout with --layout, or name etcd's settings with --etcd-flags FILE (etcd's own flags, e.g. --cert-file, or ETCD_* variables)",
-		e.Dir, strings.Join(e.Looked, "; "))
+	return fmt.Sprintf("%s: no etcd PKI found (looked for %s, and the same below /etc/kubernetes, /etc/etcd, /etc/ssl/etcd, /var/lib/rancher/*/server); "+
+		"give a copy of a node's /, force a layout with --layout, or name etcd's settings with --etcd-flags FILE (etcd's flags or ETCD_* variables)",
+		e.Dir, strings.Join(e.Looked, ", "))
 }
 
 // Discover turns a path given on the command line into member inputs: an
@@ -81,14 +80,15 @@ func Discover(dir string, opts DiscoverOptions) ([]*Input, error) {
 	}
 	var looked []string
 	for _, d := range cands {
-		var tried []string
 		for _, root := range d.Roots {
 			in := &Input{Dir: dir, Root: root, Distribution: d, SettingsFile: opts.SettingsFile}
 			for _, m := range d.Markers {
 				if !strings.HasPrefix(m, root) {
 					continue
 				}
-				tried = append(tried, path.Join(".", strings.TrimPrefix(m, root)))
+				if root == "/" && len(looked) < len(cands) && !strings.Contains(strings.Join(looked, ","), d.Title+" ") {
+					looked = append(looked, d.Title+" "+strings.TrimPrefix(m, "/"))
+				}
 				if in.exists(m) {
 					return []*Input{in}, nil
 				}
@@ -99,7 +99,6 @@ func Discover(dir string, opts DiscoverOptions) ([]*Input, error) {
 			// the settings, wherever the tree keeps them.
 			return []*Input{{Dir: dir, Root: "/", Distribution: d, SettingsFile: opts.SettingsFile}}, nil
 		}
-		looked = append(looked, fmt.Sprintf("%s (%s)", d.Title, strings.Join(dedupe(tried), ", ")))
 	}
 	if opts.SettingsFile != "" {
 		d, _ := LookupDistribution("etcdadm")

@@ -153,7 +153,9 @@ var distributions = []*Distribution{
 	},
 	{
 		Name: "talos", Title: "Talos",
-		Roots:   []string{"/", "/system/secrets", "/system/secrets/etcd"},
+		// A bare copy of /system/secrets/etcd reads as etcdadm's flat
+		// layout, which names the same files.
+		Roots:   []string{"/", "/system/secrets"},
 		Markers: []string{"/system/secrets/etcd/ca.crt", "/system/secrets/etcd/peer.crt"},
 		Files: map[pki.Kind]string{
 			pki.KindServer:            "/system/secrets/etcd/server.crt",

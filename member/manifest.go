@@ -105,7 +105,9 @@ func parsePod(data []byte, name string) (*Pod, error) {
 	}
 	sort.Slice(p.mounts, func(i, j int) bool { return len(p.mounts[i][0]) > len(p.mounts[j][0]) })
 	cmd := append(append([]string{}, c.Command...), c.Args...)
-	p.Args = unwrapShell(cmd, name, env)
+	var exported []envVar
+	p.Args, exported = unwrapShell(cmd, name, env)
+	p.Env = append(p.Env, exported...)
 	return p, nil
 }
 
@@ -113,9 +115,9 @@ func parsePod(data []byte, name string) (*Pod, error) {
 // program called prog inside the script (OpenShift's etcd pod runs etcd
 // with `exec etcd --flags…` at the end of a shell script), expanding
 // $VAR and ${VAR} from env. Other command lines are returned as they are.
-func unwrapShell(cmd []string, prog string, env map[string]string) []string {
+func unwrapShell(cmd []string, prog string, env map[string]string) ([]string, []envVar) {
 	if len(cmd) < 3 || !isShell(cmd[0]) {
-		return cmd
+		return cmd, nil
 	}
 	script := ""
 	for i := 1; i < len(cmd); i++ {
@@ -127,20 +129,34 @@ func unwrapShell(cmd []string, prog string, env map[string]string) []string {
 		}
 	}
 	if script == "" {
-		return cmd
+		return cmd, nil
 	}
+	var exported []envVar
 	for _, stmt := range shellStatements(script) {
 		words := make([]string, len(stmt))
 		for i, w := range stmt {
 			words[i] = expandVars(w, env)
 		}
+		if len(words) >= 1 {
+			assign := words
+			if words[0] == "export" {
+				assign = words[1:]
+			}
+			for _, w := range assign {
+				k, v, ok := strings.Cut(w, "=")
+				if !ok || !strings.HasPrefix(k, "ETCD_") || strings.Contains(v, "$(") {
+					break
+				}
+				exported = append(exported, envVar{key: k, value: v, source: "export " + k})
+			}
+		}
 		for i, w := range words {
-			if path.Base(w) == prog && (i+1 == len(words) || strings.HasPrefix(words[i+1], "-")) {
-				return words[i:]
+			if path.Base(w) == prog && !strings.HasPrefix(w, "-") && !strings.Contains(w, "=") && (i+1 == len(words) || strings.HasPrefix(words[i+1], "-")) {
+				return words[i:], exported
 			}
 		}
 	}
-	return cmd
+	return cmd, nil
 }
 
 func isShell(p string) bool {

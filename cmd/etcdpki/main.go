@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpki/etcdpki/layout"
+	"github.com/etcdpki/etcdpki/member"
 	"github.com/etcdpki/etcdpki/spec"
 )
 
@@ -105,8 +106,9 @@ func exitCode(err error) int {
 	var ue *usageError
 	var ce *layout.ConflictError
 	var fe *layout.FileError
+	var nf *member.NotFoundError
 	switch {
-	case errors.As(err, &ue), spec.IsValidationError(err), errors.As(err, &ce), errors.As(err, &fe):
+	case errors.As(err, &ue), spec.IsValidationError(err), errors.As(err, &ce), errors.As(err, &fe), errors.As(err, &nf):
 		return exitUsage
 	case strings.HasPrefix(err.Error(), "unknown command "):
 		// cobra's own error for an unknown subcommand or a stray argument

@@ -1,0 +1,56 @@
+package audit
+
+import (
+	"strings"
+
+	"github.com/etcdpki/etcdpki/member"
+)
+
+// reissueRules are the rules a re-issued leaf certificate repairs.
+var reissueRules = map[string]bool{
+	RuleServerCA: true, RulePeerCA: true, RuleClientCA: true, RuleServerSAN: true, RuleServerLoopback: true,
+	RulePeerSAN: true, RulePeerClientSAN: true, RuleEKUServer: true, RuleEKUServerGateway: true, RuleEKUPeerServer: true,
+	RuleEKUPeerClient: true, RuleEKUClient: true, RuleExpired: true, RuleExpiring: true, RuleNotYetValid: true,
+	RuleKeyMismatch: true, RuleWeakKey: true, RuleWeakSignature: true,
+}
+
+// sanRules are repaired only by a certificate with new SANs: kubeadm's
+// renew keeps the old ones (cmd/kubeadm/app/phases/certs/renewal: the
+// renewed cert copies the old cert's SANs).
+var sanRules = map[string]bool{RuleServerSAN: true, RuleServerLoopback: true, RulePeerSAN: true, RulePeerClientSAN: true}
+
+// remedy is the fix for a finding on a member of distribution d, in
+// that distribution's terms, or "" to keep the catalogue's.
+func remedy(f *Finding, d *member.Distribution) string {
+	if d == nil || !reissueRules[f.Rule] {
+		return ""
+	}
+	cat := f.CatalogueRule()
+	own := d.Renew
+	if sanRules[f.Rule] && d.RenewSAN != "" {
+		own = d.RenewSAN
+	}
+	if own == "" {
+		return ""
+	}
+	what := "Re-issue the certificate"
+	if cat != nil {
+		what = strings.TrimSuffix(strings.SplitN(cat.Fix, " (", 2)[0], ".")
+	}
+	return what + ". On " + d.Title + ": " + own + "."
+}
+
+// applyRemedies sets each finding's Fix from its member's distribution.
+func applyRemedies(fs []Finding, members []*member.Member) {
+	byName := map[string]*member.Distribution{}
+	for _, m := range members {
+		if m.Input != nil {
+			byName[m.Name] = m.Input.Distribution
+		}
+	}
+	for i := range fs {
+		if fix := remedy(&fs[i], byName[fs[i].Member]); fix != "" {
+			fs[i].Fix = fix
+		}
+	}
+}
