@@ -161,7 +161,7 @@ func TestBadInputBundleAndKeyType(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		c.KeyPath("cp2", pki.KindServer):  audit.RuleKeyMismatch + " does not belong",
+		c.KeyPath("cp2", pki.KindServer): audit.RuleKeyMismatch + " does not belong",
 	}
 	if len(r.Findings) != len(want) {
 		t.Errorf("want %d findings, got\n%s", len(want), findings(r))

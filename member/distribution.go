@@ -3,6 +3,7 @@ package member
 import (
 	"fmt"
 	"path"
+	"sort"
 	"strings"
 
 	"github.com/etcdpki/etcdpki/pki"
@@ -49,6 +50,13 @@ type Distribution struct {
 	Renew string
 	// RenewSAN is its way to re-issue one with new SANs, when that differs.
 	RenewSAN string
+	// Base, when set, is a node path pattern ("*" per component) for a
+	// directory that "{base}" in Files, ClientCA and PeerCA stands for
+	// (kops keeps each member's certificates in its volume, under
+	// /mnt/master-<volume>/pki/<cluster token>). ChooseBase picks one of
+	// several matches (main's, not events'); nil takes the first.
+	Base       string
+	ChooseBase func(in *Input, matches []string) string
 }
 
 // SettingsSource is one place a distribution keeps etcd's settings.
@@ -166,6 +174,34 @@ var distributions = []*Distribution{
 		Renew: "Talos re-issues etcd's leaf certificates when the etcd service restarts (talosctl service etcd restart)",
 	},
 	{
+		Name: "kops", Title: "kops etcd-manager",
+		Roots:   []string{"/"},
+		Markers: []string{"/etc/kubernetes/pki/etcd-manager-main/etcd-peers-ca.crt"},
+		// etcd-manager pkg/etcd/etcdserver.go: pkiDir <volume>/pki/<cluster
+		// token>, peers/{ca.crt,me.crt,me.key}, clients/{ca.crt,server.crt,
+		// server.key}; kops nodeup's etcdmanager builder installs the CAs
+		// under /etc/kubernetes/pki/etcd-manager-<cluster>/. etcd's flags
+		// are etcd-manager's to build, so nothing on disk says them.
+		Base: "/mnt/master-*/pki/*",
+		ChooseBase: func(in *Input, matches []string) string {
+			// Main's member directory: its peers CA is main's.
+			_, want, err := in.read("/etc/kubernetes/pki/etcd-manager-main/etcd-peers-ca.crt")
+			for _, m := range matches {
+				if _, got, gerr := in.read(m + "/peers/ca.crt"); err == nil && gerr == nil && string(got) == string(want) {
+					return m
+				}
+			}
+			return ""
+		},
+		Files: map[pki.Kind]string{
+			pki.KindServer:          "{base}/clients/server.crt",
+			pki.KindPeer:            "{base}/peers/me.crt",
+			pki.KindAPIServerClient: "/srv/kubernetes/kube-apiserver/etcd-client.crt",
+		},
+		ClientCA: "{base}/clients/ca.crt", PeerCA: "{base}/peers/ca.crt",
+		Renew:    "etcd-manager re-issues the member certificates from the CAs in /etc/kubernetes/pki/etcd-manager-main when it restarts; kops rotates the CAs (kops docs: rotate secrets)",
+	},
+	{
 		Name: "etcdadm", Title: "etcdadm / standalone etcd",
 		Roots:   []string{"/", "/etc/etcd", etcdadmPKI},
 		Markers: []string{etcdadmPKI + "/ca.crt", etcdadmPKI + "/server.crt", etcdadmPKI + "/peer.crt"},
@@ -236,6 +272,40 @@ func LookupDistribution(name string) (*Distribution, error) {
 func (d *Distribution) file(kind pki.Kind, host string) string {
 	p := d.Files[kind]
 	return strings.ReplaceAll(p, "{host}", host)
+}
+
+// base resolves the distribution's Base pattern in the member's tree:
+// "" when it has none or nothing matches.
+func (d *Distribution) base(in *Input) string {
+	if d.Base == "" {
+		return ""
+	}
+	matches := []string{"/"}
+	for _, part := range strings.Split(strings.Trim(d.Base, "/"), "/") {
+		var next []string
+		for _, m := range matches {
+			if strings.Contains(part, "*") {
+				for _, p := range in.glob(m, part) {
+					if in.isDir(p) {
+						next = append(next, p)
+					}
+				}
+			} else if p := path.Join(m, part); in.isDir(p) {
+				next = append(next, p)
+			}
+		}
+		matches = next
+	}
+	sort.Strings(matches)
+	if len(matches) == 0 {
+		return ""
+	}
+	if d.ChooseBase != nil {
+		if m := d.ChooseBase(in, matches); m != "" {
+			return m
+		}
+	}
+	return matches[0]
 }
 
 // pkiDirs are the directories holding the distribution's files, for the

@@ -138,6 +138,8 @@ func Load(in *Input) *Member {
 		}
 	}
 	m.Host = m.host()
+	base := d.base(in)
+	expand := func(p string) string { return strings.ReplaceAll(p, "{base}", base) }
 	s := m.Settings
 	pick := func(set, def string) string {
 		if s != nil {
@@ -146,8 +148,8 @@ func Load(in *Input) *Member {
 		return def
 	}
 	// An unset trusted CA flag leaves the CA nil; FLAG-TRUSTED-CA says so.
-	caPath := pick(get(s, func(s *Settings) string { return s.TrustedCAFile }), d.ClientCA)
-	peerCAPath := pick(get(s, func(s *Settings) string { return s.PeerTrustedCAFile }), d.PeerCA)
+	caPath := pick(get(s, func(s *Settings) string { return s.TrustedCAFile }), expand(d.ClientCA))
+	peerCAPath := pick(get(s, func(s *Settings) string { return s.PeerTrustedCAFile }), expand(d.PeerCA))
 	if caPath != "" {
 		m.CA = m.loadFile(pki.KindCA, caPath, KeyPathFor(caPath), true, s != nil)
 	}
@@ -162,7 +164,7 @@ func Load(in *Input) *Member {
 		cert, key          string
 		required, fromFlag bool
 	}
-	def := func(k pki.Kind) string { return d.file(k, m.Host) }
+	def := func(k pki.Kind) string { return expand(d.file(k, m.Host)) }
 	wants := []want{
 		{pki.KindServer, pick(get(s, func(s *Settings) string { return s.CertFile }), def(pki.KindServer)), pick(get(s, func(s *Settings) string { return s.KeyFile }), KeyPathFor(def(pki.KindServer))), true, s != nil},
 		{pki.KindPeer, pick(get(s, func(s *Settings) string { return s.PeerCertFile }), def(pki.KindPeer)), pick(get(s, func(s *Settings) string { return s.PeerKeyFile }), KeyPathFor(def(pki.KindPeer))), true, s != nil},
