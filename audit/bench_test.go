@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/etcdpki/etcdpki/audit"
+	"github.com/etcdpki/etcdpki/internal/distro"
 	"github.com/etcdpki/etcdpki/internal/testca"
+	"github.com/etcdpki/etcdpki/member"
 	"github.com/etcdpki/etcdpki/render"
 )
 
@@ -23,7 +25,8 @@ import (
 // --initial-cluster names the member and its two neighbours, as a 3-member
 // cluster's does, rather than all 1,000: otherwise every manifest would
 // hold 30 KB of URLs and the input would grow with the square of the
-// members.
+// members. The members are marked as running (--initial-cluster-state=
+// existing), since bootstrapping ones would have to list the same members.
 func BenchmarkCheck(b *testing.B) {
 	start := time.Now()
 	c := testca.New(b, testca.Options{Members: 1000, Split: true})
@@ -39,6 +42,9 @@ func BenchmarkCheck(b *testing.B) {
 				}
 			}
 			cfg.InitialCluster = strings.Join(initial, ",")
+			// Members of a running fleet: etcd ignores --initial-cluster
+			// on restart, so the lists need not agree.
+			cfg.InitialClusterState = "existing"
 		})
 	}
 	b.Logf("fixture: %d members written in %s", len(names), time.Since(start).Round(time.Millisecond))
@@ -55,6 +61,29 @@ func BenchmarkCheck(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/member")
+		})
+	}
+}
+
+// BenchmarkCheckKubespray is check on a kubespray cluster, where every
+// node holds every member's certificates and keys (3 files a member).
+func BenchmarkCheckKubespray(b *testing.B) {
+	for _, n := range []int{7, 100} {
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+			if n > 7 && testing.Short() {
+				b.Skip("100 members: generating 300 RSA keys takes a while")
+			}
+			f := distro.Kubespray(b, b.TempDir(), distro.Options{Nodes: distro.DefaultNodes(n)})
+			b.ResetTimer()
+			for b.Loop() {
+				members, err := member.LoadDirs(f.Dirs, nil, member.DiscoverOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if r := audit.Check(members, audit.Options{}); r.Verdict.Errors > 0 {
+					b.Fatalf("errors on a clean cluster: %d", r.Verdict.Errors)
+				}
+			}
 		})
 	}
 }

@@ -64,6 +64,17 @@ func oddMembers(members []*member.Member, trusts func(a, b *member.Member) (bool
 	if len(members) < 2 {
 		return out
 	}
+	// The usual case, one trust for everyone, costs one pass: only
+	// members whose CA files differ are compared.
+	sets := make(map[*member.Member]string, len(members))
+	groups := map[string]int{}
+	for _, m := range members {
+		sets[m] = caSet(caOf(m))
+		groups[sets[m]]++
+	}
+	if len(groups) < 2 {
+		return out
+	}
 	for _, m := range members {
 		var bad []string
 		var clients []string
@@ -73,7 +84,7 @@ func oddMembers(members []*member.Member, trusts func(a, b *member.Member) (bool
 				continue
 			}
 			others++
-			if caSet(caOf(m)) == caSet(caOf(o)) {
+			if sets[m] == sets[o] {
 				continue
 			}
 			okMO, whyMO := trusts(m, o) // m trusts o's certs

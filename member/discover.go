@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/spec"
@@ -29,6 +30,9 @@ type Input struct {
 	// member's etcd settings (flags, ETCD_* variables or a config file),
 	// read instead of the distribution's own (check --etcd-flags).
 	SettingsFile string
+
+	mu   sync.Mutex
+	dirs map[string]string // resolved directories, by node path
 }
 
 // DiscoverOptions tune Discover.

@@ -199,7 +199,7 @@ var distributions = []*Distribution{
 			pki.KindAPIServerClient: "/srv/kubernetes/kube-apiserver/etcd-client.crt",
 		},
 		ClientCA: "{base}/clients/ca.crt", PeerCA: "{base}/peers/ca.crt",
-		Renew:    "etcd-manager re-issues the member certificates from the CAs in /etc/kubernetes/pki/etcd-manager-main when it restarts; kops rotates the CAs (kops docs: rotate secrets)",
+		Renew: "etcd-manager re-issues the member certificates from the CAs in /etc/kubernetes/pki/etcd-manager-main when it restarts; kops rotates the CAs (kops docs: rotate secrets)",
 	},
 	{
 		Name: "etcdadm", Title: "etcdadm / standalone etcd",

@@ -33,7 +33,31 @@ func (in *Input) Disk(nodePath string) (string, error) {
 		// which for a static pod or unit is "/".
 		nodePath = "/" + nodePath
 	}
-	return in.resolve(path.Clean(nodePath), 0)
+	nodePath = path.Clean(nodePath)
+	// Most files of a member share a few directories: resolve each
+	// directory once, then only the last component.
+	dir, base := path.Split(nodePath)
+	in.mu.Lock()
+	diskDir, ok := in.dirs[dir]
+	in.mu.Unlock()
+	if !ok {
+		d, err := in.resolve(path.Clean(dir), 0)
+		if err != nil {
+			return "", err
+		}
+		diskDir = d
+		in.mu.Lock()
+		if in.dirs == nil {
+			in.dirs = map[string]string{}
+		}
+		in.dirs[dir] = diskDir
+		in.mu.Unlock()
+	}
+	p := filepath.Join(diskDir, base)
+	if st, err := os.Lstat(p); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+		return in.resolve(nodePath, 0)
+	}
+	return p, nil
 }
 
 // resolve walks a clean absolute node path component by component.
@@ -95,6 +119,12 @@ func (in *Input) exists(nodePath string) bool {
 	if lexical, err := in.Lexical(nodePath); err == nil {
 		if _, err := os.Lstat(lexical); err == nil {
 			return true
+		}
+		// Nothing there, and no symlink on the way could lead elsewhere
+		// if the parent directory itself is missing and real: the usual
+		// miss while detecting a layout costs one more stat.
+		if st, err := os.Lstat(filepath.Dir(lexical)); err == nil && st.IsDir() {
+			return false
 		}
 	}
 	p, err := in.Disk(nodePath)

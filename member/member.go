@@ -634,9 +634,14 @@ func ForEach(n int, f func(i int)) {
 // as check's --config does. Member names are made distinct
 // ([UniqueNames]).
 func LoadDirs(dirs []string, c *spec.Cluster, opts DiscoverOptions) ([]*Member, error) {
+	// Detecting a layout probes a few dozen paths: done for all
+	// directories in parallel, the first error (in order) reported.
+	found := make([][]*Input, len(dirs))
+	errs := make([]error, len(dirs))
+	ForEach(len(dirs), func(i int) { found[i], errs[i] = Discover(dirs[i], opts) })
 	var inputs []*Input
-	for _, d := range dirs {
-		ins, err := Discover(d, opts)
+	for i := range dirs {
+		ins, err := found[i], errs[i]
 		if err != nil {
 			return nil, err
 		}
