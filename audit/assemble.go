@@ -22,7 +22,7 @@ func NewReport(schema string, at time.Time, members []MemberSummary, findings []
 
 // NewFinding makes a finding of rule with the catalogue's severity; impact
 // is one of BreaksPeers, BreaksClients, BreaksBoth or empty.
-func NewFinding(rule, memberName, file, impact, format string, args ...any) Finding {
+func NewFinding(rule RuleID, memberName, file, impact, format string, args ...any) Finding {
 	f := newFinding(rule, memberName, file, format, args...)
 	f.Breaks = impact
 	return f

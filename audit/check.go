@@ -96,7 +96,7 @@ type checker struct {
 	sigs map[[2]*x509.Certificate]error
 }
 
-func (c *checker) add(rule, file, impact, format string, args ...any) {
+func (c *checker) add(rule RuleID, file, impact, format string, args ...any) {
 	f := newFinding(rule, c.m.Name, file, format, args...)
 	f.Breaks = impact
 	c.findings = append(c.findings, f)
@@ -223,7 +223,7 @@ func (c *checker) checkChain(f *member.File, cert *x509.Certificate, impact stri
 	if errors.As(lastErr, &constraint) {
 		return // CA-NOT-CA reports it
 	}
-	rule := map[pki.Kind]string{pki.KindServer: RuleServerCA, pki.KindPeer: RulePeerCA, pki.KindPeerClient: RulePeerCA}[f.Kind]
+	rule := map[pki.Kind]RuleID{pki.KindServer: RuleServerCA, pki.KindPeer: RulePeerCA, pki.KindPeerClient: RulePeerCA}[f.Kind]
 	if rule == "" {
 		rule = RuleClientCA
 	}
@@ -291,6 +291,15 @@ func (c *checker) hasSplit(kind pki.Kind, flagSet bool) bool {
 	}
 	return c.m.Files[kind].Cert() != nil
 }
+
+// AllowsServerAuth reports whether cert may serve TLS as Go's verifier
+// (and so etcd, kube-apiserver and etcdctl) judges it: an EKU extension
+// with serverAuth or anyExtendedKeyUsage, or none at all. It is the one
+// predicate check, probe and inspect share.
+func AllowsServerAuth(cert *x509.Certificate) bool { return hasEKU(cert, x509.ExtKeyUsageServerAuth) }
+
+// AllowsClientAuth is [AllowsServerAuth] for client certificates.
+func AllowsClientAuth(cert *x509.Certificate) bool { return hasEKU(cert, x509.ExtKeyUsageClientAuth) }
 
 func hasEKU(cert *x509.Certificate, want x509.ExtKeyUsage) bool {
 	if len(cert.ExtKeyUsage) == 0 && len(cert.UnknownExtKeyUsage) == 0 {

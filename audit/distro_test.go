@@ -13,7 +13,7 @@ import (
 
 // expectedWarnings are the warnings a clean cluster of each distribution
 // really deserves, each with why it is true of that distribution.
-var expectedWarnings = map[string]map[string]string{
+var expectedWarnings = map[string]map[audit.RuleID]string{
 	"kubespray": {
 		// roles/etcd copies every member's member/admin/node keys and the
 		// CA key to every etcd node.
@@ -72,7 +72,7 @@ func TestDistributionsClean(t *testing.T) {
 			t.Parallel()
 			_, r := checkFixture(t, name, distro.Options{})
 			want := expectedWarnings[strings.TrimSuffix(name, "-scp")]
-			seen := map[string]bool{}
+			seen := map[audit.RuleID]bool{}
 			for _, f := range r.Findings {
 				switch {
 				case f.Severity == audit.Error:
@@ -105,17 +105,17 @@ func TestDistributionsFaults(t *testing.T) {
 	type fault struct {
 		name     string
 		opts     distro.Options
-		rules    []string // at least one of these on node2's member
+		rules    []audit.RuleID // at least one of these on node2's member
 		forms    bool
 		connects bool
 	}
 	oneCA := []fault{
-		{"omit-ip", distro.Options{OmitIP: "node2"}, []string{audit.RuleServerSAN, audit.RulePeerSAN}, true, false},
-		{"foreign-ca", distro.Options{ForeignCA: "node2"}, []string{audit.RuleCAMismatch, audit.RulePeerTrust}, true, false},
+		{"omit-ip", distro.Options{OmitIP: "node2"}, []audit.RuleID{audit.RuleServerSAN, audit.RulePeerSAN}, true, false},
+		{"foreign-ca", distro.Options{ForeignCA: "node2"}, []audit.RuleID{audit.RuleCAMismatch, audit.RulePeerTrust}, true, false},
 	}
 	twoCA := append(slices.Clone(oneCA),
-		fault{"own-peer-ca", distro.Options{OwnPeerCA: "node2"}, []string{audit.RulePeerTrust}, true, false},
-		fault{"own-client-ca", distro.Options{OwnClientCA: "node2"}, []string{audit.RuleClientTrust}, true, false},
+		fault{"own-peer-ca", distro.Options{OwnPeerCA: "node2"}, []audit.RuleID{audit.RulePeerTrust}, true, false},
+		fault{"own-client-ca", distro.Options{OwnClientCA: "node2"}, []audit.RuleID{audit.RuleClientTrust}, true, false},
 	)
 	cases := map[string][]fault{
 		"kubespray": oneCA, "etcdadm": oneCA, "k3s": twoCA, "rke2": twoCA,

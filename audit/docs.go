@@ -45,10 +45,10 @@ each mode showed.
 | ID | severity | condition | checks |
 |---|---|---|---|
 `)
-	for _, r := range Catalogue {
+	for _, r := range catalogue {
 		fmt.Fprintf(&b, "| [%s](#%s) | %s | %s | %s |\n", r.ID, anchor(r.ID), r.Severity, r.Condition, r.Title)
 	}
-	for _, r := range Catalogue {
+	for _, r := range catalogue {
 		fmt.Fprintf(&b, "\n## %s\n\n", r.ID)
 		cond := ""
 		if r.Condition != "" {
@@ -72,7 +72,7 @@ each mode showed.
 	return b.Bytes()
 }
 
-func anchor(id string) string { return strings.ToLower(id) }
+func anchor(id RuleID) string { return strings.ToLower(string(id)) }
 
 const reportSchemaDoc = `
 ## Report schema (` + "`check -o json|yaml`" + `)

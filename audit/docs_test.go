@@ -15,8 +15,8 @@ func TestRulesDoc(t *testing.T) {
 
 // TestCatalogue checks the catalogue's own consistency.
 func TestCatalogue(t *testing.T) {
-	seen := map[string]bool{}
-	for _, r := range Catalogue {
+	seen := map[RuleID]bool{}
+	for _, r := range Catalogue() {
 		if seen[r.ID] {
 			t.Errorf("duplicate rule ID %s", r.ID)
 		}
@@ -30,7 +30,7 @@ func TestCatalogue(t *testing.T) {
 // TestExplainEveryDocumentedError: every error text in the catalogue (and
 // so in docs/rules.md) is explained, and by a list that includes its rule.
 func TestExplainEveryDocumentedError(t *testing.T) {
-	for _, r := range Catalogue {
+	for _, r := range Catalogue() {
 		for _, e := range r.Errors {
 			found := false
 			for _, m := range Explain("etcd: " + e + ": details") {
@@ -48,7 +48,7 @@ func TestExplainEveryDocumentedError(t *testing.T) {
 func TestExplainSpecific(t *testing.T) {
 	cases := []struct {
 		msg   string
-		first string // or, after "|", any of several
+		first RuleID // or, after "|", any of several
 	}{
 		{`x509: certificate is valid for 10.0.0.11, 127.0.0.1, ::1, not 10.0.0.12`, RuleServerSAN},
 		{`Get "https://127.0.0.1:2379": x509: certificate is valid for 10.0.0.11, not 127.0.0.1`, RuleServerLoopback},
@@ -63,8 +63,8 @@ func TestExplainSpecific(t *testing.T) {
 			t.Errorf("Explain(%q) = nothing, want %s first", c.msg, c.first)
 			continue
 		}
-		if !strings.Contains("|"+c.first+"|", "|"+got[0].Rule.ID+"|") {
-			var ids []string
+		if !strings.Contains("|"+string(c.first)+"|", "|"+string(got[0].Rule.ID)+"|") {
+			var ids []RuleID
 			for _, m := range got {
 				ids = append(ids, m.Rule.ID)
 			}

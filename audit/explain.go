@@ -29,8 +29,8 @@ func Explain(msg string) []Match {
 		score int
 	}
 	var hits []scored
-	for i := range Catalogue {
-		r := &Catalogue[i]
+	for i := range catalogue {
+		r := &catalogue[i]
 		best := ""
 		for _, e := range r.Errors {
 			if containsInOrder(low, strings.ToLower(e)) && len(e) > len(best) {

@@ -19,7 +19,7 @@ import (
 // otherwise) broken in exactly one way.
 type fault struct {
 	// rule is the catalogue rule the row exists for.
-	rule string
+	rule audit.RuleID
 	name string
 	opts testca.Options
 	// noManifests checks init's output without etcd manifests: the
@@ -29,7 +29,7 @@ type fault struct {
 	// dirs are the directories to check; nil means init's output dir.
 	dirs func(c *testca.Cluster) []string
 	// want is exactly the set of rule IDs that must fire.
-	want            []string
+	want            []audit.RuleID
 	forms, connects bool
 }
 
@@ -54,14 +54,14 @@ var faults = []fault{
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.ReissueFrom(foreignCA(t, c), "cp2", pki.KindServer, testca.NewKey(t, c.Spec.Algorithm))
 		},
-		want: []string{audit.RuleServerCA}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleServerCA}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RulePeerCA, name: "peer.crt from a foreign CA",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.ReissueFrom(foreignCA(t, c), "cp2", pki.KindPeer, testca.NewKey(t, c.Spec.Algorithm))
 		},
-		want: []string{audit.RulePeerCA}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RulePeerCA}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RulePeerCA, name: "two members' peer.crt from a foreign CA: no quorum",
@@ -70,7 +70,7 @@ var faults = []fault{
 			c.ReissueFrom(ca, "cp2", pki.KindPeer, testca.NewKey(t, c.Spec.Algorithm))
 			c.ReissueFrom(ca, "cp3", pki.KindPeer, testca.NewKey(t, c.Spec.Algorithm))
 		},
-		want: []string{audit.RulePeerCA}, forms: false, connects: false,
+		want: []audit.RuleID{audit.RulePeerCA}, forms: false, connects: false,
 	},
 	{
 		rule: audit.RulePeerCA, name: "split: peer-client.crt from a foreign CA",
@@ -78,28 +78,28 @@ var faults = []fault{
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.ReissueFrom(foreignCA(t, c), "cp2", pki.KindPeerClient, testca.NewKey(t, c.Spec.Algorithm))
 		},
-		want: []string{audit.RulePeerCA}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RulePeerCA}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleClientCA, name: "apiserver-etcd-client.crt from a foreign CA",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.ReissueFrom(foreignCA(t, c), "cp1", pki.KindAPIServerClient, testca.NewKey(t, c.Spec.Algorithm))
 		},
-		want: []string{audit.RuleClientCA}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleClientCA}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleClientCA, name: "healthcheck-client.crt from a foreign CA",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.ReissueFrom(foreignCA(t, c), "cp3", pki.KindHealthcheckClient, testca.NewKey(t, c.Spec.Algorithm))
 		},
-		want: []string{audit.RuleClientCA}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleClientCA}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleCAMismatch, name: "one member with its own CA and leaves",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.UseCA(foreignCA(t, c), "cp3")
 		},
-		want: []string{audit.RuleCAMismatch}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleCAMismatch}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RulePeerTrust, name: "mid-rotation, unsafe order: cp1's peer cert from the new CA before the others trust it",
@@ -109,7 +109,7 @@ var faults = []fault{
 			c.ReissueFrom(next, "cp1", pki.KindPeer, testca.NewKey(t, pki.ECDSAP256))
 		},
 		// Only the peer port breaks: cp1 cannot join.
-		want: []string{audit.RulePeerTrust}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RulePeerTrust}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleClientTrust, name: "mid-rotation, unsafe order: cp1's server cert from the new CA before the others' clients trust it",
@@ -120,7 +120,7 @@ var faults = []fault{
 		},
 		// cp1 joins (its peer cert is the old CA's); clients holding the
 		// old CA only cannot verify it.
-		want: []string{audit.RuleClientTrust}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleClientTrust}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleChainInFile, name: "server.crt with an unrelated CA appended",
@@ -128,14 +128,14 @@ var faults = []fault{
 			leaf := c.Reissue("cp2", pki.KindServer)
 			c.WriteCert("cp2", pki.KindServer, leaf, foreignCA(t, c).Cert)
 		},
-		want: []string{audit.RuleChainInFile}, forms: true, connects: true,
+		want: []audit.RuleID{audit.RuleChainInFile}, forms: true, connects: true,
 	},
 	{
 		rule: audit.RuleClusterToken, name: "one member with another --initial-cluster-token",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.EditFlags("cp2", func(f map[string]string) { f["initial-cluster-token"] = "other-cluster" })
 		},
-		want: []string{audit.RuleClusterToken}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleClusterToken}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleInitialCluster, name: "--initial-cluster without the member itself",
@@ -150,7 +150,7 @@ var faults = []fault{
 				f["initial-cluster"] = strings.Join(keep, ",")
 			})
 		},
-		want: []string{audit.RuleInitialCluster}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleInitialCluster}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleSplitClusters, name: "every member's --initial-cluster lists only itself: three one-member clusters",
@@ -159,14 +159,14 @@ var faults = []fault{
 				c.EditFlags(m, func(f map[string]string) { f["initial-cluster"] = f["name"] + "=" + f["initial-advertise-peer-urls"] })
 			}
 		},
-		want: []string{audit.RuleSplitClusters}, forms: false, connects: false,
+		want: []audit.RuleID{audit.RuleSplitClusters}, forms: false, connects: false,
 	},
 	{
 		rule: audit.RuleCAMismatch, name: "only ca.crt swapped: the leaves and ca.key no longer fit it",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.WriteCert("cp3", pki.KindCA, foreignCA(t, c).Cert)
 		},
-		want: []string{audit.RuleServerCA, audit.RulePeerCA, audit.RuleClientCA, audit.RuleCAMismatch, audit.RuleCAKey},
+		want: []audit.RuleID{audit.RuleServerCA, audit.RulePeerCA, audit.RuleClientCA, audit.RuleCAMismatch, audit.RuleCAKey},
 		// cp3 is out; the other two keep quorum.
 		forms: true, connects: false,
 	},
@@ -176,14 +176,14 @@ var faults = []fault{
 			c.WriteKey("cp2", pki.KindCA, testca.NewKey(t, c.Spec.Algorithm))
 		},
 		// Nothing fails until the node issues a cert with it.
-		want: []string{audit.RuleCAKey}, forms: true, connects: true,
+		want: []audit.RuleID{audit.RuleCAKey}, forms: true, connects: true,
 	},
 	{
 		rule: audit.RuleKeyMismatch, name: "server.key of another pair",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.WriteKey("cp2", pki.KindServer, testca.NewKey(t, c.Spec.Algorithm))
 		},
-		want: []string{audit.RuleKeyMismatch}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleKeyMismatch}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleKeyMismatch, name: "peer.key of another pair",
@@ -191,7 +191,7 @@ var faults = []fault{
 			c.WriteKey("cp1", pki.KindPeer, testca.NewKey(t, c.Spec.Algorithm))
 		},
 		// etcd does not start with a mismatched pair, so cp1's clients fail too.
-		want: []string{audit.RuleKeyMismatch}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleKeyMismatch}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleSharedLeaf, name: "one server pair on two members, SANs naming both",
@@ -199,21 +199,21 @@ var faults = []fault{
 			c.Reissue("cp1", pki.KindServer, testca.SANs("cp1", "cp2", "localhost", "10.0.0.11", "10.0.0.12", "127.0.0.1", "::1"))
 			c.Copy(pki.KindServer, "cp1", "cp2")
 		},
-		want: []string{audit.RuleSharedLeaf}, forms: true, connects: true,
+		want: []audit.RuleID{audit.RuleSharedLeaf}, forms: true, connects: true,
 	},
 	{
 		rule: audit.RuleSharedLeaf, name: "peer pair copied as is: the copy does not name its new member",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.Copy(pki.KindPeer, "cp1", "cp2")
 		},
-		want: []string{audit.RuleSharedLeaf, audit.RulePeerSAN}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleSharedLeaf, audit.RulePeerSAN}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleServerSAN, name: "server.crt lacks the member's IP",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.Reissue("cp2", pki.KindServer, testca.SANs("cp2", "localhost", "127.0.0.1", "::1"))
 		},
-		want: []string{audit.RuleServerSAN}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleServerSAN}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleServerSAN, name: "server.crt names another member's IP (spec, no manifest)",
@@ -221,21 +221,21 @@ var faults = []fault{
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.Reissue("cp2", pki.KindServer, testca.SANs("cp2", "localhost", "10.0.0.11", "127.0.0.1", "::1"))
 		},
-		want: []string{audit.RuleServerSAN}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleServerSAN}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleServerLoopback, name: "server.crt lacks 127.0.0.1",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.Reissue("cp2", pki.KindServer, testca.SANs("cp2", "localhost", "10.0.0.12", "::1"))
 		},
-		want: []string{audit.RuleServerLoopback}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleServerLoopback}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RulePeerSAN, name: "peer.crt lacks the member's IP",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.Reissue("cp2", pki.KindPeer, testca.SANs("cp2", "localhost", "127.0.0.1", "::1"))
 		},
-		want: []string{audit.RulePeerSAN}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RulePeerSAN}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RulePeerClientSAN, name: "split: peer-client.crt names another address",
@@ -243,35 +243,35 @@ var faults = []fault{
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.Reissue("cp2", pki.KindPeerClient, testca.SANs("cp2.example.com", "10.9.9.9"))
 		},
-		want: []string{audit.RulePeerClientSAN}, forms: true, connects: true,
+		want: []audit.RuleID{audit.RulePeerClientSAN}, forms: true, connects: true,
 	},
 	{
 		rule: audit.RuleEKUServer, name: "server.crt with clientAuth only",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.Reissue("cp2", pki.KindServer, testca.EKU(x509.ExtKeyUsageClientAuth))
 		},
-		want: []string{audit.RuleEKUServer}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleEKUServer}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleEKUServerGateway, name: "server.crt without clientAuth, no --client-cert-file",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.Reissue("cp2", pki.KindServer, testca.EKU(x509.ExtKeyUsageServerAuth))
 		},
-		want: []string{audit.RuleEKUServerGateway}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleEKUServerGateway}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleEKUPeerServer, name: "peer.crt with clientAuth only",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.Reissue("cp2", pki.KindPeer, testca.EKU(x509.ExtKeyUsageClientAuth))
 		},
-		want: []string{audit.RuleEKUPeerServer}, forms: true, connects: true,
+		want: []audit.RuleID{audit.RuleEKUPeerServer}, forms: true, connects: true,
 	},
 	{
 		rule: audit.RuleEKUPeerClient, name: "peer.crt without clientAuth, no --peer-client-cert-file",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.Reissue("cp2", pki.KindPeer, testca.EKU(x509.ExtKeyUsageServerAuth))
 		},
-		want: []string{audit.RuleEKUPeerClient}, forms: true, connects: true,
+		want: []audit.RuleID{audit.RuleEKUPeerClient}, forms: true, connects: true,
 	},
 	{
 		rule: audit.RuleEKUPeerClient, name: "split: peer-client.crt with serverAuth only",
@@ -279,21 +279,21 @@ var faults = []fault{
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.Reissue("cp2", pki.KindPeerClient, testca.EKU(x509.ExtKeyUsageServerAuth))
 		},
-		want: []string{audit.RuleEKUPeerClient}, forms: true, connects: true,
+		want: []audit.RuleID{audit.RuleEKUPeerClient}, forms: true, connects: true,
 	},
 	{
 		rule: audit.RuleEKUClient, name: "healthcheck-client.crt with serverAuth only",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.Reissue("cp2", pki.KindHealthcheckClient, testca.EKU(x509.ExtKeyUsageServerAuth))
 		},
-		want: []string{audit.RuleEKUClient}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleEKUClient}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleExpired, name: "server.crt expired yesterday",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.Reissue("cp2", pki.KindServer, testca.Validity(c.Now.AddDate(-1, 0, 0), c.Now.AddDate(0, 0, -1)))
 		},
-		want: []string{audit.RuleExpired}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleExpired}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleExpired, name: "peer.crt expired on two members: no quorum",
@@ -302,35 +302,35 @@ var faults = []fault{
 				c.Reissue(m, pki.KindPeer, testca.Validity(c.Now.AddDate(-1, 0, 0), c.Now.Add(-time.Hour)))
 			}
 		},
-		want: []string{audit.RuleExpired}, forms: false, connects: false,
+		want: []audit.RuleID{audit.RuleExpired}, forms: false, connects: false,
 	},
 	{
 		rule: audit.RuleNotYetValid, name: "peer.crt valid from tomorrow",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.Reissue("cp2", pki.KindPeer, testca.Validity(c.Now.AddDate(0, 0, 1), c.Now.AddDate(1, 0, 0)))
 		},
-		want: []string{audit.RuleNotYetValid}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleNotYetValid}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleExpiring, name: "server.crt expires in 10 days",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.Reissue("cp2", pki.KindServer, testca.Validity(c.Now.Add(-time.Hour), c.Now.AddDate(0, 0, 10)))
 		},
-		want: []string{audit.RuleExpiring}, forms: true, connects: true,
+		want: []audit.RuleID{audit.RuleExpiring}, forms: true, connects: true,
 	},
 	{
 		rule: audit.RuleCAExpiresFirst, name: "server.crt outlives the CA",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.Reissue("cp2", pki.KindServer, testca.Validity(c.Now.Add(-time.Hour), c.CA.Cert.NotAfter.AddDate(1, 0, 0)))
 		},
-		want: []string{audit.RuleCAExpiresFirst}, forms: true, connects: true,
+		want: []audit.RuleID{audit.RuleCAExpiresFirst}, forms: true, connects: true,
 	},
 	{
 		rule: audit.RuleNotCA, name: "ca.crt has CA:FALSE (and signed every leaf)",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.UseCA(testca.NewCA(t, c.Spec.Algorithm, c.Now, testca.NotCA()), c.Names()...)
 		},
-		want: []string{audit.RuleNotCA}, forms: false, connects: false,
+		want: []audit.RuleID{audit.RuleNotCA}, forms: false, connects: false,
 	},
 	{
 		rule: audit.RuleNotCA, name: "ca.crt lacks keyCertSign",
@@ -338,7 +338,7 @@ var faults = []fault{
 			noSign := func(x *x509.Certificate) { x.KeyUsage = x509.KeyUsageDigitalSignature }
 			c.UseCA(testca.NewCA(t, c.Spec.Algorithm, c.Now, noSign), c.Names()...)
 		},
-		want: []string{audit.RuleNotCA}, forms: false, connects: false,
+		want: []audit.RuleID{audit.RuleNotCA}, forms: false, connects: false,
 	},
 	{
 		rule: audit.RuleCertAuthImplied, name: "--client-cert-auth=false with a trusted CA",
@@ -346,14 +346,14 @@ var faults = []fault{
 			c.WriteSettings("cp2", func(cfg *render.Config) { cfg.ClientCertAuth = false })
 		},
 		// etcd still verifies client certs (a trusted CA implies it): a warning.
-		want: []string{audit.RuleCertAuthImplied}, forms: true, connects: true,
+		want: []audit.RuleID{audit.RuleCertAuthImplied}, forms: true, connects: true,
 	},
 	{
 		rule: audit.RuleClientCertAuth, name: "no --client-cert-auth and no --trusted-ca-file",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.WriteSettings("cp2", func(cfg *render.Config) { cfg.ClientCertAuth, cfg.TrustedCAFile = false, "" })
 		},
-		want: []string{audit.RuleClientCertAuth, audit.RuleTrustedCA}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleClientCertAuth, audit.RuleTrustedCA}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RulePeerClientCert, name: "--peer-client-cert-auth=false and no --peer-trusted-ca-file",
@@ -363,42 +363,42 @@ var faults = []fault{
 				delete(f, "peer-trusted-ca-file")
 			})
 		},
-		want: []string{audit.RulePeerClientCert, audit.RuleTrustedCA}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RulePeerClientCert, audit.RuleTrustedCA}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleCertAuthImplied, name: "--peer-client-cert-auth=false with a trusted CA",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.WriteSettings("cp2", func(cfg *render.Config) { cfg.PeerClientCertAuth = false })
 		},
-		want: []string{audit.RuleCertAuthImplied}, forms: true, connects: true,
+		want: []audit.RuleID{audit.RuleCertAuthImplied}, forms: true, connects: true,
 	},
 	{
 		rule: audit.RuleAutoTLS, name: "--peer-auto-tls=true",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.EditFlags("cp2", func(f map[string]string) { f["peer-auto-tls"] = "true" })
 		},
-		want: []string{audit.RuleAutoTLS}, forms: true, connects: true,
+		want: []audit.RuleID{audit.RuleAutoTLS}, forms: true, connects: true,
 	},
 	{
 		rule: audit.RuleTrustedCA, name: "no --trusted-ca-file",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.EditFlags("cp2", func(f map[string]string) { delete(f, "trusted-ca-file") })
 		},
-		want: []string{audit.RuleTrustedCA}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleTrustedCA}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleTrustedCA, name: "no --peer-trusted-ca-file",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.EditFlags("cp2", func(f map[string]string) { delete(f, "peer-trusted-ca-file") })
 		},
-		want: []string{audit.RuleTrustedCA}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleTrustedCA}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleFlagFile, name: "--cert-file names a file that is not there",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.EditFlags("cp2", func(f map[string]string) { f["cert-file"] = "/etc/kubernetes/pki/etcd/etcd-server.crt" })
 		},
-		want: []string{audit.RuleFlagFile}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleFlagFile}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleFlagFile, name: "--peer-key-file missing",
@@ -408,7 +408,7 @@ var faults = []fault{
 			}
 		},
 		// etcd does not start: cp2 is out and its clients fail.
-		want: []string{audit.RuleFlagFile}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleFlagFile}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleFlagFile, name: "--cert-file outside a copy of /etc/kubernetes",
@@ -423,7 +423,7 @@ var faults = []fault{
 			c.EditFlags("cp2", func(f map[string]string) { f["cert-file"] = "/srv/etcd/server.crt" })
 		},
 		// The file may well be on the node: nothing is known to break.
-		want: []string{audit.RuleFlagFile}, forms: true, connects: true,
+		want: []audit.RuleID{audit.RuleFlagFile}, forms: true, connects: true,
 	},
 	{
 		rule: audit.RuleAPIServer, name: "kube-apiserver --etcd-cafile is the Kubernetes CA",
@@ -431,7 +431,7 @@ var faults = []fault{
 			c.K8sCA("cp1", testca.NewCA(t, c.Spec.Algorithm, c.Now))
 			c.WriteAPIServerManifest("cp1", func(f map[string]string) { f["etcd-cafile"] = "/etc/kubernetes/pki/ca.crt" })
 		},
-		want: []string{audit.RuleAPIServer}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleAPIServer}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleAPIServer, name: "kube-apiserver --etcd-certfile from the Kubernetes CA",
@@ -451,49 +451,49 @@ var faults = []fault{
 				f["etcd-keyfile"] = "/etc/kubernetes/pki/apiserver-kubelet-client.key"
 			})
 		},
-		want: []string{audit.RuleAPIServer}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleAPIServer}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleAPIServer, name: "kube-apiserver without --etcd-keyfile",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.WriteAPIServerManifest("cp3", func(f map[string]string) { delete(f, "etcd-keyfile") })
 		},
-		want: []string{audit.RuleAPIServer}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleAPIServer}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleSharedK8sCA, name: "pki/ca.crt is the etcd CA",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.K8sCA("cp2", c.CA)
 		},
-		want: []string{audit.RuleSharedK8sCA}, forms: true, connects: true,
+		want: []audit.RuleID{audit.RuleSharedK8sCA}, forms: true, connects: true,
 	},
 	{
 		rule: audit.RuleKeyPerm, name: "server.key mode 0644",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			chmod(t, c.KeyPath("cp2", pki.KindServer), 0o644)
 		},
-		want: []string{audit.RuleKeyPerm}, forms: true, connects: true,
+		want: []audit.RuleID{audit.RuleKeyPerm}, forms: true, connects: true,
 	},
 	{
 		rule: audit.RuleKeyPerm, name: "ca.key mode 0640",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			chmod(t, c.KeyPath("cp1", pki.KindCA), 0o640)
 		},
-		want: []string{audit.RuleKeyPerm}, forms: true, connects: true,
+		want: []audit.RuleID{audit.RuleKeyPerm}, forms: true, connects: true,
 	},
 	{
 		rule: audit.RuleCertPerm, name: "ca.crt mode 0666",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			chmod(t, c.CertPath("cp3", pki.KindCA), 0o666)
 		},
-		want: []string{audit.RuleCertPerm}, forms: true, connects: true,
+		want: []audit.RuleID{audit.RuleCertPerm}, forms: true, connects: true,
 	},
 	{
 		rule: audit.RuleWeakKey, name: "server key RSA 1024",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.ReissueFrom(c.CA, "cp2", pki.KindServer, testca.RSAKey(t, 1024))
 		},
-		want: []string{audit.RuleWeakKey}, forms: true, connects: true,
+		want: []audit.RuleID{audit.RuleWeakKey}, forms: true, connects: true,
 	},
 	{
 		rule: audit.RuleWeakSignature, name: "peer.crt signed with SHA-1 (RSA CA)",
@@ -501,14 +501,14 @@ var faults = []fault{
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.Reissue("cp2", pki.KindPeer, testca.Signature(x509.SHA1WithRSA))
 		},
-		want: []string{audit.RuleWeakSignature}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleWeakSignature}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleWeakSignature, name: "server.crt signed with ECDSA-SHA1",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			c.Reissue("cp2", pki.KindServer, testca.Signature(x509.ECDSAWithSHA1))
 		},
-		want: []string{audit.RuleWeakSignature}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleWeakSignature}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleFileMissing, name: "peer.key missing (spec, no manifest)",
@@ -518,7 +518,7 @@ var faults = []fault{
 				t.Fatal(err)
 			}
 		},
-		want: []string{audit.RuleFileMissing}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleFileMissing}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleFileMissing, name: "healthcheck-client.key missing next to its cert",
@@ -527,21 +527,21 @@ var faults = []fault{
 				t.Fatal(err)
 			}
 		},
-		want: []string{audit.RuleFileMissing}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleFileMissing}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleFileInvalid, name: "server.crt truncated",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			truncate(t, c.CertPath("cp2", pki.KindServer))
 		},
-		want: []string{audit.RuleFileInvalid}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleFileInvalid}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleFileInvalid, name: "ca.crt truncated",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			truncate(t, c.CertPath("cp2", pki.KindCA))
 		},
-		want: []string{audit.RuleFileInvalid}, forms: true, connects: false,
+		want: []audit.RuleID{audit.RuleFileInvalid}, forms: true, connects: false,
 	},
 	{
 		rule: audit.RuleInferred, name: "bare pki directories, no manifest or spec",
@@ -553,7 +553,7 @@ var faults = []fault{
 			return dirs
 		},
 		breakIt: func(t *testing.T, c *testca.Cluster) {},
-		want:    []string{audit.RuleInferred}, forms: true, connects: true,
+		want:    []audit.RuleID{audit.RuleInferred}, forms: true, connects: true,
 	},
 }
 
@@ -581,7 +581,7 @@ func truncate(t *testing.T, p string) {
 // is as much a failure as one that is missed.
 func TestFaultMatrix(t *testing.T) {
 	for _, f := range faults {
-		t.Run(f.rule+"/"+f.name, func(t *testing.T) {
+		t.Run(string(f.rule)+"/"+f.name, func(t *testing.T) {
 			t.Parallel()
 			opts := f.opts
 			opts.Manifests = !f.noManifests
@@ -632,7 +632,7 @@ func TestRotationBundleIsNotR2(t *testing.T) {
 
 // TestFaultMatrixCoversCatalogue makes a new offline rule come with a fault.
 func TestFaultMatrixCoversCatalogue(t *testing.T) {
-	covered := map[string]bool{}
+	covered := map[audit.RuleID]bool{}
 	for _, f := range faults {
 		if !slices.Contains(f.want, f.rule) {
 			t.Errorf("row %q exists for %s but does not expect it", f.name, f.rule)
@@ -641,8 +641,8 @@ func TestFaultMatrixCoversCatalogue(t *testing.T) {
 	}
 	// Rules only a distribution's own layout shows are covered by the
 	// distribution fixtures instead.
-	elsewhere := map[string]string{audit.RuleOtherKeys: "TestDistributionsClean (kubespray, OpenShift)"}
-	for _, r := range audit.Catalogue {
+	elsewhere := map[audit.RuleID]string{audit.RuleOtherKeys: "TestDistributionsClean (kubespray, OpenShift)"}
+	for _, r := range audit.Catalogue() {
 		if elsewhere[r.ID] != "" {
 			continue
 		}

@@ -8,7 +8,7 @@ import (
 // Finding is one broken rule, on one member (empty for cluster-wide
 // findings) and one file (empty when no single file is at fault).
 type Finding struct {
-	Rule     string   `json:"rule"`
+	Rule     RuleID   `json:"rule"`
 	Severity Severity `json:"severity"`
 	Member   string   `json:"member,omitempty"`
 	File     string   `json:"file,omitempty"`
@@ -47,7 +47,7 @@ func (f *Finding) CatalogueRule() *Rule {
 }
 
 // newFinding makes a finding with the rule's catalogue severity.
-func newFinding(rule, memberName, file, format string, args ...any) Finding {
+func newFinding(rule RuleID, memberName, file, format string, args ...any) Finding {
 	r, ok := LookupRule(rule)
 	if !ok {
 		// A programming error; keep it visible rather than panic on input.

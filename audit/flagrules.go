@@ -40,7 +40,7 @@ func (c *checker) checkSettings() {
 // clientAuthOff reports client cert auth switched off. etcd requires and
 // verifies client certs anyway when a trusted CA file is set (TLSInfo's
 // ServerConfig), so that case is a warning about a misleading setting.
-func (c *checker) clientAuthOff(rule, src, flag, trustedCA string) {
+func (c *checker) clientAuthOff(rule RuleID, src, flag, trustedCA string) {
 	if trustedCA != "" {
 		c.add(RuleCertAuthImplied, src, "", "%s is not true; etcd still requires client certs because a trusted CA file is set, but say so explicitly", flag)
 		return

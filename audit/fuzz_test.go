@@ -238,7 +238,7 @@ func FuzzParseFlagsFile(f *testing.F) {
 }
 
 func FuzzExplain(f *testing.F) {
-	for _, r := range audit.Catalogue {
+	for _, r := range audit.Catalogue() {
 		for _, e := range r.Errors {
 			f.Add("etcd: " + e + ": details")
 		}
@@ -248,7 +248,7 @@ func FuzzExplain(f *testing.F) {
 	f.Add("")
 	f.Fuzz(func(t *testing.T, msg string) {
 		low := strings.ToLower(msg)
-		seen := map[string]bool{}
+		seen := map[audit.RuleID]bool{}
 		for _, m := range audit.Explain(msg) {
 			if m.Rule == nil {
 				t.Fatal("match without a rule")

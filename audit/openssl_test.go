@@ -80,7 +80,7 @@ func TestOpenSSLPKI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := r.RuleIDs(), []string{audit.RuleEKUPeerClient}; !slices.Equal(got, want) {
+	if got, want := r.RuleIDs(), []audit.RuleID{audit.RuleEKUPeerClient}; !slices.Equal(got, want) {
 		t.Fatalf("peer.crt without clientAuth: rules %v, want %v\n%s", got, want, findings(r))
 	}
 	if f := r.Findings[0]; f.Member != "cp2" || !strings.HasSuffix(f.File, "cp2/etc/kubernetes/pki/etcd/peer.crt") {

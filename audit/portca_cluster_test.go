@@ -474,14 +474,15 @@ func etcdProblems(logs *observer.ObservedLogs) string {
 }
 
 // portCAError is one error-severity finding, for comparing a report's
-// errors with what a scenario expects.
+// errors with what a scenario expects (as strings, whatever types the
+// rule ID and impact have).
 type portCAError struct{ rule, member, breaks string }
 
 func reportErrors(r *audit.Report) []portCAError {
 	var out []portCAError
 	for _, f := range r.Findings {
 		if f.Severity == audit.Error {
-			out = append(out, portCAError{f.Rule, f.Member, f.Breaks})
+			out = append(out, portCAError{string(f.Rule), f.Member, string(f.Breaks)})
 		}
 	}
 	return out
@@ -521,13 +522,13 @@ func TestPortCA(t *testing.T) {
 		},
 		{
 			name: "node3 with its own peer CA", base: portCAOwnPeer, ownPeerCA: true,
-			errors:  []portCAError{{audit.RulePeerTrust, "node3", audit.BreaksPeers}},
+			errors:  []portCAError{{string(audit.RulePeerTrust), "node3", string(audit.BreaksPeers)}},
 			summary: "2 of 3 members keep quorum",
 			ready:   []string{"node1", "node2"},
 		},
 		{
 			name: "node3 with its own client CA", base: portCAOwnClient, ownClientCA: true,
-			errors:  []portCAError{{audit.RuleClientTrust, "node3", audit.BreaksClients}},
+			errors:  []portCAError{{string(audit.RuleClientTrust), "node3", string(audit.BreaksClients)}},
 			summary: "the cluster will form (3 of 3 members)",
 			ready:   []string{"node1", "node2", "node3"},
 			refused: []string{"node3"},
@@ -544,7 +545,7 @@ func TestPortCA(t *testing.T) {
 			}
 			for _, f := range r.Findings {
 				if f.Rule == audit.RulePeerTrust || f.Rule == audit.RuleClientTrust || f.Rule == audit.RuleCAMismatch {
-					if !slices.Contains(sc.errors, portCAError{f.Rule, f.Member, f.Breaks}) {
+					if !slices.Contains(sc.errors, portCAError{string(f.Rule), f.Member, string(f.Breaks)}) {
 						t.Errorf("unexpected trust finding: %v", f.Error())
 					}
 				}

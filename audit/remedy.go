@@ -7,7 +7,7 @@ import (
 )
 
 // reissueRules are the rules a re-issued leaf certificate repairs.
-var reissueRules = map[string]bool{
+var reissueRules = map[RuleID]bool{
 	RuleServerCA: true, RulePeerCA: true, RuleClientCA: true, RuleServerSAN: true, RuleServerLoopback: true,
 	RulePeerSAN: true, RulePeerClientSAN: true, RuleEKUServer: true, RuleEKUServerGateway: true, RuleEKUPeerServer: true,
 	RuleEKUPeerClient: true, RuleEKUClient: true, RuleExpired: true, RuleExpiring: true, RuleNotYetValid: true,
@@ -17,7 +17,7 @@ var reissueRules = map[string]bool{
 // sanRules are repaired only by a certificate with new SANs: kubeadm's
 // renew keeps the old ones (cmd/kubeadm/app/phases/certs/renewal: the
 // renewed cert copies the old cert's SANs).
-var sanRules = map[string]bool{RuleServerSAN: true, RuleServerLoopback: true, RulePeerSAN: true, RulePeerClientSAN: true}
+var sanRules = map[RuleID]bool{RuleServerSAN: true, RuleServerLoopback: true, RulePeerSAN: true, RulePeerClientSAN: true}
 
 // remedy is the fix for a finding on a member of distribution d, in
 // that distribution's terms, or "" to keep the catalogue's.

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -72,16 +73,16 @@ func (r *Report) Fails(threshold Severity) bool {
 }
 
 // RuleIDs returns the distinct rule IDs that fired, sorted.
-func (r *Report) RuleIDs() []string {
-	seen := map[string]bool{}
-	var ids []string
+func (r *Report) RuleIDs() []RuleID {
+	seen := map[RuleID]bool{}
+	var ids []RuleID
 	for _, f := range r.Findings {
 		if !seen[f.Rule] {
 			seen[f.Rule] = true
 			ids = append(ids, f.Rule)
 		}
 	}
-	sort.Strings(ids)
+	slices.Sort(ids)
 	return ids
 }
 
@@ -109,8 +110,8 @@ func sortFindings(fs []Finding, members []*member.Member) {
 			memberOrder[m.Name] = i
 		}
 	}
-	ruleOrder := map[string]int{}
-	for i, r := range Catalogue {
+	ruleOrder := map[RuleID]int{}
+	for i, r := range catalogue {
 		ruleOrder[r.ID] = i
 	}
 	sort.SliceStable(fs, func(i, j int) bool {
@@ -149,14 +150,14 @@ func verdict(members []*member.Member, fs []Finding) Verdict {
 		}
 		switch f.Breaks {
 		case BreaksPeers:
-			peerBroken[f.Member] = appendUnique(peerBroken[f.Member], f.Rule)
+			peerBroken[f.Member] = appendUnique(peerBroken[f.Member], string(f.Rule))
 		case BreaksBoth:
-			peerBroken[f.Member] = appendUnique(peerBroken[f.Member], f.Rule)
-			clientBroken[f.Member] = appendUnique(clientBroken[f.Member], f.Rule)
+			peerBroken[f.Member] = appendUnique(peerBroken[f.Member], string(f.Rule))
+			clientBroken[f.Member] = appendUnique(clientBroken[f.Member], string(f.Rule))
 		case BreaksClients:
-			clientBroken[f.Member] = appendUnique(clientBroken[f.Member], f.Rule)
+			clientBroken[f.Member] = appendUnique(clientBroken[f.Member], string(f.Rule))
 		case BreaksPeersOneWay:
-			oneWay[f.Member] = appendUnique(oneWay[f.Member], f.Rule)
+			oneWay[f.Member] = appendUnique(oneWay[f.Member], string(f.Rule))
 		}
 	}
 	n := len(members)

@@ -35,7 +35,7 @@ type RoleFit struct {
 	// etcd needs it.
 	Why string `json:"why"`
 	// Rule is the check rule the certificate would break in this role.
-	Rule string `json:"rule,omitempty"`
+	Rule RuleID `json:"rule,omitempty"`
 }
 
 // Roles judges cert for each role by the same key-usage, name and CA

@@ -27,7 +27,7 @@ func TestRoles(t *testing.T) {
 	}
 	type want struct {
 		ok   bool
-		rule string
+		rule audit.RuleID
 		why  string // a substring
 	}
 	for _, tc := range []struct {

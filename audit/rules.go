@@ -51,12 +51,17 @@ func ParseSeverity(name string) (Severity, error) {
 	return 0, fmt.Errorf("unknown severity %q (want info, warning or error)", name)
 }
 
+// RuleID is a rule's stable identifier, e.g. "R2-PEER-TRUST": scripts
+// and dashboards key on it. The constants below are the only values the
+// checker fires.
+type RuleID string
+
 // Rule is one entry of the rule catalogue. The catalogue is the single
 // source of rule IDs, severities, explanations, the error texts that
 // explain matches, and docs/rules.md (generated from it).
 type Rule struct {
 	// ID is stable: scripts and dashboards key on it.
-	ID       string
+	ID       RuleID
 	Severity Severity
 	// Condition is the seed condition (R1–R4) the rule enforces, if any.
 	Condition string
@@ -80,65 +85,68 @@ type Rule struct {
 // Rule IDs. They are constants so the checker cannot fire an ID the
 // catalogue lacks (TestCatalogue checks the reverse).
 const (
-	RuleServerCA         = "R1-SERVER-CA"
-	RulePeerCA           = "R1-PEER-CA"
-	RuleClientCA         = "R1-CLIENT-CA"
-	RuleCAMismatch       = "R2-CA-MISMATCH"
-	RuleCAKey            = "R2-CA-KEY"
-	RuleKeyMismatch      = "R3-KEY-MISMATCH"
-	RuleSharedLeaf       = "R3-SHARED-LEAF"
-	RuleServerSAN        = "R4-SERVER-SAN"
-	RuleServerLoopback   = "R4-SERVER-LOOPBACK"
-	RulePeerSAN          = "R4-PEER-SAN"
-	RulePeerClientSAN    = "R4-PEER-CLIENT-SAN"
-	RuleEKUServer        = "EKU-SERVER"
-	RuleEKUServerGateway = "EKU-SERVER-GATEWAY"
-	RuleEKUPeerServer    = "EKU-PEER-SERVER"
-	RuleEKUPeerClient    = "EKU-PEER-CLIENT"
-	RuleEKUClient        = "EKU-CLIENT"
-	RuleExpired          = "VALID-EXPIRED"
-	RuleNotYetValid      = "VALID-NOT-YET"
-	RuleExpiring         = "VALID-EXPIRING"
-	RuleCAExpiresFirst   = "VALID-CA-FIRST"
-	RuleNotCA            = "CA-NOT-CA"
-	RuleClientCertAuth   = "FLAG-CLIENT-CERT-AUTH"
-	RulePeerClientCert   = "FLAG-PEER-CLIENT-CERT-AUTH"
-	RuleAutoTLS          = "FLAG-AUTO-TLS"
-	RuleTrustedCA        = "FLAG-TRUSTED-CA"
-	RuleFlagFile         = "FLAG-FILE"
-	RuleAPIServer        = "APISERVER-ETCD"
-	RuleSharedK8sCA      = "CIS-SHARED-CA"
-	RuleKeyPerm          = "CIS-KEY-PERM"
-	RuleCertPerm         = "CIS-CERT-PERM"
-	RuleWeakKey          = "WEAK-KEY"
-	RuleWeakSignature    = "WEAK-SIGNATURE"
-	RuleFileMissing      = "FILE-MISSING"
-	RuleFileInvalid      = "FILE-INVALID"
-	RuleInferred         = "INPUT-INFERRED"
-	RulePeerTrust        = "R2-PEER-TRUST"
-	RuleClientTrust      = "R2-CLIENT-TRUST"
-	RuleOtherKeys        = "NODE-OTHER-KEYS"
-	RuleInitialCluster   = "MEMBERSHIP-INITIAL-CLUSTER"
-	RuleClusterToken     = "MEMBERSHIP-TOKEN"
-	RuleSplitClusters    = "MEMBERSHIP-SPLIT"
-	RuleCertAuthImplied  = "FLAG-CLIENT-CERT-AUTH-IMPLIED"
-	RuleChainInFile      = "FILE-EXTRA-CERTS"
+	RuleServerCA         RuleID = "R1-SERVER-CA"
+	RulePeerCA           RuleID = "R1-PEER-CA"
+	RuleClientCA         RuleID = "R1-CLIENT-CA"
+	RuleCAMismatch       RuleID = "R2-CA-MISMATCH"
+	RuleCAKey            RuleID = "R2-CA-KEY"
+	RuleKeyMismatch      RuleID = "R3-KEY-MISMATCH"
+	RuleSharedLeaf       RuleID = "R3-SHARED-LEAF"
+	RuleServerSAN        RuleID = "R4-SERVER-SAN"
+	RuleServerLoopback   RuleID = "R4-SERVER-LOOPBACK"
+	RulePeerSAN          RuleID = "R4-PEER-SAN"
+	RulePeerClientSAN    RuleID = "R4-PEER-CLIENT-SAN"
+	RuleEKUServer        RuleID = "EKU-SERVER"
+	RuleEKUServerGateway RuleID = "EKU-SERVER-GATEWAY"
+	RuleEKUPeerServer    RuleID = "EKU-PEER-SERVER"
+	RuleEKUPeerClient    RuleID = "EKU-PEER-CLIENT"
+	RuleEKUClient        RuleID = "EKU-CLIENT"
+	RuleExpired          RuleID = "VALID-EXPIRED"
+	RuleNotYetValid      RuleID = "VALID-NOT-YET"
+	RuleExpiring         RuleID = "VALID-EXPIRING"
+	RuleCAExpiresFirst   RuleID = "VALID-CA-FIRST"
+	RuleNotCA            RuleID = "CA-NOT-CA"
+	RuleClientCertAuth   RuleID = "FLAG-CLIENT-CERT-AUTH"
+	RulePeerClientCert   RuleID = "FLAG-PEER-CLIENT-CERT-AUTH"
+	RuleAutoTLS          RuleID = "FLAG-AUTO-TLS"
+	RuleTrustedCA        RuleID = "FLAG-TRUSTED-CA"
+	RuleFlagFile         RuleID = "FLAG-FILE"
+	RuleAPIServer        RuleID = "APISERVER-ETCD"
+	RuleSharedK8sCA      RuleID = "CIS-SHARED-CA"
+	RuleKeyPerm          RuleID = "CIS-KEY-PERM"
+	RuleCertPerm         RuleID = "CIS-CERT-PERM"
+	RuleWeakKey          RuleID = "WEAK-KEY"
+	RuleWeakSignature    RuleID = "WEAK-SIGNATURE"
+	RuleFileMissing      RuleID = "FILE-MISSING"
+	RuleFileInvalid      RuleID = "FILE-INVALID"
+	RuleInferred         RuleID = "INPUT-INFERRED"
+	RulePeerTrust        RuleID = "R2-PEER-TRUST"
+	RuleClientTrust      RuleID = "R2-CLIENT-TRUST"
+	RuleOtherKeys        RuleID = "NODE-OTHER-KEYS"
+	RuleInitialCluster   RuleID = "MEMBERSHIP-INITIAL-CLUSTER"
+	RuleClusterToken     RuleID = "MEMBERSHIP-TOKEN"
+	RuleSplitClusters    RuleID = "MEMBERSHIP-SPLIT"
+	RuleCertAuthImplied  RuleID = "FLAG-CLIENT-CERT-AUTH-IMPLIED"
+	RuleChainInFile      RuleID = "FILE-EXTRA-CERTS"
 	// Rules only the live probe fires.
-	RuleProbeDiscovery     = "PROBE-DISCOVERY"
-	RuleProbeUnreachable   = "PROBE-UNREACHABLE"
-	RuleProbeNotTLS        = "PROBE-NOT-TLS"
-	RuleProbeNotEtcd       = "PROBE-NOT-ETCD"
-	RuleProbeClientRefused = "PROBE-CLIENT-REFUSED"
-	RuleProbeNoClientAuth  = "PROBE-NO-CLIENT-AUTH"
-	RuleProbeForeignCA     = "PROBE-FOREIGN-CA"
-	RuleProbeOldTLS        = "PROBE-OLD-TLS"
-	RuleProbeDiskMismatch  = "PROBE-DISK-MISMATCH"
-	unknownAuthority       = "x509: certificate signed by unknown authority"
-	failedVerifyClient     = "tls: failed to verify client's certificate: x509: certificate signed by unknown authority"
-	failedVerify           = "tls: failed to verify certificate: x509: certificate signed by unknown authority"
-	badCertificate         = "remote error: tls: bad certificate"
-	unknownCA              = "remote error: tls: unknown certificate authority"
-	incompatibleKeyUsage   = "x509: certificate specifies an incompatible key usage"
+	RuleProbeDiscovery     RuleID = "PROBE-DISCOVERY"
+	RuleProbeUnreachable   RuleID = "PROBE-UNREACHABLE"
+	RuleProbeNotTLS        RuleID = "PROBE-NOT-TLS"
+	RuleProbeNotEtcd       RuleID = "PROBE-NOT-ETCD"
+	RuleProbeClientRefused RuleID = "PROBE-CLIENT-REFUSED"
+	RuleProbeNoClientAuth  RuleID = "PROBE-NO-CLIENT-AUTH"
+	RuleProbeForeignCA     RuleID = "PROBE-FOREIGN-CA"
+	RuleProbeOldTLS        RuleID = "PROBE-OLD-TLS"
+	RuleProbeDiskMismatch  RuleID = "PROBE-DISK-MISMATCH"
+)
+
+const (
+	unknownAuthority     = "x509: certificate signed by unknown authority"
+	failedVerifyClient   = "tls: failed to verify client's certificate: x509: certificate signed by unknown authority"
+	failedVerify         = "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+	badCertificate       = "remote error: tls: bad certificate"
+	unknownCA            = "remote error: tls: unknown certificate authority"
+	incompatibleKeyUsage = "x509: certificate specifies an incompatible key usage"
 	// A client cert with the wrong usage is reported by the accepting side,
 	// which etcd logs as a rejected connection.
 	clientKeyUsage        = "rejected connection … x509: certificate specifies an incompatible key usage"
@@ -152,8 +160,10 @@ const (
 	unsupportedCertificat = "remote error: tls: unsupported certificate"
 )
 
-// Catalogue is every rule, in the order reports and docs list them.
-var Catalogue = []Rule{
+// catalogue is every rule, in the order reports and docs list them. It
+// is not exported: callers get copies ([Catalogue], [LookupRule]), so no
+// one can change a severity the docs state.
+var catalogue = []Rule{
 	{
 		ID: RuleServerCA, Severity: Error, Condition: "R1",
 		Title: "server.crt is signed by the member's etcd CA (ca.crt)",
@@ -526,16 +536,32 @@ var Catalogue = []Rule{
 	},
 }
 
-var ruleIndex = func() map[string]*Rule {
-	m := make(map[string]*Rule, len(Catalogue))
-	for i := range Catalogue {
-		m[Catalogue[i].ID] = &Catalogue[i]
+var ruleIndex = func() map[RuleID]int {
+	m := make(map[RuleID]int, len(catalogue))
+	for i := range catalogue {
+		m[catalogue[i].ID] = i
 	}
 	return m
 }()
 
-// LookupRule returns the catalogue entry for id.
-func LookupRule(id string) (*Rule, bool) {
-	r, ok := ruleIndex[id]
-	return r, ok
+// Catalogue returns every rule, in the order reports and docs list them:
+// a copy, so changing it changes nothing else.
+func Catalogue() []Rule {
+	out := make([]Rule, len(catalogue))
+	for i, r := range catalogue {
+		r.Errors = append([]string(nil), r.Errors...)
+		out[i] = r
+	}
+	return out
+}
+
+// LookupRule returns a copy of the catalogue entry for id.
+func LookupRule(id RuleID) (*Rule, bool) {
+	i, ok := ruleIndex[id]
+	if !ok {
+		return nil, false
+	}
+	r := catalogue[i]
+	r.Errors = append([]string(nil), r.Errors...)
+	return &r, true
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+
+	"github.com/etcdpki/etcdpki/audit"
 )
 
 // FaultsMarkdown renders the fault catalogue as docs/demo.md: what each
@@ -90,9 +92,13 @@ func quoted(s string) string {
 	return "`" + s + "`"
 }
 
-func ids(list []string) string {
+func ids(list []audit.RuleID) string {
 	if len(list) == 0 {
 		return "—"
 	}
-	return strings.Join(list, ", ")
+	s := make([]string, len(list))
+	for i, id := range list {
+		s[i] = string(id)
+	}
+	return strings.Join(s, ", ")
 }

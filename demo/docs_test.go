@@ -25,7 +25,7 @@ func TestFaultsWellFormed(t *testing.T) {
 		if f.apply == nil && f.configure == nil {
 			t.Errorf("fault %s breaks nothing", f.Name)
 		}
-		for _, id := range append(append([]string{}, f.Check...), f.Probe...) {
+		for _, id := range append(append([]audit.RuleID{}, f.Check...), f.Probe...) {
 			if _, ok := lookupRule(id); !ok {
 				t.Errorf("fault %s: unknown rule %s", f.Name, id)
 			}
@@ -33,7 +33,7 @@ func TestFaultsWellFormed(t *testing.T) {
 	}
 }
 
-func lookupRule(id string) (any, bool) {
+func lookupRule(id audit.RuleID) (any, bool) {
 	r, ok := audit.LookupRule(id)
 	return r, ok
 }

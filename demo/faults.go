@@ -26,7 +26,7 @@ type Fault struct {
 	Member string
 	// Check are the rule IDs check reports, sorted: it reads the files,
 	// which break the same way in either mode.
-	Check []string
+	Check []audit.RuleID
 	// Expect is what a loopback cluster shows (members on 127.0.0.1-3,
 	// in-process).
 	Expect
@@ -43,7 +43,7 @@ type Fault struct {
 // Expect is what the tools and etcd show of a fault in one mode.
 type Expect struct {
 	// Probe are the rule IDs probe reports, sorted.
-	Probe []string
+	Probe []audit.RuleID
 	// Forms says whether a quorum of members becomes ready; Serves whether
 	// a client can write and read through every member; GatewayFails
 	// whether etcd's HTTP/JSON API fails on some member.
@@ -84,8 +84,8 @@ type env struct {
 var Faults = []Fault{
 	{
 		Name: "r1-peer-ca", Summary: "etcd-3's peer.crt is signed by another CA than its ca.crt (R1)", Member: "etcd-3",
-		Check: []string{audit.RulePeerCA},
-		Expect: Expect{Probe: []string{audit.RuleProbeUnreachable, audit.RulePeerCA},
+		Check: []audit.RuleID{audit.RulePeerCA},
+		Expect: Expect{Probe: []audit.RuleID{audit.RuleProbeUnreachable, audit.RulePeerCA},
 			Forms: true, Serves: false, Etcd: "certificate signed by unknown authority"},
 		apply: func(e *env) error {
 			foreign, err := newCA("foreign-ca", e.now)
@@ -97,8 +97,8 @@ var Faults = []Fault{
 	},
 	{
 		Name: "r2-own-ca", Summary: "etcd-3 has a CA of its own, with all its leaves signed by it (R2)", Member: "etcd-3",
-		Check: []string{audit.RuleCAMismatch},
-		Expect: Expect{Probe: []string{audit.RuleProbeClientRefused, audit.RuleProbeUnreachable, audit.RuleCAMismatch},
+		Check: []audit.RuleID{audit.RuleCAMismatch},
+		Expect: Expect{Probe: []audit.RuleID{audit.RuleProbeClientRefused, audit.RuleProbeUnreachable, audit.RuleCAMismatch},
 			Forms: true, Serves: false, Etcd: "certificate signed by unknown authority"},
 		apply: func(e *env) error {
 			own, err := newCA(pki.CACommonName, e.now)
@@ -115,8 +115,8 @@ var Faults = []Fault{
 	},
 	{
 		Name: "r4-server-ip", Summary: "etcd-2's server.crt does not name etcd-2's own IP (R4)", Member: "etcd-2",
-		Check: []string{audit.RuleServerSAN},
-		Expect: Expect{Probe: []string{audit.RuleServerSAN},
+		Check: []audit.RuleID{audit.RuleServerSAN},
+		Expect: Expect{Probe: []audit.RuleID{audit.RuleServerSAN},
 			Forms: true, Serves: false, Etcd: "x509: certificate is valid for"},
 		apply: func(e *env) error {
 			return e.reissue("etcd-2", pki.KindServer, e.ca, func(r *pki.Request) { r.IPs = without(r.IPs, e.ip("etcd-2")) })
@@ -124,7 +124,7 @@ var Faults = []Fault{
 	},
 	{
 		Name: "r4-server-loopback", Summary: "etcd-2's server.crt does not name 127.0.0.1 or ::1 (R4)", Member: "etcd-2",
-		Check: []string{audit.RuleServerLoopback},
+		Check: []audit.RuleID{audit.RuleServerLoopback},
 		Expect: Expect{Probe: nil, Forms: true, Serves: true,
 			Note: "on one host nothing dials etcd-2 at 127.0.0.1 (that address is etcd-1's), so nothing fails; on a real node kube-apiserver and the health checks do, which hosts mode shows"},
 		Hosts: &Expect{Probe: nil, Forms: true, Serves: true, LocalFails: true, Etcd: "not 127.0.0.1",
@@ -135,11 +135,11 @@ var Faults = []Fault{
 	},
 	{
 		Name: "r4-peer-address", Summary: "etcd-2's peer.crt does not name etcd-2's own IP (R4)", Member: "etcd-2",
-		Check: []string{audit.RulePeerSAN},
-		Expect: Expect{Probe: []string{audit.RulePeerSAN},
+		Check: []audit.RuleID{audit.RulePeerSAN},
+		Expect: Expect{Probe: []audit.RuleID{audit.RulePeerSAN},
 			Forms: true, Serves: true, Etcd: "x509: certificate is valid for",
 			Note: "members dial etcd-2 at 127.0.0.2 and fail to verify its peer cert; but etcd-2's own connections leave from 127.0.0.1, which its cert names, so the accepting side's check of its credential passes and raft runs over them; hosts mode shows that rejection too"},
-		Hosts: &Expect{Probe: []string{audit.RuleProbeUnreachable, audit.RulePeerSAN},
+		Hosts: &Expect{Probe: []audit.RuleID{audit.RuleProbeUnreachable, audit.RulePeerSAN},
 			Forms: true, Serves: false, Etcd: "does not match any of DNSNames",
 			Note: "etcd-2's connections leave from its own address, and etcd-1 and etcd-3 reject its credential against that remote address: etcd's checkSAN finds the address in no IP SAN, and neither a reverse lookup of it nor a lookup of the DNS SANs matches (the namespaces reach no DNS server), so they log \"rejected connection on peer endpoint\" with tls: \"<etcd-2's IP>\" does not match any of DNSNames [\"etcd-2\" \"localhost\"]. As they cannot verify etcd-2's peer cert either, etcd-2 is cut off both ways and never becomes ready, while the other two keep quorum and serve"},
 		apply: func(e *env) error {
@@ -148,7 +148,7 @@ var Faults = []Fault{
 	},
 	{
 		Name: "peer-no-clientauth", Summary: "etcd-3's peer.crt allows serverAuth only, and no separate peer client cert is set", Member: "etcd-3",
-		Check: []string{audit.RuleEKUPeerClient},
+		Check: []audit.RuleID{audit.RuleEKUPeerClient},
 		Expect: Expect{Probe: nil, Forms: true, Serves: true, Etcd: "incompatible key usage",
 			Note: "etcd-3 still joins: the other members refuse the connections etcd-3 opens, but raft also runs over the connections they open to etcd-3, so messages flow both ways; the rejections fill the logs and any path that needs etcd-3 to dial fails"},
 		apply: func(e *env) error {
@@ -157,8 +157,8 @@ var Faults = []Fault{
 	},
 	{
 		Name: "peer-no-serverauth", Summary: "etcd-3's peer.crt allows clientAuth only", Member: "etcd-3",
-		Check: []string{audit.RuleEKUPeerServer},
-		Expect: Expect{Probe: []string{audit.RuleEKUPeerServer}, Forms: true, Serves: true, Etcd: "incompatible key usage",
+		Check: []audit.RuleID{audit.RuleEKUPeerServer},
+		Expect: Expect{Probe: []audit.RuleID{audit.RuleEKUPeerServer}, Forms: true, Serves: true, Etcd: "incompatible key usage",
 			Note: "etcd-3 still joins: nobody can dial it, but raft also runs over the connections etcd-3 opens to the others, so messages flow both ways; the rejections fill the logs"},
 		apply: func(e *env) error {
 			// A peer-client profile is clientAuth only, with the peer's SANs.
@@ -167,7 +167,7 @@ var Faults = []Fault{
 	},
 	{
 		Name: "server-no-clientauth", Summary: "etcd-2's server.crt allows serverAuth only, and no --client-cert-file is set (grpc-gateway)", Member: "etcd-2",
-		Check:  []string{audit.RuleEKUServerGateway},
+		Check:  []audit.RuleID{audit.RuleEKUServerGateway},
 		Expect: Expect{Probe: nil, Forms: true, Serves: true, GatewayFails: true, Etcd: "incompatible key usage"},
 		apply: func(e *env) error {
 			return e.reissue("etcd-2", pki.KindServer, e.ca, func(r *pki.Request) { r.Split = true })
@@ -175,8 +175,8 @@ var Faults = []Fault{
 	},
 	{
 		Name: "expired-peer", Summary: "etcd-3's peer.crt expired a year ago", Member: "etcd-3",
-		Check: []string{audit.RuleExpired},
-		Expect: Expect{Probe: []string{audit.RuleProbeUnreachable, audit.RuleExpired},
+		Check: []audit.RuleID{audit.RuleExpired},
+		Expect: Expect{Probe: []audit.RuleID{audit.RuleProbeUnreachable, audit.RuleExpired},
 			Forms: true, Serves: false, Etcd: "certificate has expired or is not yet valid"},
 		apply: func(e *env) error {
 			old := *e
@@ -186,8 +186,8 @@ var Faults = []Fault{
 	},
 	{
 		Name: "client-cert-auth-off", Summary: "etcd-2 runs with --client-cert-auth=false and no --trusted-ca-file", Member: "etcd-2",
-		Check:  []string{audit.RuleClientCertAuth, audit.RuleTrustedCA},
-		Expect: Expect{Probe: []string{audit.RuleProbeForeignCA, audit.RuleProbeNoClientAuth}, Forms: true, Serves: true},
+		Check:  []audit.RuleID{audit.RuleClientCertAuth, audit.RuleTrustedCA},
+		Expect: Expect{Probe: []audit.RuleID{audit.RuleProbeForeignCA, audit.RuleProbeNoClientAuth}, Forms: true, Serves: true},
 		configure: func(rc *render.Config) {
 			if rc.Name == "etcd-2" {
 				rc.ClientCertAuth = false
@@ -197,8 +197,8 @@ var Faults = []Fault{
 	},
 	{
 		Name: "shared-leaf", Summary: "every member has the same server and peer key pair, naming all members (R3)", Member: "",
-		Check:  []string{audit.RuleSharedLeaf},
-		Expect: Expect{Probe: []string{audit.RuleSharedLeaf}, Forms: true, Serves: true},
+		Check:  []audit.RuleID{audit.RuleSharedLeaf},
+		Expect: Expect{Probe: []audit.RuleID{audit.RuleSharedLeaf}, Forms: true, Serves: true},
 		apply: func(e *env) error {
 			var all []net.IP
 			for _, m := range e.spec.Members {

@@ -246,26 +246,29 @@ func writeManifests(out string, c *spec.Cluster, configure func(*render.Config))
 
 // RuleIDs returns the sorted distinct rule IDs of a report's findings,
 // leaving out notes and the warning about near expiry.
-func RuleIDs(r *audit.Report) []string {
+func RuleIDs(r *audit.Report) []audit.RuleID {
 	if r == nil {
 		return nil
 	}
-	var ids []string
+	var ids []audit.RuleID
 	for _, id := range r.RuleIDs() {
 		if lr, ok := audit.LookupRule(id); ok && lr.Severity == audit.Info {
 			continue
 		}
 		ids = append(ids, id)
 	}
-	sort.Strings(ids)
+	slices.Sort(ids)
 	return ids
 }
 
-func joinIDs(ids []string) string {
+func joinIDs(ids []audit.RuleID) string {
 	if len(ids) == 0 {
 		return "(none)"
 	}
-	s := append([]string{}, ids...)
+	var s []string
+	for _, id := range ids {
+		s = append(s, string(id))
+	}
 	sort.Strings(s)
 	return strings.Join(s, ", ")
 }

@@ -22,7 +22,7 @@ type Verdict struct {
 // result's mode (the healthy cluster expects nothing to be reported and
 // everything to work).
 func (r *Result) Compare() []Verdict {
-	want, wantCheck := Expect{Forms: true, Serves: true}, []string(nil)
+	want, wantCheck := Expect{Forms: true, Serves: true}, []audit.RuleID(nil)
 	if r.Fault != nil {
 		want, wantCheck = r.Fault.Expected(r.Hosts()), r.Fault.Check
 	}

@@ -116,7 +116,7 @@ func (e *Exporter) Scan(ctx context.Context) error {
 	report := audit.Check(members, audit.Options{Now: start, WarnWithin: e.opts.WarnWithin})
 	s.members, s.verdict = len(members), report.Verdict
 	for _, f := range report.Findings {
-		s.findings[findingKey{"check", f.Rule, f.Severity.String()}]++
+		s.findings[findingKey{"check", string(f.Rule), f.Severity.String()}]++
 	}
 	s.certs = certSamples(members)
 	if e.opts.Probe != nil {
@@ -128,7 +128,7 @@ func (e *Exporter) Scan(ctx context.Context) error {
 		} else {
 			s.probe, s.probeOK = pr, true
 			for _, f := range pr.Findings {
-				s.findings[findingKey{"probe", f.Rule, f.Severity.String()}]++
+				s.findings[findingKey{"probe", string(f.Rule), f.Severity.String()}]++
 			}
 		}
 	}

@@ -158,10 +158,10 @@ func TestScrape(t *testing.T) {
 	if sum != 1 {
 		t.Errorf("%v certificates expired, want 1", sum)
 	}
-	if v := value(t, mfs, "etcdpki_findings", map[string]string{"source": "check", "rule": audit.RuleExpired, "severity": "error"}); v != 1 {
+	if v := value(t, mfs, "etcdpki_findings", map[string]string{"source": "check", "rule": string(audit.RuleExpired), "severity": "error"}); v != 1 {
 		t.Errorf("etcdpki_findings VALID-EXPIRED = %v, want 1", v)
 	}
-	if v := value(t, mfs, "etcdpki_findings", map[string]string{"rule": audit.RuleCAMismatch}); v != 1 {
+	if v := value(t, mfs, "etcdpki_findings", map[string]string{"rule": string(audit.RuleCAMismatch)}); v != 1 {
 		t.Errorf("etcdpki_findings R2-CA-MISMATCH = %v, want 1", v)
 	}
 	for name, want := range map[string]float64{
@@ -315,7 +315,7 @@ func TestProbe(t *testing.T) {
 	if v := value(t, mfs, "etcdpki_probe_served_cert_not_after", map[string]string{"url": srv.URL, "subject_CN": "cp1", "issuer_CN": "etcd-ca"}); v != float64(served.NotAfter.Unix()) {
 		t.Errorf("served not after = %v, want %d", v, served.NotAfter.Unix())
 	}
-	if v := value(t, mfs, "etcdpki_findings", map[string]string{"source": "probe", "rule": audit.RuleProbeUnreachable}); v != 1 {
+	if v := value(t, mfs, "etcdpki_findings", map[string]string{"source": "probe", "rule": string(audit.RuleProbeUnreachable)}); v != 1 {
 		t.Errorf("probe findings PROBE-UNREACHABLE = %v, want 1", v)
 	}
 

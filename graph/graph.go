@@ -155,6 +155,13 @@ func Build(members []*member.Member, report *audit.Report) *Graph {
 			if breaks == "" {
 				breaks = portRules[f.Rule]
 			}
+			if f.Rule == audit.RuleCertAuthImplied {
+				// One rule for both flags: the detail names which.
+				breaks = audit.BreaksClients
+				if strings.HasPrefix(f.Detail, "--peer-") {
+					breaks = audit.BreaksPeers
+				}
+			}
 			switch breaks {
 			case audit.BreaksClients:
 				client.mark(f)
@@ -171,10 +178,9 @@ func Build(members []*member.Member, report *audit.Report) *Graph {
 	return g
 }
 
-// portRules are rules about one port whose findings may break nothing
-// (a client-cert-auth flag left off while a trusted CA is set), which
-// still belong on that port.
-var portRules = map[string]string{
+// portRules are rules about one port whose findings may break nothing,
+// which still belong on that port.
+var portRules = map[audit.RuleID]string{
 	audit.RuleClientCertAuth: audit.BreaksClients,
 	audit.RulePeerClientCert: audit.BreaksPeers,
 }
@@ -193,8 +199,8 @@ func addRule(rules []string, worst audit.Severity, f audit.Finding) ([]string, a
 	if len(rules) == 0 || f.Severity > worst {
 		worst = f.Severity
 	}
-	if !slices.Contains(rules, f.Rule) {
-		rules = append(rules, f.Rule)
+	if !slices.Contains(rules, string(f.Rule)) {
+		rules = append(rules, string(f.Rule))
 	}
 	return rules, worst
 }
@@ -214,7 +220,7 @@ func anyRule(audit.Finding) bool { return true }
 
 // isChainRule selects the R1 findings, which break the signs edge rather
 // than the use of the certificate.
-func isChainRule(f audit.Finding) bool { return strings.HasPrefix(f.Rule, "R1-") }
+func isChainRule(f audit.Finding) bool { return strings.HasPrefix(string(f.Rule), "R1-") }
 
 // port is the port of the first URL that has one, else def.
 func port(urls []string, def string) string {

@@ -49,9 +49,9 @@ func TestBuild(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"ca2->m3_client_port":   audit.RuleCAMismatch + "/error",
-		"ca2->m3_peer_port":     audit.RuleCAMismatch + "/error",
-		"m2_peer->m2_peer_port": audit.RuleEKUPeerClient + "/error",
+		"ca2->m3_client_port":   string(audit.RuleCAMismatch) + "/error",
+		"ca2->m3_peer_port":     string(audit.RuleCAMismatch) + "/error",
+		"m2_peer->m2_peer_port": string(audit.RuleEKUPeerClient) + "/error",
 	}
 	for k, v := range want {
 		if brokenEdges[k] != v {
@@ -63,8 +63,8 @@ func TestBuild(t *testing.T) {
 	}
 	for _, n := range g.Nodes {
 		if n.ID == "m1_client_port" {
-			if strings.Join(n.Rules, ",") != audit.RuleClientCertAuth || n.Severity != audit.Warning {
-				t.Errorf("cp1 client port rules %v (%s), want the client-cert-auth warning", n.Rules, n.Severity)
+			if strings.Join(n.Rules, ",") != string(audit.RuleCertAuthImplied) || n.Severity != audit.Warning {
+				t.Errorf("cp1 client port rules %v (%s), want the implied client-cert-auth warning", n.Rules, n.Severity)
 			}
 		} else if len(n.Rules) > 0 {
 			t.Errorf("node %s marked %v", n.ID, n.Rules)

@@ -50,52 +50,52 @@ func TestBadEndpoints(t *testing.T) {
 	cases := []struct {
 		name  string
 		start func(ip string) string
-		want  []string
+		want  []audit.RuleID
 		// detail is a substring of one finding's detail.
 		detail string
 	}{
 		{name: "healthy", start: etcd(fake{})},
-		{name: "closed port", start: url("https://127.0.0.61:25601"), want: []string{unreachable}, detail: "connection refused"},
-		{name: "black hole", start: func(ip string) string { return blackHole(t, ip+":0") }, want: []string{unreachable},
+		{name: "closed port", start: url("https://127.0.0.61:25601"), want: []audit.RuleID{unreachable}, detail: "connection refused"},
+		{name: "black hole", start: func(ip string) string { return blackHole(t, ip+":0") }, want: []audit.RuleID{unreachable},
 			detail: "client port accepted TCP but did not complete a TLS handshake within 500ms"},
-		{name: "plain HTTP", start: func(string) string { return "https://" + plainHTTP(t) }, want: []string{notTLS}, detail: "first record does not look like a TLS handshake"},
-		{name: "plain HTTP, http:// URL", start: func(string) string { return "http://" + plainHTTP(t) + "/" }, want: []string{notTLS}},
-		{name: "TLS, not etcd", start: etcd(fake{NotEtcd: true}), want: []string{notEtcd}, detail: `GET /version answered 404 Not Found`},
-		{name: "TLS, silent", start: etcd(fake{Silent: true}), want: []string{notEtcd}, detail: "did not answer GET /version within 500ms"},
-		{name: "any client accepted", start: etcd(fake{AnyClient: true}), want: []string{audit.RuleProbeNoClientAuth, audit.RuleProbeForeignCA}},
-		{name: "client certs from another CA", start: etcd(fake{ClientCAs: otherCAs}), want: []string{audit.RuleProbeClientRefused},
+		{name: "plain HTTP", start: func(string) string { return "https://" + plainHTTP(t) }, want: []audit.RuleID{notTLS}, detail: "first record does not look like a TLS handshake"},
+		{name: "plain HTTP, http:// URL", start: func(string) string { return "http://" + plainHTTP(t) + "/" }, want: []audit.RuleID{notTLS}},
+		{name: "TLS, not etcd", start: etcd(fake{NotEtcd: true}), want: []audit.RuleID{notEtcd}, detail: `GET /version answered 404 Not Found`},
+		{name: "TLS, silent", start: etcd(fake{Silent: true}), want: []audit.RuleID{notEtcd}, detail: "did not answer GET /version within 500ms"},
+		{name: "any client accepted", start: etcd(fake{AnyClient: true}), want: []audit.RuleID{audit.RuleProbeNoClientAuth, audit.RuleProbeForeignCA}},
+		{name: "client certs from another CA", start: etcd(fake{ClientCAs: otherCAs}), want: []audit.RuleID{audit.RuleProbeClientRefused},
 			detail: `with the probe's client cert ("kube-etcd-healthcheck-client"): remote error: tls: `},
 		// Over TLS 1.2 the refusal ends the handshake, after the server
 		// has shown its certificate: still a refusal, not unreachable.
 		{name: "client certs from another CA, TLS 1.2", start: etcd(fake{ClientCAs: otherCAs, MaxVersion: tls.VersionTLS12}),
-			want: []string{audit.RuleProbeClientRefused}, detail: `with the probe's client cert ("kube-etcd-healthcheck-client"): remote error: tls: `},
-		{name: "TLS 1.0 allowed", start: etcd(fake{MinVersion: tls.VersionTLS10}), want: []string{audit.RuleProbeOldTLS}},
-		{name: "TLS 1.1 only", start: etcd(fake{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}), want: []string{unreachable},
+			want: []audit.RuleID{audit.RuleProbeClientRefused}, detail: `with the probe's client cert ("kube-etcd-healthcheck-client"): remote error: tls: `},
+		{name: "TLS 1.0 allowed", start: etcd(fake{MinVersion: tls.VersionTLS10}), want: []audit.RuleID{audit.RuleProbeOldTLS}},
+		{name: "TLS 1.1 only", start: etcd(fake{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}), want: []audit.RuleID{unreachable},
 			detail: "client port accepted TCP but the TLS handshake failed: remote error: tls: protocol version not supported"},
 		{name: "cert lacks the dialed IP", start: func(ip string) string {
 			return etcd(fake{Cert: servingCert(t, c.CA, []string{"127.0.0.1", "localhost"}, now)})(ip)
-		}, want: []string{audit.RuleServerSAN}, detail: "does not name the dialed host 127.0.0."},
+		}, want: []audit.RuleID{audit.RuleServerSAN}, detail: "does not name the dialed host 127.0.0."},
 		{name: "expired cert", start: func(ip string) string {
 			return etcd(fake{Cert: servingCert(t, c.CA, []string{ip}, now, testca.Validity(now.Add(-48*time.Hour), now.Add(-time.Hour)))})(ip)
-		}, want: []string{audit.RuleExpired}, detail: "expired"},
+		}, want: []audit.RuleID{audit.RuleExpired}, detail: "expired"},
 		{name: "cert from a foreign CA", start: func(ip string) string {
 			return etcd(fake{Cert: servingCert(t, otherCA, []string{ip}, now)})(ip)
-		}, want: []string{audit.RuleServerCA}, detail: "is not signed by the CA given"},
+		}, want: []audit.RuleID{audit.RuleServerCA}, detail: "is not signed by the CA given"},
 		// A member with a CA of its own serves a cert the cluster CA does
 		// not verify and refuses the cluster's clients: R2, not R1, and
 		// the refusal.
 		{name: "a CA of its own", start: func(ip string) string {
 			return etcd(fake{Cert: servingCert(t, otherCA, []string{ip}, now), ClientCAs: otherCAs})(ip)
-		}, want: []string{audit.RuleCAMismatch, audit.RuleProbeClientRefused}, detail: "holds a CA of its own"},
+		}, want: []audit.RuleID{audit.RuleCAMismatch, audit.RuleProbeClientRefused}, detail: "holds a CA of its own"},
 		{name: "a CA of its own, TLS 1.2", start: func(ip string) string {
 			return etcd(fake{Cert: servingCert(t, otherCA, []string{ip}, now), ClientCAs: otherCAs, MaxVersion: tls.VersionTLS12})(ip)
-		}, want: []string{audit.RuleCAMismatch, audit.RuleProbeClientRefused}, detail: "holds a CA of its own"},
-		{name: "no port", start: url("https://127.0.0.62"), want: []string{unreachable}, detail: "no port"},
-		{name: "unix socket", start: url("unix:///run/etcd.sock"), want: []string{unreachable}, detail: `URL scheme "unix"`},
-		{name: "bad host", start: url("https://[::1:2379"), want: []string{unreachable}, detail: "missing ']'"},
-		{name: "port out of range", start: url("https://127.0.0.63:99999"), want: []string{unreachable}, detail: "invalid port"},
+		}, want: []audit.RuleID{audit.RuleCAMismatch, audit.RuleProbeClientRefused}, detail: "holds a CA of its own"},
+		{name: "no port", start: url("https://127.0.0.62"), want: []audit.RuleID{unreachable}, detail: "no port"},
+		{name: "unix socket", start: url("unix:///run/etcd.sock"), want: []audit.RuleID{unreachable}, detail: `URL scheme "unix"`},
+		{name: "bad host", start: url("https://[::1:2379"), want: []audit.RuleID{unreachable}, detail: "missing ']'"},
+		{name: "port out of range", start: url("https://127.0.0.63:99999"), want: []audit.RuleID{unreachable}, detail: "invalid port"},
 		// etcdctl takes a bare host:port; so does probe, over TLS.
-		{name: "bare host:port", start: url("127.0.0.61:25602"), want: []string{unreachable}, detail: "connection refused"},
+		{name: "bare host:port", start: url("127.0.0.61:25602"), want: []audit.RuleID{unreachable}, detail: "connection refused"},
 	}
 	urls := make([]string, len(cases))
 	for i, tc := range cases {
@@ -129,7 +129,7 @@ func TestBadEndpoints(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			u := urls[i]
 			fs := byURL[u]
-			var got []string
+			var got []audit.RuleID
 			for _, f := range fs {
 				got = append(got, f.Rule)
 				if f.Member != hostOf(u) {

@@ -28,7 +28,7 @@ func TestDiscoveryPastBlackHoles(t *testing.T) {
 	}
 	var got []string
 	for _, f := range r.Findings {
-		got = append(got, f.Rule+" "+f.Member)
+		got = append(got, string(f.Rule)+" "+f.Member)
 	}
 	want := []string{"PROBE-UNREACHABLE 127.0.0.120", "PROBE-UNREACHABLE 127.0.0.121"}
 	if strings.Join(sorted(got), "\n") != strings.Join(want, "\n") {

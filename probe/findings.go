@@ -22,7 +22,7 @@ func impact(port string) string {
 // endpointFindings turns one endpoint's results into findings.
 func (p *prober) endpointFindings(ep *Endpoint) []audit.Finding {
 	var out []audit.Finding
-	add := func(rule, breaks, format string, args ...any) {
+	add := func(rule audit.RuleID, breaks, format string, args ...any) {
 		out = append(out, audit.NewFinding(rule, ep.Member, ep.URL, breaks, format, args...))
 	}
 	if !ep.Reachable {
@@ -79,11 +79,11 @@ func lastPart(s string) string {
 // usage and validity.
 func (p *prober) servedFindings(ep *Endpoint, cert *x509.Certificate) []audit.Finding {
 	var out []audit.Finding
-	add := func(rule, breaks, format string, args ...any) {
+	add := func(rule audit.RuleID, breaks, format string, args ...any) {
 		out = append(out, audit.NewFinding(rule, ep.Member, ep.URL, breaks, format, args...))
 	}
 	peer := ep.Port == PortPeer
-	pick := func(client, peerRule string) string {
+	pick := func(client, peerRule audit.RuleID) audit.RuleID {
 		if peer {
 			return peerRule
 		}
@@ -103,7 +103,7 @@ func (p *prober) servedFindings(ep *Endpoint, cert *x509.Certificate) []audit.Fi
 			add(pick(audit.RuleServerCA, audit.RulePeerCA), impact(ep.Port), "served certificate %q (issuer %q) is not signed by the CA given (%s)",
 				cert.Subject.CommonName, cert.Issuer.CommonName, p.opts.CACert)
 		}
-		if !hasServerAuth(cert) {
+		if !audit.AllowsServerAuth(cert) {
 			add(pick(audit.RuleEKUServer, audit.RuleEKUPeerServer), impact(ep.Port), "served certificate lacks serverAuth")
 		}
 	}
@@ -233,16 +233,4 @@ func diskFindings(dirs []string, eps []Endpoint) ([]audit.Finding, error) {
 		}
 	}
 	return out, nil
-}
-
-func hasServerAuth(c *x509.Certificate) bool {
-	if len(c.ExtKeyUsage) == 0 {
-		return true
-	}
-	for _, u := range c.ExtKeyUsage {
-		if u == x509.ExtKeyUsageServerAuth || u == x509.ExtKeyUsageAny {
-			return true
-		}
-	}
-	return false
 }

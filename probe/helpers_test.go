@@ -7,8 +7,11 @@ import (
 	"sort"
 )
 
-func sorted(s []string) []string {
-	out := append([]string{}, s...)
+func sorted[T ~string](s []T) []string {
+	out := make([]string, len(s))
+	for i, x := range s {
+		out[i] = string(x)
+	}
 	sort.Strings(out)
 	return out
 }

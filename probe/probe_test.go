@@ -95,7 +95,7 @@ func TestProbeDiskMismatch(t *testing.T) {
 	}
 	var got []string
 	for _, f := range r.Findings {
-		got = append(got, f.Rule+" "+f.Member+" "+f.File)
+		got = append(got, string(f.Rule)+" "+f.Member+" "+f.File)
 	}
 	want := []string{"PROBE-DISK-MISMATCH etcd-2 https://127.0.0.2:25480", "PROBE-DISK-MISMATCH etcd-2 https://127.0.0.2:25479"}
 	if strings.Join(sorted(got), "\n") != strings.Join(sorted(want), "\n") {

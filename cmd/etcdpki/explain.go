@@ -44,7 +44,7 @@ func newExplainCmd() *cobra.Command {
 				}
 				out := []jm{}
 				for _, m := range matches {
-					out = append(out, jm{m.Rule.ID, m.Rule.Severity.String(), m.Rule.Condition, m.Rule.Title, m.Rule.Why, m.Rule.Fix, m.Pattern, m.Note})
+					out = append(out, jm{string(m.Rule.ID), m.Rule.Severity.String(), m.Rule.Condition, m.Rule.Title, m.Rule.Why, m.Rule.Fix, m.Pattern, m.Note})
 				}
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", "  ")

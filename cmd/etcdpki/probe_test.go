@@ -124,7 +124,7 @@ func TestProbeCommand(t *testing.T) {
 		}
 		var got []string
 		for _, f := range r.Findings {
-			got = append(got, f.Rule+" "+f.File)
+			got = append(got, string(f.Rule)+" "+f.File)
 		}
 		if want := "PROBE-UNREACHABLE " + closed; strings.Join(got, ",") != want {
 			t.Errorf("findings %v, want %s", got, want)
