@@ -109,8 +109,7 @@ func (c *checker) add(rule RuleID, file, impact, format string, args ...any) {
 // member is out of the cluster and its clients fail; a client credential
 // that cannot be loaded breaks only that client.
 func loadImpact(kind pki.Kind) string {
-	switch kind {
-	case pki.KindHealthcheckClient, pki.KindAPIServerClient:
+	if kind.Info().Use == pki.UseClient {
 		return BreaksClients
 	}
 	return BreaksBoth
@@ -118,13 +117,22 @@ func loadImpact(kind pki.Kind) string {
 
 // impactOf says what a broken certificate of kind breaks.
 func impactOf(kind pki.Kind) string {
-	switch kind {
-	case pki.KindPeer, pki.KindPeerClient:
+	switch kind.Info().Port {
+	case pki.PortPeer:
 		return BreaksPeers
-	case pki.KindCA:
-		return BreaksBoth
+	case pki.PortClient:
+		return BreaksClients
 	}
-	return BreaksClients
+	return BreaksBoth // a CA serves both ports
+}
+
+// portCA is the member's trusted CA file of the port a kind is used on:
+// the CA etcd verifies that port's certificates with.
+func portCA(m *member.Member, kind pki.Kind) *member.File {
+	if kind.Info().Port == pki.PortPeer {
+		return m.PeerCA
+	}
+	return m.CA
 }
 
 func (c *checker) run() {
@@ -200,10 +208,7 @@ func (c *checker) checkLeaf(f *member.File) {
 // checkChain is R1: the leaf verifies against the member's trusted CA of
 // the port that uses it.
 func (c *checker) checkChain(f *member.File, cert *x509.Certificate, impact string) {
-	ca := c.m.CA
-	if f.Kind == pki.KindPeer || f.Kind == pki.KindPeerClient {
-		ca = c.m.PeerCA
-	}
+	ca := portCA(c.m, f.Kind)
 	if ca == nil || len(ca.Certs) == 0 {
 		return // missing or invalid CA already reported
 	}
@@ -223,9 +228,13 @@ func (c *checker) checkChain(f *member.File, cert *x509.Certificate, impact stri
 	if errors.As(lastErr, &constraint) {
 		return // CA-NOT-CA reports it
 	}
-	rule := map[pki.Kind]RuleID{pki.KindServer: RuleServerCA, pki.KindPeer: RulePeerCA, pki.KindPeerClient: RulePeerCA}[f.Kind]
-	if rule == "" {
-		rule = RuleClientCA
+	info := f.Kind.Info()
+	rule := RuleClientCA
+	switch {
+	case info.Port == pki.PortPeer:
+		rule = RulePeerCA
+	case info.Use == pki.UseServe:
+		rule = RuleServerCA
 	}
 	if a := c.m.APIServer; a != nil && f.Kind == pki.KindAPIServerClient && f.NodeCertPath == a.CertFile {
 		// kube-apiserver's manifest chose this credential: its settings
@@ -345,11 +354,7 @@ func (c *checker) checkValidity(f *member.File, cert *x509.Certificate) {
 	if f.Kind == pki.KindCA {
 		return
 	}
-	ca := c.m.CA
-	if f.Kind == pki.KindPeer || f.Kind == pki.KindPeerClient {
-		ca = c.m.PeerCA
-	}
-	if ca != nil {
+	if ca := portCA(c.m, f.Kind); ca != nil {
 		for _, parent := range ca.Certs {
 			// A day's slack: kubespray issues the CA and the leaves for
 			// 36500 days in one run, a few seconds apart.

@@ -15,7 +15,11 @@ import (
 func crossMember(members []*member.Member) []Finding {
 	out := portTrust(members)
 	out = append(out, membership(members)...)
-	// R3: the same leaf certificate or key on several members.
+	// R3: the same member leaf (a serving cert or a member's own
+	// credential) or its key on several members. Clients' credentials are
+	// left out: one kube-apiserver identity for the whole cluster is how
+	// OpenShift's etcd-client secret and kubespray's node-HOST.pem work,
+	// and it impersonates a client, not a member.
 	type owner struct {
 		m    *member.Member
 		kind pki.Kind
@@ -25,6 +29,9 @@ func crossMember(members []*member.Member) []Finding {
 	for _, m := range members {
 		for _, kind := range m.SortedKinds() {
 			f := m.Files[kind]
+			if kind.Info().Use == pki.UseClient {
+				continue
+			}
 			if cert := f.Cert(); cert != nil {
 				id := string(cert.RawSubjectPublicKeyInfo)
 				byKey[id] = append(byKey[id], owner{m, kind, f.CertPath})

@@ -21,9 +21,6 @@ var expectedWarnings = map[string]map[audit.RuleID]string{
 		// make-ssl-etcd.sh / gen_certs_script leave keys 0640 (group etcd
 		// or kube-cert can read them).
 		audit.RuleKeyPerm: "keys are mode 0640",
-		// Joining control planes take kubeadm's ClusterConfiguration from
-		// the first one, so every kube-apiserver uses node-<first>.pem.
-		audit.RuleSharedLeaf: "every kube-apiserver uses the first node's node-HOST.pem",
 	},
 	"openshift": {
 		// etcd-all-certs holds every master's peer and serving keys.

@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"crypto/x509"
 	"fmt"
 	"net"
 	"net/url"
@@ -127,8 +126,11 @@ func peerTrusts(a, b *member.Member) (bool, string) {
 	if a.PeerCA == nil || len(a.PeerCA.Certs) == 0 {
 		return true, "" // FLAG-TRUSTED-CA or FILE-MISSING says so
 	}
-	for _, kind := range []pki.Kind{pki.KindPeer, pki.KindPeerClient} {
-		if leaf := b.Files[kind].Cert(); leaf != nil && !signedByAny(leaf, a.PeerCA.Certs) {
+	for _, k := range pki.Kinds() {
+		if k.Port != pki.PortPeer {
+			continue
+		}
+		if leaf := b.Files[k.Kind].Cert(); leaf != nil && !signedByAny(leaf, a.PeerCA.Certs) {
 			return false, ""
 		}
 	}
@@ -144,9 +146,12 @@ func peerTrusts(a, b *member.Member) (bool, string) {
 func clientTrusts(a, b *member.Member) (bool, string) {
 	var failing []string
 	if a.CA != nil && len(a.CA.Certs) > 0 {
-		for _, kind := range []pki.Kind{pki.KindAPIServerClient, pki.KindHealthcheckClient} {
-			if c := b.Files[kind].Cert(); c != nil && !signedByAny(c, a.CA.Certs) {
-				failing = append(failing, fmt.Sprintf("%s's %s is refused by %s", b.Name, clientName(kind), a.Name))
+		for _, k := range pki.Kinds() {
+			if k.Use != pki.UseClient {
+				continue
+			}
+			if c := b.Files[k.Kind].Cert(); c != nil && !signedByAny(c, a.CA.Certs) {
+				failing = append(failing, fmt.Sprintf("%s's %s is refused by %s", b.Name, k.Title, a.Name))
 			}
 		}
 	}
@@ -188,15 +193,6 @@ func isLoopback(h string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func clientName(kind pki.Kind) string {
-	switch kind {
-	case pki.KindAPIServerClient:
-		return "kube-apiserver etcd client certificate"
-	case pki.KindHealthcheckClient:
-		return "health-check client certificate"
-	}
-	return string(kind)
-}
 
 // caSet is the sorted fingerprints of a trusted CA file.
 func caSet(f *member.File) string {
@@ -247,5 +243,3 @@ func contains(s []string, x string) bool {
 	}
 	return false
 }
-
-var _ = x509.Certificate{}

@@ -130,14 +130,9 @@ func memberTrusts(a *member.Authority, member string) bool {
 	return false
 }
 
-// Name is kubeadm's name for a certificate kind: the etcd files are
-// etcd-<kind>, apiserver-etcd-client keeps its own.
-func Name(kind pki.Kind) string {
-	if kind == pki.KindAPIServerClient {
-		return string(kind)
-	}
-	return "etcd-" + string(kind)
-}
+// Name is kubeadm's name for a certificate kind (the kind table's Name):
+// the etcd files are etcd-<kind>, apiserver-etcd-client keeps its own.
+func Name(kind pki.Kind) string { return kind.Info().Name }
 
 // Within returns what expires within d of the report's time (already
 // expired included), as "member/name" for leaves and "CA name" for CAs.

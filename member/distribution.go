@@ -101,6 +101,9 @@ var distributions = []*Distribution{
 		Files: map[pki.Kind]string{
 			pki.KindServer: "/etc/kubernetes/static-pod-resources/etcd-certs/secrets/etcd-all-certs/etcd-serving-{host}.crt",
 			pki.KindPeer:   "/etc/kubernetes/static-pod-resources/etcd-certs/secrets/etcd-all-certs/etcd-peer-{host}.crt",
+			// cluster-kube-apiserver-operator: the etcd-client secret in
+			// the newest kube-apiserver revision's resource directory.
+			pki.KindAPIServerClient: "/etc/kubernetes/static-pod-resources/kube-apiserver-pod-*/secrets/etcd-client/tls.crt",
 		},
 		ClientCA:          "/etc/kubernetes/static-pod-resources/etcd-certs/configmaps/etcd-all-bundles/server-ca-bundle.crt",
 		PeerCA:            "/etc/kubernetes/static-pod-resources/etcd-certs/configmaps/etcd-all-bundles/server-ca-bundle.crt",
@@ -169,6 +172,8 @@ var distributions = []*Distribution{
 			pki.KindServer:            "/system/secrets/etcd/server.crt",
 			pki.KindPeer:              "/system/secrets/etcd/peer.crt",
 			pki.KindHealthcheckClient: "/system/secrets/etcd/admin.crt",
+			// talos pkg/machinery/constants KubernetesAPIServerSecretsDir
+			pki.KindAPIServerClient: "/system/secrets/kubernetes/kube-apiserver/etcd-client.crt",
 		},
 		ClientCA: "/system/secrets/etcd/ca.crt", PeerCA: "/system/secrets/etcd/ca.crt",
 		Renew: "Talos re-issues etcd's leaf certificates when the etcd service restarts (talosctl service etcd restart)",
@@ -272,6 +277,36 @@ func LookupDistribution(name string) (*Distribution, error) {
 func (d *Distribution) file(kind pki.Kind, host string) string {
 	p := d.Files[kind]
 	return strings.ReplaceAll(p, "{host}", host)
+}
+
+// newest resolves a node path pattern with "*" in one component to the
+// newest match: the longest, then the last in order, so that
+// kube-apiserver-pod-10 wins over kube-apiserver-pod-9. A path without
+// "*" is returned as it is; one with no match too (and reads as missing).
+func (in *Input) newest(pattern string) string {
+	i := strings.Index(pattern, "*")
+	if i < 0 {
+		return pattern
+	}
+	dir := path.Dir(pattern[:i+1])
+	rest := strings.TrimPrefix(pattern, dir+"/")
+	first, tail, _ := strings.Cut(rest, "/")
+	best := ""
+	for _, m := range in.glob(dir, first) {
+		if tail != "" && !in.exists(path.Join(m, tail)) {
+			continue
+		}
+		if len(m) > len(best) || (len(m) == len(best) && m > best) {
+			best = m
+		}
+	}
+	if best == "" {
+		return pattern
+	}
+	if tail == "" {
+		return best
+	}
+	return path.Join(best, tail)
 }
 
 // base resolves the distribution's Base pattern in the member's tree:

@@ -164,7 +164,7 @@ func Load(in *Input) *Member {
 		cert, key          string
 		required, fromFlag bool
 	}
-	def := func(k pki.Kind) string { return expand(d.file(k, m.Host)) }
+	def := func(k pki.Kind) string { return in.newest(expand(d.file(k, m.Host))) }
 	wants := []want{
 		{pki.KindServer, pick(get(s, func(s *Settings) string { return s.CertFile }), def(pki.KindServer)), pick(get(s, func(s *Settings) string { return s.KeyFile }), KeyPathFor(def(pki.KindServer))), true, s != nil},
 		{pki.KindPeer, pick(get(s, func(s *Settings) string { return s.PeerCertFile }), def(pki.KindPeer)), pick(get(s, func(s *Settings) string { return s.PeerKeyFile }), KeyPathFor(def(pki.KindPeer))), true, s != nil},

@@ -28,15 +28,6 @@ const (
 	KindPeerClient Kind = "peer-client"
 )
 
-// LeafKinds lists the leaf kinds a member gets, in the order they are
-// generated and written. split adds the two client credentials.
-func LeafKinds(split bool) []Kind {
-	kinds := []Kind{KindServer, KindPeer, KindHealthcheckClient, KindAPIServerClient}
-	if split {
-		kinds = append(kinds, KindServerClient, KindPeerClient)
-	}
-	return kinds
-}
 
 // Common names kubeadm gives the etcd client certificates
 // (kubeadm's constants EtcdHealthcheckClientCertCommonName and
