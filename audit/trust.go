@@ -193,7 +193,6 @@ func isLoopback(h string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-
 // caSet is the sorted fingerprints of a trusted CA file.
 func caSet(f *member.File) string {
 	if f == nil {

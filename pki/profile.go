@@ -28,7 +28,6 @@ const (
 	KindPeerClient Kind = "peer-client"
 )
 
-
 // Common names kubeadm gives the etcd client certificates
 // (kubeadm's constants EtcdHealthcheckClientCertCommonName and
 // APIServerEtcdClientCertCommonName).
