@@ -157,3 +157,29 @@ func TestDistributionsFaults(t *testing.T) {
 		}
 	}
 }
+
+// TestReportShowsEachPortsCA: the report names each member's client-port
+// and peer-port CA files separately (two on k3s, one on kubespray), its
+// layout, and where each setting came from.
+func TestReportShowsEachPortsCA(t *testing.T) {
+	for name, separate := range map[string]bool{"k3s": true, "kubespray": false} {
+		_, r := checkFixture(t, name, distro.Options{})
+		for _, m := range r.Members {
+			if m.ClientCA == nil || m.PeerCA == nil {
+				t.Fatalf("%s %s: client CA %v, peer CA %v", name, m.Name, m.ClientCA, m.PeerCA)
+			}
+			if got := m.ClientCA.File != m.PeerCA.File; got != separate {
+				t.Errorf("%s %s: client CA %s, peer CA %s; want separate=%t", name, m.Name, m.ClientCA.File, m.PeerCA.File, separate)
+			}
+			if separate && m.ClientCA.Fingerprints[0] == m.PeerCA.Fingerprints[0] {
+				t.Errorf("%s %s: both ports' CAs have the same fingerprint", name, m.Name)
+			}
+			if m.Layout != name {
+				t.Errorf("%s %s: layout %q", name, m.Name, m.Layout)
+			}
+			if src := m.Sources["trusted-ca-file"]; src == "" || !strings.Contains(src, ":") {
+				t.Errorf("%s %s: no source for trusted-ca-file (%v)", name, m.Name, m.Sources)
+			}
+		}
+	}
+}

@@ -89,7 +89,10 @@ const reportSchemaDoc = `
 | ` + "`members[].dir`" + ` | string | the directory checked |
 | ` + "`members[].settings`" + ` | string | the manifest, config or flags file read, if any |
 | ` + "`members[].clientURLs`, `peerURLs`" + ` | list of strings | URLs the member listens on or advertises |
-| ` + "`members[].ca`" + ` | string | SHA-256 fingerprint of the member's etcd CA |
+| ` + "`members[].layout`" + ` | string | the distribution the files follow: ` + "`kubeadm`, `etcdadm`, `kubespray`, `k3s`, `rke2`, `openshift`, `talos`, `kops`" + ` |
+| ` + "`members[].sources`" + ` | map | per etcd setting (flag name), where its value came from: ` + "`file:line (--flag)`, `file:line (ETCD_VAR)`, `file:line (key)`" + ` |
+| ` + "`members[].ca`" + ` | string | SHA-256 fingerprint of the member's client-port CA (the first of a bundle) |
+| ` + "`members[].clientCA`, `peerCA`" + ` | object | the trusted CA file of the client port (2379) and of the peer port (2380): ` + "`file`, `subjects[]`, `fingerprints[]`" + ` |
 | ` + "`members[].files`" + ` | list of strings | certificate files read |
 | ` + "`findings[]`" + ` | list | sorted by member, severity (worst first), rule, file |
 | ` + "`findings[].rule`" + ` | string | rule ID (above) |

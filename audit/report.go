@@ -34,10 +34,41 @@ type MemberSummary struct {
 	Settings   string   `json:"settings,omitempty"`
 	ClientURLs []string `json:"clientURLs,omitempty"`
 	PeerURLs   []string `json:"peerURLs,omitempty"`
-	// CA is the SHA-256 fingerprint of the member's etcd CA.
+	// Layout is the distribution the member's files follow ("kubeadm",
+	// "k3s", …).
+	Layout string `json:"layout,omitempty"`
+	// Sources says, per etcd setting, where its value came from.
+	Sources map[string]string `json:"sources,omitempty"`
+	// CA is the SHA-256 fingerprint of the member's client-port CA
+	// (--trusted-ca-file; the first certificate of a bundle).
 	CA string `json:"ca,omitempty"`
+	// ClientCA and PeerCA are the trusted CA files of the client port
+	// (2379) and the peer port (2380), each with its certificates'
+	// fingerprints: the same file in kubeadm's layout, two in k3s's.
+	ClientCA *TrustSummary `json:"clientCA,omitempty"`
+	PeerCA   *TrustSummary `json:"peerCA,omitempty"`
 	// Files are the certificate files that were read.
 	Files []string `json:"files"`
+}
+
+// TrustSummary is one trusted CA file of a member.
+type TrustSummary struct {
+	File string `json:"file"`
+	// Subjects and Fingerprints (SHA-256) of the CAs in it, in order.
+	Subjects     []string `json:"subjects"`
+	Fingerprints []string `json:"fingerprints"`
+}
+
+func trustSummary(f *member.File) *TrustSummary {
+	if f == nil {
+		return nil
+	}
+	t := &TrustSummary{File: f.CertPath, Subjects: []string{}, Fingerprints: []string{}}
+	for _, c := range f.Certs {
+		t.Subjects = append(t.Subjects, c.Subject.CommonName)
+		t.Fingerprints = append(t.Fingerprints, pki.Fingerprint(c))
+	}
+	return t
 }
 
 // Verdict answers the two questions an operator has.
@@ -90,7 +121,12 @@ func summarize(m *member.Member) MemberSummary {
 	s := MemberSummary{Name: m.Name, NameFrom: m.NameFrom, Dir: m.Input.Dir, ClientURLs: m.ClientURLs, PeerURLs: m.PeerURLs, Files: []string{}}
 	if m.Settings != nil {
 		s.Settings = m.Settings.Source
+		s.Sources = m.Settings.Sources
 	}
+	if m.Input != nil && m.Input.Distribution != nil {
+		s.Layout = m.Input.Distribution.Name
+	}
+	s.ClientCA, s.PeerCA = trustSummary(m.CA), trustSummary(m.PeerCA)
 	if c := m.CA.Cert(); c != nil {
 		s.CA = pki.Fingerprint(c)
 		s.Files = append(s.Files, m.CA.CertPath)
