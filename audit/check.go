@@ -141,8 +141,20 @@ func (c *checker) run() {
 	if m.PeerCA != m.CA {
 		c.checkCA(m.PeerCA)
 	}
+	// A file that fills two roles (kubespray's member-HOST.pem is both
+	// --cert-file and --peer-cert-file) is judged once; its second role
+	// adds only the usages that role needs.
+	seen := map[*member.File]bool{}
 	for _, kind := range m.SortedKinds() {
-		c.checkLeaf(m.Files[kind])
+		f := m.Files[kind]
+		if seen[f] {
+			if cert := f.Cert(); cert != nil {
+				c.checkEKU(kind, f, cert)
+			}
+			continue
+		}
+		seen[f] = true
+		c.checkLeaf(f)
 	}
 	c.checkNames()
 	c.checkSettings()
@@ -186,7 +198,7 @@ func (c *checker) checkLeaf(f *member.File) {
 	if cert == nil {
 		return
 	}
-	impact := impactOf(f.Kind)
+	impact := c.impact(f)
 	if len(f.Certs) > 1 && !isChain(f.Certs) {
 		// etcd (crypto/tls) sends the whole file as the chain; a leaf
 		// followed by its issuers (k3s, RKE2) is one, anything else is
@@ -199,7 +211,7 @@ func (c *checker) checkLeaf(f *member.File) {
 		c.add(RuleKeyMismatch, f.KeyPath, loadImpact(f.Kind), "%s key does not belong to %s (CN %q)", f.Kind, f.CertPath, cert.Subject.CommonName)
 	}
 	c.checkChain(f, cert, impact)
-	c.checkEKU(f, cert)
+	c.checkEKU(f.Kind, f, cert)
 	c.checkValidity(f, cert)
 	c.checkCrypto(f, cert)
 	c.checkPerms(f)
@@ -262,11 +274,26 @@ func (c *checker) signedBy(cert, parent *x509.Certificate) error {
 	return err
 }
 
-// checkEKU enforces the extended key usages each role needs.
-func (c *checker) checkEKU(f *member.File, cert *x509.Certificate) {
+// impact is what a broken f breaks: its port's side, or both for a
+// file that serves both ports.
+func (c *checker) impact(f *member.File) string {
+	if c.twoPorts(f) {
+		return BreaksBoth
+	}
+	return impactOf(f.Kind)
+}
+
+// twoPorts reports whether f serves both ports (one file for
+// --cert-file and --peer-cert-file).
+func (c *checker) twoPorts(f *member.File) bool {
+	return c.m.Files[pki.KindServer] == f && c.m.Files[pki.KindPeer] == f
+}
+
+// checkEKU enforces the extended key usages the role kind needs of f.
+func (c *checker) checkEKU(kind pki.Kind, f *member.File, cert *x509.Certificate) {
 	s := c.m.Settings
 	server, client := hasEKU(cert, x509.ExtKeyUsageServerAuth), hasEKU(cert, x509.ExtKeyUsageClientAuth)
-	switch f.Kind {
+	switch kind {
 	case pki.KindServer:
 		if !server {
 			c.add(RuleEKUServer, f.CertPath, BreaksClients, "server certificate lacks serverAuth (has %s)", ekuNames(cert))
@@ -342,7 +369,7 @@ func ekuNames(cert *x509.Certificate) string {
 // checkValidity judges NotBefore/NotAfter at opts.Now.
 func (c *checker) checkValidity(f *member.File, cert *x509.Certificate) {
 	now := c.opts.Now
-	impact := impactOf(f.Kind)
+	impact := c.impact(f)
 	switch {
 	case now.After(cert.NotAfter):
 		c.add(RuleExpired, f.CertPath, impact, "%q expired %s (%s ago)", cert.Subject.CommonName, cert.NotAfter.UTC().Format(time.RFC3339), roundDuration(now.Sub(cert.NotAfter)))
@@ -383,7 +410,7 @@ func (c *checker) checkCrypto(f *member.File, cert *x509.Certificate) {
 	}
 	switch cert.SignatureAlgorithm {
 	case x509.SHA1WithRSA, x509.ECDSAWithSHA1, x509.DSAWithSHA1, x509.MD5WithRSA, x509.MD2WithRSA:
-		c.add(RuleWeakSignature, f.CertPath, impactOf(f.Kind), "%q is signed with %s, which Go refuses to verify", cert.Subject.CommonName, cert.SignatureAlgorithm)
+		c.add(RuleWeakSignature, f.CertPath, c.impact(f), "%q is signed with %s, which Go refuses to verify", cert.Subject.CommonName, cert.SignatureAlgorithm)
 	}
 }
 

@@ -1,14 +1,21 @@
 package audit_test
 
 import (
+	"crypto/x509"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/etcdpki/etcdpki/audit"
 	"github.com/etcdpki/etcdpki/internal/distro"
+	"github.com/etcdpki/etcdpki/internal/testca"
+	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/member"
+	"github.com/etcdpki/etcdpki/pki"
 )
 
 // expectedWarnings are the warnings a clean cluster of each distribution
@@ -181,5 +188,46 @@ func TestReportShowsEachPortsCA(t *testing.T) {
 				t.Errorf("%s %s: no source for trusted-ca-file (%v)", name, m.Name, m.Sources)
 			}
 		}
+	}
+}
+
+// TestOneFileTwoRolesOnce: kubespray's member-HOST.pem is both ports'
+// certificate; an expired one is one finding that breaks both, not two.
+func TestOneFileTwoRolesOnce(t *testing.T) {
+	f := distro.Kubespray(t, t.TempDir(), distro.Options{})
+	ssl := filepath.Join(f.Dirs[1], "etc/ssl/etcd/ssl")
+	ca, err := layout.ReadKeyPair(ssl+"/ca.pem", ssl+"/ca-key.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := layout.ReadCert(ssl + "/member-node2.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := layout.ReadKey(ssl + "/member-node2-key.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := *old
+	tmpl.Raw, tmpl.RawTBSCertificate, tmpl.RawSubjectPublicKeyInfo, tmpl.RawSubject, tmpl.RawIssuer = nil, nil, nil, nil, nil
+	tmpl.Signature, tmpl.SignatureAlgorithm, tmpl.Extensions, tmpl.PublicKey = nil, x509.UnknownSignatureAlgorithm, nil, nil
+	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-2*365*24*time.Hour), time.Now().Add(-24*time.Hour)
+	expired := testca.Sign(t, &tmpl, ca.Cert, key.Public(), ca.Key)
+	if err := os.WriteFile(ssl+"/member-node2.pem", pki.EncodeCert(expired), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	members, err := member.LoadDirs(f.Dirs, nil, member.DiscoverOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := audit.Check(members, audit.Options{})
+	var got []audit.Finding
+	for _, fd := range r.Findings {
+		if fd.Rule == audit.RuleExpired {
+			got = append(got, fd)
+		}
+	}
+	if len(got) != 1 || got[0].Member != "etcd2" || got[0].Breaks != audit.BreaksBoth {
+		t.Errorf("want one VALID-EXPIRED on etcd2 breaking both ports, got:\n%s", reportText(r))
 	}
 }

@@ -42,6 +42,22 @@ its own network namespace, with its own address and its own 127.0.0.1, and
 shows both (R4-PEER-SAN, R4-SERVER-LOOPBACK); each Observed text says what
 each mode showed.
 
+**Three CAs, two flags: R2 per port.** The seed names three logically
+separate CAs on each member: (a) the CA it verifies the other members'
+serving certificates with when it dials them on 2380, (b) the CA it
+authenticates the members that dial it with, and (c) the CA port 2379
+authenticates clients with. etcd folds (a) and (b) into
+` + "`--peer-trusted-ca-file`" + ` and keeps (c) as ` + "`--trusted-ca-file`" + `; kubeadm points both
+flags at one ` + "`etcd/ca.crt`" + `, k3s and RKE2 use ` + "`peer-ca.crt`" + ` and ` + "`server-ca.crt`" + `, kops
+` + "`etcd-peers-ca`" + ` and ` + "`etcd-clients-ca`" + `. So "one CA" is judged per port:
+**R2-PEER-TRUST** (every member's peer trusted CA must trust every other
+member's peer certificate and credential, else the member cannot join),
+**R2-CLIENT-TRUST** (each member's client trusted CA must trust the client
+credentials, and the clients' CA files its serving certificate, else it joins
+and those clients fail on it), and **R2-CA-MISMATCH** when one file is both
+ports' trust and both break. Separate client and peer CAs are legal and clean
+(CIS 2.7 is about the Kubernetes CA only).
+
 | ID | severity | condition | checks |
 |---|---|---|---|
 `)

@@ -667,3 +667,19 @@ func findings(r *audit.Report) string {
 	}
 	return b.String()
 }
+
+// TestSplitVerdict: three members that each list only themselves are
+// three one-member clusters, and the verdict says so.
+func TestSplitVerdict(t *testing.T) {
+	c := testca.New(t, testca.Options{Manifests: true})
+	for _, m := range c.Names() {
+		c.EditFlags(m, func(f map[string]string) { f["initial-cluster"] = f["name"] + "=" + f["initial-advertise-peer-urls"] })
+	}
+	r, err := audit.CheckDirs([]string{c.Dir}, audit.Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict.ClusterForms || !strings.Contains(r.Verdict.Summary, "3 separate clusters, not one of 3") {
+		t.Errorf("verdict %+v", r.Verdict)
+	}
+}

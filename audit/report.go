@@ -214,10 +214,21 @@ func verdict(members []*member.Member, fs []Finding) Verdict {
 	}
 	v.ClusterForms = n > 0 && healthy > n/2
 	v.ClientsConnect = len(clientBroken) == 0
+	var split []string
+	for _, f := range fs {
+		if f.Rule == RuleSplitClusters {
+			split = append(split, f.Member)
+		}
+	}
 	var parts []string
 	switch {
 	case n == 0:
 		parts = append(parts, "no members checked")
+	case len(split) > 1:
+		// Members that each bootstrap alone are not one cluster at all.
+		v.ClusterForms = false
+		parts = append(parts, fmt.Sprintf("the cluster will NOT form: %s each bootstrap a one-member cluster of their own (MEMBERSHIP-SPLIT): %d separate clusters, not one of %d",
+			strings.Join(split, ", "), len(split), n))
 	case len(broken) == 0:
 		parts = append(parts, fmt.Sprintf("the cluster will form (%d of %d members)", n, n))
 	case v.ClusterForms:

@@ -76,6 +76,10 @@ func (in *Input) resolve(nodePath string, links int) (string, error) {
 		next := path.Join(cur, p)
 		disk := filepath.Join(in.Dir, filepath.FromSlash(strings.TrimPrefix(next, root)))
 		st, err := os.Lstat(disk)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Nothing below a missing component can be a link.
+			return filepath.Join(disk, filepath.FromSlash(path.Join(parts[i+1:]...))), nil
+		}
 		if err != nil || st.Mode()&fs.ModeSymlink == 0 {
 			cur = next
 			continue
@@ -116,22 +120,24 @@ func (in *Input) Lexical(nodePath string) (string, error) {
 // or a dangling symlink: a settings file that is there but unreadable is
 // reported rather than silently skipped.
 func (in *Input) exists(nodePath string) bool {
-	if lexical, err := in.Lexical(nodePath); err == nil {
-		if _, err := os.Lstat(lexical); err == nil {
-			return true
-		}
-		// Nothing there, and no symlink on the way could lead elsewhere
-		// if the parent directory itself is missing and real: the usual
-		// miss while detecting a layout costs one more stat.
-		if st, err := os.Lstat(filepath.Dir(lexical)); err == nil && st.IsDir() {
-			return false
-		}
-	}
+	// Resolved inside the tree, never with this machine's root: an
+	// absolute symlink in a copied tree must not reach the host's /etc.
 	p, err := in.Disk(nodePath)
+	if err != nil {
+		// A loop or a link out of the tree: something is there, and
+		// reading it says what is wrong.
+		return !errors.Is(err, ErrOutside) || in.lexicalExists(nodePath)
+	}
+	_, err = os.Lstat(p)
+	return err == nil
+}
+
+func (in *Input) lexicalExists(nodePath string) bool {
+	l, err := in.Lexical(nodePath)
 	if err != nil {
 		return false
 	}
-	_, err = os.Lstat(p)
+	_, err = os.Lstat(l)
 	return err == nil
 }
 
