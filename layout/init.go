@@ -298,12 +298,12 @@ func refuseOrphanMembers(c *spec.Cluster, out string, l *Layout) error {
 // tree. An identical file is kept; a different one is a conflict unless
 // overwrite (certificates with --force only; keys never).
 func caCopy(path, caDir string, data []byte, perm os.FileMode, what string, overwrite bool) (f *pendingFile, identical bool, err error) {
-	old, err := os.ReadFile(path)
+	old, err := ReadFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return &pendingFile{path, data, perm}, false, nil
 	case err != nil:
-		return nil, false, &FileError{Path: path, Err: err}
+		return nil, false, err
 	case bytes.Equal(bytes.TrimSpace(old), bytes.TrimSpace(data)):
 		return nil, true, nil
 	case overwrite:

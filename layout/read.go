@@ -5,76 +5,24 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
+
+	"github.com/etcdpki/etcdpki/internal/readfile"
 
 	"github.com/etcdpki/etcdpki/pki"
 )
 
-// MaxFileSize bounds what the loader reads. Certificates, bundles and keys
-// are a few kilobytes; anything larger is not one, and reading a huge file
-// into memory to find that out helps no one.
-const MaxFileSize = 1 << 20
+// MaxFileSize bounds what the loader reads (readfile.MaxSize).
+const MaxFileSize = readfile.MaxSize
 
 // FileError is a problem with one file. Its text names the file.
-type FileError struct {
-	Path string
-	Err  error
-}
-
-func (e *FileError) Error() string { return e.Path + ": " + e.Err.Error() }
-func (e *FileError) Unwrap() error { return e.Err }
+type FileError = readfile.Error
 
 // ReadFile reads a small regular file, refusing directories, special files
-// and files over MaxFileSize with an error that names the file.
-func ReadFile(path string) ([]byte, error) {
-	// Check before opening: opening a FIFO for reading blocks until a
-	// writer comes along.
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, &FileError{Path: path, Err: unwrapPath(err)}
-	}
-	if err := checkReadable(st); err != nil {
-		return nil, &FileError{Path: path, Err: err}
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, &FileError{Path: path, Err: unwrapPath(err)}
-	}
-	defer f.Close()
-	// And again after, in case the file was swapped in between.
-	if st, err = f.Stat(); err != nil {
-		return nil, &FileError{Path: path, Err: err}
-	}
-	if err := checkReadable(st); err != nil {
-		return nil, &FileError{Path: path, Err: err}
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, &FileError{Path: path, Err: err}
-	}
-	if len(data) > MaxFileSize {
-		return nil, &FileError{Path: path, Err: errors.New("grew past the size limit while being read")}
-	}
-	if len(data) == 0 {
-		return nil, &FileError{Path: path, Err: errors.New("is empty")}
-	}
-	return data, nil
-}
-
-// checkReadable refuses what is not a small regular file.
-func checkReadable(st fs.FileInfo) error {
-	switch {
-	case st.IsDir():
-		return errors.New("is a directory, expected a file")
-	case !st.Mode().IsRegular():
-		return fmt.Errorf("is not a regular file (%s)", st.Mode().Type())
-	case st.Size() > MaxFileSize:
-		return fmt.Errorf("is %d bytes, too large for a certificate or key (limit %d)", st.Size(), MaxFileSize)
-	}
-	return nil
-}
+// and files over MaxFileSize with a *[FileError] that names the file. It
+// is the one bounded reader (package internal/readfile).
+func ReadFile(path string) ([]byte, error) { return readfile.Read(path) }
 
 // unwrapPath drops the *fs.PathError wrapper, whose text repeats the path
 // that FileError already names.

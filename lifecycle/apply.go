@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/etcdpki/etcdpki/internal/readfile"
 	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/pki"
 )
@@ -47,7 +49,12 @@ func newChangeSet(root, op string, now time.Time) *changeSet {
 func (cs *changeSet) apply(group ...change) error {
 	var todo []change
 	for _, c := range group {
-		old, err := os.ReadFile(c.path)
+		// The one bounded reader: a FIFO or a huge file in the tree is
+		// refused, not read into memory or copied into the backup.
+		old, err := layout.ReadFile(c.path)
+		if errors.Is(err, readfile.ErrEmpty) {
+			old, err = []byte{}, nil // an empty file is replaced like any other
+		}
 		switch {
 		case err == nil && bytes.Equal(old, c.data):
 			cs.res.Unchanged = append(cs.res.Unchanged, relTo(cs.root, c.path))
@@ -57,7 +64,7 @@ func (cs *changeSet) apply(group ...change) error {
 				return err
 			}
 		case !notExist(err):
-			return &layout.FileError{Path: c.path, Err: unwrapPath(err)}
+			return err
 		}
 		todo = append(todo, c)
 	}

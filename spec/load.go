@@ -1,10 +1,12 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
+
+	"github.com/etcdpki/etcdpki/internal/readfile"
 
 	"sigs.k8s.io/yaml"
 )
@@ -14,9 +16,15 @@ import (
 // a silently ignored setting. The result has defaults applied and is
 // validated.
 func Load(path string) (*Cluster, error) {
-	data, err := os.ReadFile(path)
+	// The one bounded reader: a FIFO or /dev/zero named as the spec
+	// must not hang or exhaust memory.
+	data, err := readfile.Read(path)
 	if err != nil {
-		return nil, &FieldError{Field: "--config", Detail: err.Error()}
+		var re *readfile.Error
+		if errors.As(err, &re) {
+			err = re.Err
+		}
+		return nil, &FieldError{Field: "--config", Detail: path + ": " + err.Error()}
 	}
 	return Parse(data, path)
 }
