@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -330,5 +331,36 @@ func TestProbe(t *testing.T) {
 	_ = e.WriteText(&b)
 	if !strings.Contains(b.String(), "etcdpki_probe_success 0") || !strings.Contains(b.String(), "etcdpki_scan_errors_total 1") {
 		t.Errorf("metrics after a failed probe:\n%s", b.String())
+	}
+}
+
+// TestNonUTF8Labels: a member directory whose name is not valid UTF-8
+// (and so a filepath label that is not) neither panics the collector nor
+// breaks the exposition: the series is exported with the bad bytes
+// replaced.
+func TestNonUTF8Labels(t *testing.T) {
+	c := testca.New(t, testca.Options{Members: 1})
+	bad := filepath.Join(t.TempDir(), "node\xff\xfe")
+	if err := os.Rename(c.MemberDir("cp1"), bad); err != nil {
+		t.Skipf("rename to a non-UTF-8 name: %v", err)
+	}
+	e := exporter.New(exporter.Options{Dirs: []string{bad}})
+	if err := e.Scan(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := e.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatalf("exposition does not parse: %v", err)
+	}
+	if got := len(values(mfs, "x509_cert_not_after", nil)); got == 0 {
+		t.Error("no certificate series exported")
+	}
+	if !strings.Contains(b.String(), "node\uFFFD/") {
+		t.Errorf("want the bad bytes replaced by U+FFFD in the labels:\n%s", b.String())
 	}
 }

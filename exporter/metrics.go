@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -67,7 +68,17 @@ func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
 // Prometheus scrapes.
 func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+		// Label values come from directory names, member settings and
+		// certificate fields; Prometheus requires valid UTF-8 and
+		// MustNewConstMetric panics on anything else, which would kill
+		// the serving exporter on its first scrape. Invalid bytes become
+		// U+FFFD, and a metric that still cannot be built is dropped.
+		for i, l := range labels {
+			labels[i] = strings.ToValidUTF8(l, "\uFFFD")
+		}
+		if m, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, v, labels...); err == nil {
+			ch <- m
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(descScanErrors, prometheus.CounterValue, float64(e.scanErrors.Load()))
 	e.mu.RLock()
