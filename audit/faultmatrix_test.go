@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"os"
 	"slices"
@@ -121,6 +122,23 @@ var faults = []fault{
 		// cp1 joins (its peer cert is the old CA's); clients holding the
 		// old CA only cannot verify it.
 		want: []audit.RuleID{audit.RuleClientTrust}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleKeyInCert, name: "server.crt with its key appended (mode 0644)",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			cert, err := os.ReadFile(c.CertPath("cp2", pki.KindServer))
+			if err != nil {
+				t.Fatal(err)
+			}
+			key, err := os.ReadFile(c.KeyPath("cp2", pki.KindServer))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.WriteFile(c.CertPath("cp2", pki.KindServer), append(cert, key...), 0o644)
+		},
+		// etcd loads it (crypto/tls skips the key block): nothing breaks,
+		// but the key is world-readable.
+		want: []audit.RuleID{audit.RuleKeyInCert}, forms: true, connects: true,
 	},
 	{
 		rule: audit.RuleChainInFile, name: "server.crt with an unrelated CA appended",
@@ -681,5 +699,39 @@ func TestSplitVerdict(t *testing.T) {
 	}
 	if r.Verdict.ClusterForms || !strings.Contains(r.Verdict.Summary, "3 separate clusters, not one of 3") {
 		t.Errorf("verdict %+v", r.Verdict)
+	}
+}
+
+// TestTLSLoadableFilesAreClean: key files crypto/tls loads (and so etcd)
+// draw nothing: EC PARAMETERS before the key (openssl ecparam -genkey's
+// default output), and a key file with its certificate appended.
+func TestTLSLoadableFilesAreClean(t *testing.T) {
+	c := testca.New(t, testca.Options{Manifests: true})
+	key, err := os.ReadFile(c.KeyPath("cp1", pki.KindPeer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"
+	c.WriteFile(c.KeyPath("cp1", pki.KindPeer), append([]byte(params), key...), 0o600)
+	cert, err := os.ReadFile(c.CertPath("cp2", pki.KindPeer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkey, err := os.ReadFile(c.KeyPath("cp2", pki.KindPeer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.WriteFile(c.KeyPath("cp2", pki.KindPeer), append(pkey, cert...), 0o600)
+	for _, m := range []string{"cp1", "cp2"} {
+		if _, err := tls.LoadX509KeyPair(c.CertPath(m, pki.KindPeer), c.KeyPath(m, pki.KindPeer)); err != nil {
+			t.Fatalf("%s: crypto/tls refuses the pair: %v", m, err)
+		}
+	}
+	r, err := audit.CheckDirs([]string{c.Dir}, audit.Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Findings) != 0 {
+		t.Errorf("files etcd loads drew findings:\n%s", findings(r))
 	}
 }

@@ -26,10 +26,12 @@ func ProblemFindings(m *member.Member) []Finding {
 			rule = RuleFileMissing
 		case member.ProblemFlagFile, member.ProblemOutside:
 			rule = RuleFlagFile
+		case member.ProblemKeyInCert:
+			rule = RuleKeyInCert
 		}
 		impact := ""
 		switch {
-		case p.Harmless, p.Kind == member.ProblemOutside, p.Kind == member.ProblemSettings:
+		case p.Harmless, p.Kind == member.ProblemOutside, p.Kind == member.ProblemSettings, p.Kind == member.ProblemKeyInCert:
 		case p.Role == pki.KindCA && p.Key:
 			// etcd never reads ca.key; only issuing on the node needs it.
 		case p.Role != "":

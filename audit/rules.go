@@ -128,6 +128,7 @@ const (
 	RuleSplitClusters    RuleID = "MEMBERSHIP-SPLIT"
 	RuleCertAuthImplied  RuleID = "FLAG-CLIENT-CERT-AUTH-IMPLIED"
 	RuleChainInFile      RuleID = "FILE-EXTRA-CERTS"
+	RuleKeyInCert        RuleID = "KEY-IN-CERT-FILE"
 	// Rules only the live probe fires.
 	RuleProbeDiscovery     RuleID = "PROBE-DISCOVERY"
 	RuleProbeUnreachable   RuleID = "PROBE-UNREACHABLE"
@@ -463,6 +464,13 @@ var catalogue = []Rule{
 		Title: "--client-cert-auth / --peer-client-cert-auth are set explicitly when a trusted CA file is set",
 		Why:   "etcd requires and verifies client certificates anyway when a trusted CA file is set (transport.TLSInfo.ServerConfig), so nothing is open; but the setting reads as if it were.",
 		Fix:   "Set --client-cert-auth=true and --peer-client-cert-auth=true.",
+	},
+	{
+		ID: RuleKeyInCert, Severity: Error,
+		Title: "no certificate file holds a private key",
+		Why: "crypto/tls (and so etcd) loads a certificate file with a key appended, skipping the key; but certificate files are shared and world-readable (0644), " +
+			"so whoever can read the certificate has the member's key and can impersonate it.",
+		Fix: "Remove the key block from the certificate file (keep it in the key file, mode 0600), and replace the key: it has been exposed (etcdpki renew on the member).",
 	},
 	{
 		ID: RuleChainInFile, Severity: Info,

@@ -59,7 +59,7 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 				}
 			}
 		}
-		fmt.Fprintln(w, paint(colorBold, header))
+		fmt.Fprintln(w, paint(colorBold, output.Safe(header)))
 		fs := byMember[name]
 		if len(fs) == 0 {
 			fmt.Fprintln(w, "  "+paint(colorGreen, "ok"))
@@ -67,10 +67,12 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 		}
 		for _, f := range fs {
 			fmt.Fprintf(w, "  %-7s %s", paint(sevColor[f.Severity], f.Severity.String()), f.Rule)
+			// Names and details quote certificate fields, file names and
+			// settings: never raw to a terminal.
 			if f.File != "" {
-				fmt.Fprintf(w, "  %s", f.File)
+				fmt.Fprintf(w, "  %s", output.Safe(f.File))
 			}
-			fmt.Fprintf(w, "\n          %s\n", f.Detail)
+			fmt.Fprintf(w, "\n          %s\n", output.Safe(f.Detail))
 			if f.Fix != "" && f.Severity > Info {
 				fmt.Fprintf(w, "          fix: %s\n", f.Fix)
 			} else if rule := f.CatalogueRule(); rule != nil && f.Severity > Info {

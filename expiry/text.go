@@ -45,14 +45,15 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 		if !c.SignedByMemberCA {
 			ca += " (not the member's CA)"
 		}
-		leaves = append(leaves, []string{c.Name, c.Member, c.NotAfter.Format(TimeFormat), c.Residual, ca, yesNo[c.ExternallyManaged]})
+		// Names from certificates and directories: never raw to a terminal.
+		leaves = append(leaves, []string{c.Name, output.Safe(c.Member), c.NotAfter.Format(TimeFormat), c.Residual, output.Safe(ca), yesNo[c.ExternallyManaged]})
 		secs := c.ResidualSeconds
 		leafPaint = append(leafPaint, func(s string) string { return paint(secs, s) })
 	}
 	cas := [][]string{{"CERTIFICATE AUTHORITY", "MEMBER(S)", "EXPIRES", "RESIDUAL TIME", "EXTERNALLY MANAGED"}}
 	var caPaint []func(string) string
 	for _, a := range r.Authorities {
-		cas = append(cas, []string{a.Name, strings.Join(a.Members, ", "), a.NotAfter.Format(TimeFormat), a.Residual, yesNo[a.ExternallyManaged]})
+		cas = append(cas, []string{output.Safe(a.Name), output.Safe(strings.Join(a.Members, ", ")), a.NotAfter.Format(TimeFormat), a.Residual, yesNo[a.ExternallyManaged]})
 		secs := a.ResidualSeconds
 		caPaint = append(caPaint, func(s string) string { return paint(secs, s) })
 	}
@@ -70,7 +71,7 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 	if len(r.Problems) > 0 {
 		b.WriteString("\nnot read:\n")
 		for _, p := range r.Problems {
-			fmt.Fprintf(&b, "  %s\n", p.Error())
+			fmt.Fprintf(&b, "  %s\n", output.Safe(p.Error()))
 		}
 	}
 	_, err := io.WriteString(w, b.String())

@@ -19,7 +19,7 @@ func (r *Result) WriteText(w io.Writer) error {
 	switch r.Kind {
 	case KindKey:
 		k := r.Key
-		fmt.Fprintf(&b, "%s: private key (contents not shown)\n", r.Source)
+		fmt.Fprintf(&b, "%s: private key (contents not shown)\n", output.Safe(r.Source))
 		field(&b, "type", k.Type)
 		field(&b, "public key SHA-256", k.PublicKeyFingerprint)
 		if k.Matches != nil {
@@ -27,7 +27,7 @@ func (r *Result) WriteText(w io.Writer) error {
 		}
 	case KindEndpoint:
 		e := r.Endpoint
-		fmt.Fprintf(&b, "%s: %s", r.Source, e.TLSVersion)
+		fmt.Fprintf(&b, "%s: %s", output.Safe(r.Source), e.TLSVersion)
 		if e.ClientCert != "" {
 			fmt.Fprintf(&b, ", client certificate %q", e.ClientCert)
 		} else {
@@ -53,9 +53,9 @@ func (r *Result) WriteText(w io.Writer) error {
 		case r.Kind == KindEndpoint:
 			fmt.Fprintf(&b, "chain certificate %d:\n", i)
 		case len(r.Certs) > 1:
-			fmt.Fprintf(&b, "%s: certificate %d of %d\n", r.Source, i+1, len(r.Certs))
+			fmt.Fprintf(&b, "%s: certificate %d of %d\n", output.Safe(r.Source), i+1, len(r.Certs))
 		default:
-			fmt.Fprintf(&b, "%s: certificate\n", r.Source)
+			fmt.Fprintf(&b, "%s: certificate\n", output.Safe(r.Source))
 		}
 		writeCert(&b, &c)
 	}
@@ -89,7 +89,7 @@ func writeCert(b *strings.Builder, c *Cert) {
 	field(b, "SHA-256", c.Fingerprint)
 	b.WriteString("  etcd roles:\n")
 	for _, f := range c.Roles {
-		fmt.Fprintf(b, "    %-7s %-3s — %s", string(f.Role)+":", yesNo(f.OK), f.Why)
+		fmt.Fprintf(b, "    %-7s %-3s — %s", string(f.Role)+":", yesNo(f.OK), output.Safe(f.Why))
 		if f.Rule != "" {
 			fmt.Fprintf(b, " (%s)", f.Rule)
 		}
@@ -109,7 +109,9 @@ func validity(c *Cert) string {
 }
 
 func field(b *strings.Builder, name, value string) {
-	fmt.Fprintf(b, "  %-19s %s\n", name+":", value)
+	// Certificate fields are the certificate author's: never raw to a
+	// terminal.
+	fmt.Fprintf(b, "  %-19s %s\n", name+":", output.Safe(value))
 }
 
 func orNone(s string) string {

@@ -63,6 +63,9 @@ const (
 	// ProblemSettings: the settings file cannot be read, or holds values
 	// etcd would refuse.
 	ProblemSettings
+	// ProblemKeyInCert: a certificate file also holds a private key
+	// (usable, but the key is as readable as the certificate).
+	ProblemKeyInCert
 )
 
 // Problem is something wrong met while loading a member: a typed value
@@ -499,6 +502,11 @@ func (m *Member) loadFile(kind pki.Kind, nodeCert, nodeKey string, required, fro
 	if errors.Is(f.CertErr, fs.ErrNotExist) && !required {
 		return nil
 	}
+	if errors.Is(f.CertErr, pki.ErrKeyInCertFile) {
+		m.Problems = append(m.Problems, Problem{Kind: ProblemKeyInCert, Role: kind, File: certPath,
+			Detail: fmt.Sprintf("%s certificate file also holds a private key (mode %04o)", kind, f.CertMode)})
+		f.CertErr = nil
+	}
 	if f.CertErr != nil {
 		kindP, what := ProblemInvalid, "cannot be used"
 		if errors.Is(f.CertErr, fs.ErrNotExist) {
@@ -559,7 +567,7 @@ func (m *Member) locate(nodePath string) (lexical, disk string, err error) {
 
 func readCerts(p string) ([]*x509.Certificate, error) {
 	certs, err := layout.ReadCerts(p)
-	if errors.Is(err, pki.ErrTrailingData) {
+	if errors.Is(err, pki.ErrTrailingData) || errors.Is(err, pki.ErrKeyInCertFile) {
 		// The certs before the junk are usable to etcd's PEM loader too,
 		// but say so.
 		return certs, err

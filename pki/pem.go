@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // PEM block types. Keys are written as kubeadm's keyutil writes them: PKCS#1
@@ -29,6 +30,10 @@ var (
 	ErrDER          = errors.New("file is DER (binary), expected PEM; convert it with openssl x509 -inform der")
 	ErrEncryptedKey = errors.New("private key is encrypted; etcd cannot read encrypted keys")
 	ErrTrailingData = errors.New("unexpected data after the last PEM block (truncated or corrupt file?)")
+	// ErrKeyInCertFile comes with the certificates of a file that also
+	// holds a private key: crypto/tls (and so etcd) loads it, but the key
+	// is as readable as the certificate, usually by everyone.
+	ErrKeyInCertFile = errors.New("the certificate file also holds a private key")
 )
 
 // EncodeCert returns cert as one PEM CERTIFICATE block.
@@ -69,40 +74,73 @@ func EncodeKey(key crypto.Signer) ([]byte, error) {
 	return pem.EncodeToMemory(block), nil
 }
 
-// ParseCerts decodes every CERTIFICATE block in data. Other block types are
-// an error, as is data that holds no PEM at all.
+// ParseCerts decodes every CERTIFICATE block in data and skips the
+// others, as crypto/tls.X509KeyPair does with a certificate file. Data
+// without a certificate is an error. With the certificates it may return
+// [ErrTrailingData] (junk after the last block) or [ErrKeyInCertFile] (a
+// private key in the file).
 func ParseCerts(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	rest := data
+	blocks, keys, first := 0, 0, ""
 	for {
 		block, r := pem.Decode(rest)
 		if block == nil {
 			break
 		}
 		rest = r
+		blocks++
 		if block.Type != pemCertificate {
-			return nil, fmt.Errorf("PEM block %d is %q, expected CERTIFICATE", len(certs)+1, block.Type)
+			if block.Type == pemEncrypted || strings.HasSuffix(block.Type, "PRIVATE KEY") {
+				keys++
+			}
+			if first == "" {
+				first = block.Type
+			}
+			continue
 		}
 		c, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("PEM block %d: %w", len(certs)+1, err)
+			return nil, fmt.Errorf("PEM block %d: %w", blocks, err)
 		}
 		certs = append(certs, c)
 	}
-	if len(certs) == 0 {
+	switch {
+	case len(certs) == 0 && blocks > 0:
+		return nil, fmt.Errorf("no CERTIFICATE block in the file (PEM block 1 is %q, expected CERTIFICATE)", first)
+	case len(certs) == 0:
 		return nil, noPEM(data)
-	}
-	if len(bytes.TrimSpace(rest)) > 0 {
+	case keys > 0:
+		return certs, ErrKeyInCertFile
+	case len(bytes.TrimSpace(rest)) > 0:
 		return certs, ErrTrailingData
 	}
 	return certs, nil
 }
 
-// ParseKey decodes the single private key in data.
+// ParseKey decodes the private key in data: the first PEM block whose
+// type is a private key, skipping others (openssl ecparam's EC
+// PARAMETERS before it, a certificate after it), as crypto/tls does.
 func ParseKey(data []byte) (crypto.Signer, error) {
-	block, rest := pem.Decode(data)
-	if block == nil {
-		return nil, noPEM(data)
+	var block *pem.Block
+	rest, first := data, ""
+	for {
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			switch first {
+			case "":
+				return nil, noPEM(data)
+			case pemCertificate:
+				return nil, errors.New("found a CERTIFICATE where a private key was expected")
+			}
+			return nil, fmt.Errorf("PEM block is %q, expected a private key", first)
+		}
+		if block.Type == pemEncrypted || strings.HasSuffix(block.Type, "PRIVATE KEY") {
+			break
+		}
+		if first == "" {
+			first = block.Type
+		}
 	}
 	if block.Type == pemEncrypted || block.Headers["Proc-Type"] != "" {
 		return nil, ErrEncryptedKey
@@ -118,8 +156,6 @@ func ParseKey(data []byte) (crypto.Signer, error) {
 		key, err = x509.ParseECPrivateKey(block.Bytes)
 	case pemPKCS8Key:
 		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	case pemCertificate:
-		return nil, errors.New("found a CERTIFICATE where a private key was expected")
 	default:
 		return nil, fmt.Errorf("PEM block is %q, expected a private key", block.Type)
 	}
@@ -129,9 +165,6 @@ func ParseKey(data []byte) (crypto.Signer, error) {
 	signer, ok := key.(crypto.Signer)
 	if !ok {
 		return nil, fmt.Errorf("unsupported private key type %T", key)
-	}
-	if p, _ := pem.Decode(rest); p != nil {
-		return nil, errors.New("more than one PEM block in a key file")
 	}
 	return signer, nil
 }

@@ -90,7 +90,6 @@ func TestParseKeyErrors(t *testing.T) {
 		{"no END line", bytes.TrimSuffix(keyPEM, []byte("-----END EC PRIVATE KEY-----\n")), pki.ErrNoPEM, "truncated"},
 		{"certificate", pki.EncodeCert(ca.Cert), nil, "CERTIFICATE where a private key was expected"},
 		{"public key", pemBlock("PUBLIC KEY", nil, pub), nil, `"PUBLIC KEY", expected a private key`},
-		{"two keys", append(append([]byte{}, keyPEM...), keyPEM...), nil, "more than one PEM block"},
 		{"corrupt DER", pemBlock("EC PRIVATE KEY", nil, keyDER[:len(keyDER)-10]), nil, "EC PRIVATE KEY"},
 		{"RSA label on an EC key", pemBlock("RSA PRIVATE KEY", nil, keyDER), nil, "RSA PRIVATE KEY"},
 	}
@@ -166,7 +165,8 @@ func TestParseCertsErrors(t *testing.T) {
 		{"trailing garbage", append(append([]byte{}, bundle...), "garbage"...), pki.ErrTrailingData, "", 2},
 		{"truncated second cert", bundle[:len(bundle)-40], pki.ErrTrailingData, "", 1},
 		{"key where a cert is expected", keyPEM, nil, `PEM block 1 is "EC PRIVATE KEY", expected CERTIFICATE`, 0},
-		{"key after a cert", append(append([]byte{}, certPEM...), keyPEM...), nil, `PEM block 2 is "EC PRIVATE KEY"`, 0},
+		// crypto/tls loads such a file; the key in it is the finding.
+		{"key after a cert", append(append([]byte{}, certPEM...), keyPEM...), pki.ErrKeyInCertFile, "also holds a private key", 1},
 		{"corrupt DER", pemBlock("CERTIFICATE", nil, ca.Cert.Raw[:100]), nil, "PEM block 1:", 0},
 	}
 	for _, tt := range tests {
@@ -201,4 +201,27 @@ type opaqueSigner struct{ crypto.Signer }
 func base64Body(data []byte) string {
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
 	return strings.Join(lines[1:len(lines)-1], "")
+}
+
+// TestParseWhatTLSLoads: files crypto/tls.X509KeyPair accepts parse: a
+// key after openssl ecparam's EC PARAMETERS block, a key file with its
+// certificate appended, a key file with two keys (the first is used).
+func TestParseWhatTLSLoads(t *testing.T) {
+	key := testKey(t, pki.ECDSAP256)
+	keyPEM, err := pki.EncodeKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := pemBlock("EC PARAMETERS", nil, []byte{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07})
+	ca := newTestCA(t, pki.ECDSAP256)
+	for name, data := range map[string][]byte{
+		"EC PARAMETERS first": append(append([]byte{}, params...), keyPEM...),
+		"certificate after":   append(append([]byte{}, keyPEM...), pki.EncodeCert(ca.Cert)...),
+		"two keys":            append(append([]byte{}, keyPEM...), keyPEM...),
+	} {
+		got, err := pki.ParseKey(data)
+		if err != nil || !pki.KeyMatches(key.Public(), got) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 }
