@@ -228,6 +228,9 @@ func (c *checker) checkChain(f *member.File, cert *x509.Certificate, impact stri
 	for _, parent := range ca.Certs {
 		err := c.signedBy(cert, parent)
 		if err == nil {
+			// Signed by the port's CA; now the chain as crypto/x509
+			// (and so etcd and its clients) builds and judges it.
+			c.verifyChain(f, cert, ca, impact)
 			return
 		}
 		lastErr = err
@@ -257,6 +260,80 @@ func (c *checker) checkChain(f *member.File, cert *x509.Certificate, impact stri
 	}
 	c.add(rule, f.CertPath, impact, "%s certificate (issuer %q) is not signed by the member's CA %s (%q)",
 		f.Kind, cert.Issuer.CommonName, ca.CertPath, ca.Cert().Subject.CommonName)
+}
+
+// verifyChain runs x509.Verify on a leaf whose signature its port's CA
+// checks, with the extended key usage each of its roles is verified for
+// (serverAuth by those who dial it, clientAuth by those it dials), at a
+// time inside the leaf's validity: what only Go's verifier rejects —
+// a CA's name constraints that exclude the leaf, a critical extension
+// Go does not handle, a CA whose own EKUs exclude the role — is
+// CHAIN-REJECTED, named by its real reason. Expiry, key usages the leaf
+// itself lacks, weak signatures and non-CA parents have rules of their
+// own and are not repeated here.
+func (c *checker) verifyChain(f *member.File, cert *x509.Certificate, ca *member.File, impact string) {
+	roots := x509.NewCertPool()
+	for _, r := range ca.Certs {
+		roots.AddCert(r)
+	}
+	inter := x509.NewCertPool()
+	for _, i := range f.Certs[1:] {
+		inter.AddCert(i)
+	}
+	at := c.opts.Now
+	if at.Before(cert.NotBefore) || at.After(cert.NotAfter) {
+		at = cert.NotBefore.Add(time.Second)
+	}
+	info := f.Kind.Info()
+	var usages []x509.ExtKeyUsage
+	if info.Use == pki.UseServe && hasEKU(cert, x509.ExtKeyUsageServerAuth) {
+		usages = append(usages, x509.ExtKeyUsageServerAuth)
+	}
+	if (info.Use != pki.UseServe || info.ClientAuth) && hasEKU(cert, x509.ExtKeyUsageClientAuth) {
+		usages = append(usages, x509.ExtKeyUsageClientAuth)
+	}
+	if len(usages) == 0 {
+		usages = []x509.ExtKeyUsage{x509.ExtKeyUsageAny}
+	}
+	for _, u := range usages {
+		_, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{u}})
+		if reason := chainRejection(err); reason != "" {
+			c.add(RuleChainRejected, f.CertPath, impact, "%s certificate (CN %q): Go's verifier rejects its chain to %s: %s",
+				f.Kind, cert.Subject.CommonName, ca.CertPath, reason)
+			return
+		}
+	}
+}
+
+// chainRejection is the reason Verify gave that no other rule reports,
+// or "".
+func chainRejection(err error) string {
+	if err == nil {
+		return ""
+	}
+	var inv x509.CertificateInvalidError
+	if errors.As(err, &inv) {
+		switch inv.Reason {
+		case x509.Expired, x509.NotAuthorizedToSign:
+			return "" // VALID-EXPIRED, CA-NOT-CA
+		case x509.CANotAuthorizedForThisName:
+			return "the CA's name constraints do not allow the certificate's names (" + inv.Detail + ")"
+		case x509.CANotAuthorizedForExtKeyUsage, x509.IncompatibleUsage:
+			return "the CA's extended key usages do not allow this certificate's use"
+		}
+		return err.Error()
+	}
+	var unhandled x509.UnhandledCriticalExtension
+	if errors.As(err, &unhandled) {
+		return "a certificate in the chain has a critical extension Go does not handle, so it refuses the chain"
+	}
+	var insecure x509.InsecureAlgorithmError
+	var constraint x509.ConstraintViolationError
+	var unknown x509.UnknownAuthorityError
+	if errors.As(err, &insecure) || errors.As(err, &constraint) || errors.As(err, &unknown) {
+		return "" // WEAK-SIGNATURE, CA-NOT-CA, R1
+	}
+	return err.Error()
 }
 
 // signedBy reports whether parent signed cert, as Go's chain builder

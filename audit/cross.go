@@ -14,6 +14,7 @@ import (
 // trust), R3 (no shared leaves) and the membership settings.
 func crossMember(members []*member.Member) []Finding {
 	out := portTrust(members)
+	out = append(out, extraCAs(members)...)
 	out = append(out, membership(members)...)
 	// R3: the same member leaf (a serving cert or a member's own
 	// credential) or its key on several members. Clients' credentials are

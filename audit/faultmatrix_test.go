@@ -3,7 +3,10 @@ package audit_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/etcdpki/etcdpki/audit"
 	"github.com/etcdpki/etcdpki/internal/testca"
+	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/pki"
 	"github.com/etcdpki/etcdpki/render"
 )
@@ -122,6 +126,38 @@ var faults = []fault{
 		// cp1 joins (its peer cert is the old CA's); clients holding the
 		// old CA only cannot verify it.
 		want: []audit.RuleID{audit.RuleClientTrust}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleChainRejected, name: "a CA whose name constraints exclude the members' names",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			ca := testca.NewCA(t, c.Spec.Algorithm, c.Now, func(x *x509.Certificate) {
+				x.PermittedDNSDomainsCritical = true
+				x.PermittedDNSDomains = []string{"other.example"}
+			})
+			c.UseCA(ca, c.Names()...)
+		},
+		// Every leaf is signed by the one CA, and Go refuses every chain.
+		want: []audit.RuleID{audit.RuleChainRejected}, forms: false, connects: false,
+	},
+	{
+		rule: audit.RuleChainRejected, name: "peer.crt with a critical extension Go does not handle",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.Reissue("cp2", pki.KindPeer, func(x *x509.Certificate) {
+				x.ExtraExtensions = append(x.ExtraExtensions, pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, Critical: true, Value: []byte{0x05, 0x00}})
+			})
+		},
+		want: []audit.RuleID{audit.RuleChainRejected}, forms: true, connects: false,
+	},
+	{
+		rule: audit.RuleExtraCA, name: "an unknown CA appended to every member's ca.crt, no rotation in progress",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			stowaway := foreignCA(t, c)
+			for _, m := range c.Names() {
+				c.WriteCert(m, pki.KindCA, c.CA.Cert, stowaway.Cert)
+			}
+		},
+		// Everything works; anyone with the stowaway's key is accepted.
+		want: []audit.RuleID{audit.RuleExtraCA}, forms: true, connects: true,
 	},
 	{
 		rule: audit.RuleKeyInCert, name: "server.crt with its key appended (mode 0644)",
@@ -638,7 +674,11 @@ func TestFaultMatrix(t *testing.T) {
 // of the matrix above).
 func TestRotationBundleIsNotR2(t *testing.T) {
 	c := testca.New(t, testca.Options{Manifests: true})
-	c.WriteCert("cp1", pki.KindCA, c.CA.Cert, foreignCA(t, c).Cert)
+	next := foreignCA(t, c)
+	c.WriteCert("cp1", pki.KindCA, c.CA.Cert, next.Cert)
+	// rotate-ca stage records the next CA; without it the second CA
+	// would be a stowaway (R2-EXTRA-CA).
+	c.WriteFile(filepath.Join(layout.NextCADir(c.Dir), "ca.crt"), pki.EncodeCert(next.Cert), 0o644)
 	r, err := audit.CheckDirs([]string{c.Dir}, audit.Options{Now: c.Now})
 	if err != nil {
 		t.Fatal(err)

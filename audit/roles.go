@@ -43,7 +43,16 @@ type RoleFit struct {
 // used for anything, as Go's verifier has it). Validity is not judged:
 // an expired certificate fills no role, whatever this says.
 func Roles(cert *x509.Certificate) []RoleFit {
-	return []RoleFit{serverFit(cert), peerFit(cert), clientFit(cert), caFit(cert)}
+	fits := []RoleFit{serverFit(cert), peerFit(cert), clientFit(cert), caFit(cert)}
+	if len(cert.UnhandledCriticalExtensions) > 0 {
+		// crypto/x509 refuses any chain through such a certificate,
+		// whatever its usages say.
+		for i := range fits {
+			fits[i].OK, fits[i].WithSplit, fits[i].Rule = false, false, RuleChainRejected
+			fits[i].Why = fmt.Sprintf("has a critical extension Go does not handle (%v): Go's verifier, and so etcd and its clients, refuse it in any role", cert.UnhandledCriticalExtensions)
+		}
+	}
+	return fits
 }
 
 func serverFit(cert *x509.Certificate) RoleFit {

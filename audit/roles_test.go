@@ -2,6 +2,8 @@ package audit_test
 
 import (
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"net"
 	"strings"
 	"testing"
@@ -111,5 +113,19 @@ func TestAuthorities(t *testing.T) {
 	}
 	if a := member.IssuerOf(as[:1], leaf); a != nil {
 		t.Errorf("IssuerOf without its CA = %v, want nil", a.Name)
+	}
+}
+
+// TestRolesUnhandledCriticalExtension: a certificate Go refuses in any
+// chain fills no role, whatever its usages.
+func TestRolesUnhandledCriticalExtension(t *testing.T) {
+	c := testca.New(t, testca.Options{Members: 1})
+	cert := c.Reissue("cp1", pki.KindServer, func(x *x509.Certificate) {
+		x.ExtraExtensions = append(x.ExtraExtensions, pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, Critical: true, Value: []byte{0x05, 0x00}})
+	})
+	for _, f := range audit.Roles(cert) {
+		if f.OK || f.Rule != audit.RuleChainRejected {
+			t.Errorf("%s: ok=%t rule=%s, want no and CHAIN-REJECTED", f.Role, f.OK, f.Rule)
+		}
 	}
 }

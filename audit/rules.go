@@ -129,6 +129,8 @@ const (
 	RuleCertAuthImplied  RuleID = "FLAG-CLIENT-CERT-AUTH-IMPLIED"
 	RuleChainInFile      RuleID = "FILE-EXTRA-CERTS"
 	RuleKeyInCert        RuleID = "KEY-IN-CERT-FILE"
+	RuleChainRejected    RuleID = "CHAIN-REJECTED"
+	RuleExtraCA          RuleID = "R2-EXTRA-CA"
 	// Rules only the live probe fires.
 	RuleProbeDiscovery     RuleID = "PROBE-DISCOVERY"
 	RuleProbeUnreachable   RuleID = "PROBE-UNREACHABLE"
@@ -198,6 +200,13 @@ var catalogue = []Rule{
 		Errors:   []string{unknownAuthority, failedVerify, failedVerifyClient, badCertificate, unknownCA},
 		Fix:      "Copy the one cluster CA (ca.crt and ca.key) to the odd member and re-issue its leaves from it (kubeadm join --control-plane copies it with --certificate-key).",
 		Observed: "Fault r2-own-ca (etcd-3 with a CA of its own): as r1-peer-ca, and when both CAs are called etcd-ca Go adds (possibly because of \"x509: ECDSA verification failure\" while trying to verify candidate authority certificate \"etcd-ca\"). Probe tells R2 from R1 live: etcd-3 serves a cert the cluster CA does not verify and refuses the cluster's client cert (PROBE-CLIENT-REFUSED). Hosts mode (`demo --hosts netns`: each member a separate etcd process in its own network namespace) shows the same.",
+	},
+	{
+		ID: RuleExtraCA, Severity: Error, Condition: "R2",
+		Title: "every CA in a trusted CA bundle signs something of the cluster (or is the next CA of a rotation in progress)",
+		Why: "etcd trusts every certificate in --trusted-ca-file and --peer-trusted-ca-file. A CA that signs none of the cluster's certificates only widens who is accepted: " +
+			"anyone holding its key connects as a client (reading every Kubernetes Secret) or as a peer. Mid-rotation the new CA is expected there; anything else is a stowaway.",
+		Fix: "Remove the CA from the bundle (keep the cluster's CA only), then restart etcd one member at a time (it reads its trusted CAs at start); for a rotation, use etcdpki rotate-ca stage, which records the next CA.",
 	},
 	{
 		ID: RuleCAKey, Severity: Error, Condition: "R2",
@@ -320,6 +329,15 @@ var catalogue = []Rule{
 		Title: "the CA does not expire before a certificate it signed",
 		Why:   "A leaf stops verifying when its CA expires, whatever its own NotAfter says.",
 		Fix:   "Plan a CA rotation before the CA's NotAfter; issue leaves that end before the CA does.",
+	},
+	{
+		ID: RuleChainRejected, Severity: Error, Condition: "R1",
+		Title: "Go's verifier (x509.Verify, as etcd and its clients run it) accepts each leaf's chain to its port's CA, for the usage of each role",
+		Why: "A signature from the right CA is not enough: crypto/x509 also refuses a chain whose CA has name constraints that exclude the leaf's names, " +
+			"a certificate with a critical extension it does not handle, or a CA whose own extended key usages exclude the leaf's use. etcd and every Go client then fail the handshake as if the CA were unknown.",
+		Errors: []string{"x509: a root or intermediate certificate is not authorized to sign for this name", "x509: unhandled critical extension",
+			"x509: certificate specifies an incompatible key usage", "is not permitted by any constraint", "x509: a root or intermediate certificate is not authorized for an extended key usage"},
+		Fix: "Re-issue the CA without the offending constraint or extension (or the leaf within what the CA allows), then the leaves from it (etcdpki renew on the member).",
 	},
 	{
 		ID: RuleNotCA, Severity: Error,

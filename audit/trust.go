@@ -1,12 +1,15 @@
 package audit
 
 import (
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/member"
 	"github.com/etcdpki/etcdpki/pki"
 )
@@ -241,4 +244,63 @@ func contains(s []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// extraCAs flags every CA in a member's trusted CA files that signs
+// nothing of the cluster: no leaf on any member (serving certificates,
+// credentials, client certificates) chains to it. Anyone with its key
+// can connect as a client or a peer. The next CA of a CA rotation in
+// progress (rotate-ca stage's <out>/ca-next, read from init's output
+// directory) signs nothing yet and is expected.
+func extraCAs(members []*member.Member) []Finding {
+	var leaves []*x509.Certificate
+	next := map[string]bool{}
+	for _, m := range members {
+		for _, f := range m.Files {
+			if c := f.Cert(); c != nil {
+				leaves = append(leaves, c)
+			}
+		}
+		if d := m.Input.InitDir; d != "" {
+			if certs, err := layout.ReadCerts(filepath.Join(layout.NextCADir(d), "ca.crt")); err == nil {
+				for _, c := range certs {
+					next[pki.Fingerprint(c)] = true
+				}
+			}
+		}
+	}
+	signsSomething := map[*x509.Certificate]bool{}
+	var out []Finding
+	for _, m := range members {
+		files := []*member.File{m.CA}
+		if m.PeerCA != m.CA {
+			files = append(files, m.PeerCA)
+		}
+		for _, f := range files {
+			if f == nil || len(f.Certs) < 2 {
+				// A single CA that signs nothing is R1's (every leaf
+				// then fails against it), not a stowaway's.
+				continue
+			}
+			for _, ca := range f.Certs {
+				used, ok := signsSomething[ca]
+				if !ok {
+					for _, l := range leaves {
+						if pki.SignedBy(l, ca) == nil {
+							used = true
+							break
+						}
+					}
+					signsSomething[ca] = used
+				}
+				if used || next[pki.Fingerprint(ca)] {
+					continue
+				}
+				out = append(out, newFinding(RuleExtraCA, m.Name, f.CertPath,
+					"trusts %q (SHA256 %s), which signs no certificate of the cluster and is not the next CA of a rotation in progress: whoever holds its key is accepted as a client or a peer",
+					ca.Subject.CommonName, short(pki.Fingerprint(ca))))
+			}
+		}
+	}
+	return out
 }

@@ -83,6 +83,11 @@ func MemberDir(out, member string) string { return filepath.Join(out, member) }
 // of its key).
 func CADir(out string) string { return filepath.Join(out, "ca") }
 
+// NextCADir is where rotate-ca stage keeps the next CA while a rotation
+// is in progress: <out>/ca-next. check reads it to tell a rotation's new
+// CA in the members' bundles from a CA nobody should trust.
+func NextCADir(out string) string { return filepath.Join(out, "ca-next") }
+
 // SpecFile is where init records the spec it wrote, so that later commands
 // (flags, up) can read it from the output directory.
 func SpecFile(out string) string { return filepath.Join(out, "cluster.yaml") }

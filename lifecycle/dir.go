@@ -41,7 +41,7 @@ func Open(out string) (*Dir, error) {
 
 // NextCADir is where the new CA waits during a CA rotation, from Stage
 // until Finalize makes it <out>/ca.
-func NextCADir(out string) string { return filepath.Join(out, "ca-next") }
+func NextCADir(out string) string { return layout.NextCADir(out) }
 
 // BackupsDir holds one directory per command run that replaced files.
 func BackupsDir(out string) string { return filepath.Join(out, "backups") }

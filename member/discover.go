@@ -26,6 +26,8 @@ type Input struct {
 	// output or a --config spec.
 	Spec       *spec.Cluster
 	SpecMember *spec.Member
+	// InitDir is init's output directory the member comes from, or "".
+	InitDir string
 	// SettingsFile, when set, is a file on this machine that holds the
 	// member's etcd settings (flags, ETCD_* variables or a config file),
 	// read instead of the distribution's own (check --etcd-flags).
@@ -128,7 +130,7 @@ func discoverInit(dir string, opts DiscoverOptions) ([]*Input, error) {
 		if !isDir(md) {
 			return nil, &layout.FileError{Path: md, Err: fmt.Errorf("member %s of %s is missing", m.Name, layout.SpecFile(dir))}
 		}
-		ins = append(ins, &Input{Dir: md, Root: "/", Distribution: d, Spec: c, SpecMember: m, SettingsFile: opts.SettingsFile})
+		ins = append(ins, &Input{Dir: md, Root: "/", Distribution: d, Spec: c, SpecMember: m, InitDir: dir, SettingsFile: opts.SettingsFile})
 	}
 	return ins, nil
 }
