@@ -50,7 +50,9 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 			header = "member " + name
 			for _, m := range r.Members {
 				if m.Name == name {
-					if m.Dir != "" {
+					if m.Dir != "" && m.Layout != "" && m.Layout != "kubeadm" {
+						header += fmt.Sprintf(" (%s, %s, from %s)", m.Dir, m.Layout, m.NameFrom)
+					} else if m.Dir != "" {
 						header += fmt.Sprintf(" (%s, from %s)", m.Dir, m.NameFrom)
 					} else {
 						header += fmt.Sprintf(" (from %s)", m.NameFrom)
