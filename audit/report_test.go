@@ -80,3 +80,26 @@ func TestReportFormats(t *testing.T) {
 		t.Errorf("coloured text report lacks a red error:\n%q", out.String())
 	}
 }
+
+// TestVerdictWordAgreesWithCounts: an error that breaks nothing yet (a
+// weak key) still makes the text verdict FAIL, never WARN with "1 errors".
+func TestVerdictWordAgreesWithCounts(t *testing.T) {
+	c := testca.New(t, testca.Options{Manifests: true})
+	c.ReissueFrom(c.CA, "cp2", pki.KindHealthcheckClient, testca.RSAKey(t, 1024))
+	r, err := audit.CheckDirs([]string{c.Dir}, audit.Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict.Errors == 0 {
+		t.Fatalf("no error for a 1024-bit key:\n%s", findings(r))
+	}
+	var b strings.Builder
+	if err := r.WriteText(&b, false); err != nil {
+		t.Fatal(err)
+	}
+	last := strings.TrimSpace(b.String())
+	last = last[strings.LastIndex(last, "\n")+1:]
+	if !strings.HasPrefix(last, "FAIL ") {
+		t.Errorf("verdict line %q, want FAIL with %d errors", last, r.Verdict.Errors)
+	}
+}

@@ -83,10 +83,12 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 		}
 	}
 	v := r.Verdict
+	// The word agrees with the counts: any error fails (a weak key or an
+	// open port breaks nothing yet, but is an error all the same).
 	mark := paint(colorGreen, "PASS")
-	if !v.ClusterForms || !v.ClientsConnect {
+	if !v.ClusterForms || !v.ClientsConnect || v.Errors > 0 {
 		mark = paint(colorRed, "FAIL")
-	} else if v.Errors+v.Warnings > 0 {
+	} else if v.Warnings > 0 {
 		mark = paint(colorYellow, "WARN")
 	}
 	_, err := fmt.Fprintf(w, "\n%s %s (%d errors, %d warnings, %d notes)\n", mark, v.Summary, v.Errors, v.Warnings, v.Infos)

@@ -249,9 +249,10 @@ func contains(s []string, x string) bool {
 // extraCAs flags every CA in a member's trusted CA files that signs
 // nothing of the cluster: no leaf on any member (serving certificates,
 // credentials, client certificates) chains to it. Anyone with its key
-// can connect as a client or a peer. The next CA of a CA rotation in
-// progress (rotate-ca stage's <out>/ca-next, read from init's output
-// directory) signs nothing yet and is expected.
+// can connect as a client or a peer. The two CAs of a CA rotation in
+// progress (rotate-ca stage's <out>/ca-next and <out>/ca, read from
+// init's output directory) are expected: the next signs nothing before
+// reissue, the old nothing after it.
 func extraCAs(members []*member.Member) []Finding {
 	var leaves []*x509.Certificate
 	next := map[string]bool{}
@@ -262,7 +263,12 @@ func extraCAs(members []*member.Member) []Finding {
 			}
 		}
 		if d := m.Input.InitDir; d != "" {
+			// While a rotation is in progress both its CAs are expected:
+			// the next one before reissue, the old one until finalize.
 			if certs, err := layout.ReadCerts(filepath.Join(layout.NextCADir(d), "ca.crt")); err == nil {
+				if old, err := layout.ReadCerts(filepath.Join(layout.CADir(d), "ca.crt")); err == nil {
+					certs = append(certs, old...)
+				}
 				for _, c := range certs {
 					next[pki.Fingerprint(c)] = true
 				}

@@ -71,11 +71,18 @@ func (c *Cluster) Validate() error {
 	if c.MetricsPort == c.ClientPort || c.MetricsPort == c.PeerPort {
 		add("metricsPort", "must differ from clientPort and peerPort")
 	}
+	// Under an hour a PKI is expired, or all but, before it reaches the
+	// nodes (and leaves are backdated by pki.Backdate): refuse it rather
+	// than write certificates that fail at once.
 	if c.CAValidity <= 0 {
 		add("caValidity", "must be positive")
+	} else if time.Duration(c.CAValidity) < MinValidity {
+		add("caValidity", "%s is under %s: the CA would expire before it is in use", c.CAValidity, MinValidity)
 	}
 	if c.CertValidity <= 0 {
 		add("certValidity", "must be positive")
+	} else if time.Duration(c.CertValidity) < MinValidity {
+		add("certValidity", "%s is under %s: the certificates would expire before they are in use", c.CertValidity, MinValidity)
 	}
 	if time.Duration(c.CertValidity) > time.Duration(c.CAValidity) {
 		add("certValidity", "%s outlives the CA (caValidity %s): leaves would stop verifying when the CA expires", c.CertValidity, c.CAValidity)
@@ -262,3 +269,7 @@ func IsValidationError(err error) bool {
 	var f *FieldError
 	return errors.As(err, &v) || errors.As(err, &f)
 }
+
+// MinValidity is the shortest lifetime the spec accepts for the CA and
+// the leaves.
+const MinValidity = time.Hour

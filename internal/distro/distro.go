@@ -16,6 +16,7 @@ package distro
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -99,4 +100,30 @@ func (o Options) now() time.Time {
 		return time.Now()
 	}
 	return o.Now
+}
+
+// checkHosts fails the test when a fault option names a host that is no
+// node of the fixture, in the order OmitIP, ForeignCA, OwnPeerCA,
+// OwnClientCA.
+func (o Options) checkHosts(t testing.TB, nodes []Node) {
+	t.Helper()
+	for _, h := range []struct{ what, host string }{
+		{"OmitIP", o.OmitIP}, {"ForeignCA", o.ForeignCA},
+		{"OwnPeerCA", o.OwnPeerCA}, {"OwnClientCA", o.OwnClientCA},
+	} {
+		if h.host == "" || slices.ContainsFunc(nodes, func(n Node) bool { return n.Host == h.host }) {
+			continue
+		}
+		t.Fatalf("distro: %s names %q, which is no node of the fixture", h.what, h.host)
+	}
+}
+
+// refuseOwnCAs fails the test when OwnPeerCA or OwnClientCA is set for a
+// distribution with one etcd CA for both ports; why says so, for the
+// message.
+func (o Options) refuseOwnCAs(t testing.TB, why string) {
+	t.Helper()
+	if o.OwnPeerCA != "" || o.OwnClientCA != "" {
+		t.Fatalf("distro: %s; OwnPeerCA/OwnClientCA do not apply", why)
+	}
 }

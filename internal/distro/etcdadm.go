@@ -40,22 +40,18 @@ package distro
 
 import (
 	"crypto"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
-	"math"
 	"math/big"
 	"net"
-	"os"
 	"path"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/etcdpki/etcdpki/internal/testca"
 	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/pki"
 )
@@ -77,9 +73,7 @@ func init() {
 // OwnPeerCA and OwnClientCA fail the test.
 func Etcdadm(t testing.TB, dir string, opts Options) *Fixture {
 	t.Helper()
-	if opts.OwnPeerCA != "" || opts.OwnClientCA != "" {
-		t.Fatalf("distro: etcdadm has one etcd CA for peers and clients; OwnPeerCA/OwnClientCA do not apply")
-	}
+	opts.refuseOwnCAs(t, "etcdadm has one etcd CA for peers and clients")
 	nodes := opts.nodes()
 	now := opts.now()
 	keys := NewKeys(t)
@@ -89,7 +83,7 @@ func Etcdadm(t testing.TB, dir string, opts Options) *Fixture {
 	var members []string // name=peerURL of the members so far
 	for i, n := range nodes {
 		root := layout.MemberDir(dir, n.Host)
-		fs := etcdadmFS{t: t, root: root}
+		fs := nodeFS{t: t, root: root}
 		// MkdirAll(0755) in WriteCert/WriteKey, WriteEnvironmentFile and
 		// writeUnitFile.
 		fs.dirs(0o755, "/", "/etc", etcdadmEtcDir, etcdadmPKIDir, "/etc/systemd", "/etc/systemd/system")
@@ -107,8 +101,10 @@ func Etcdadm(t testing.TB, dir string, opts Options) *Fixture {
 		// CreatePKIAssets: the CA (written by init; copied by hand before
 		// join, with its modes), then server, peer, etcdctl and
 		// apiserver client, each with a new key (pkiutil.NewCertAndKey).
-		fs.cert(etcdadmPKIDir+"/ca.crt", nodeCA.Cert)
-		fs.key(etcdadmPKIDir+"/ca.key", nodeCA.Key)
+		// certutil.WriteCert writes one PEM block, 0644; keyutil.WriteKey
+		// of EncodePrivateKeyPEM a PKCS#1 key, 0600.
+		fs.cert(etcdadmPKIDir+"/ca.crt", 0o644, nodeCA.Cert)
+		fs.key(etcdadmPKIDir+"/ca.key", 0o600, nodeCA.Key)
 		both := []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 		client := []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 		// DefaultServerCertSANs: the name, then the host names of the
@@ -137,8 +133,8 @@ func Etcdadm(t testing.TB, dir string, opts Options) *Fixture {
 			key := keys.RSA()
 			cert := etcdadmLeaf(t, nodeCA, key, l.cn, l.org, l.dns, l.ips, l.ekus, now)
 			// WriteCertAndKey: the key, then the certificate.
-			fs.key(etcdadmPKIDir+"/"+l.base+".key", key)
-			fs.cert(etcdadmPKIDir+"/"+l.base+".crt", cert)
+			fs.key(etcdadmPKIDir+"/"+l.base+".key", 0o600, key)
+			fs.cert(etcdadmPKIDir+"/"+l.base+".crt", 0o644, cert)
 		}
 
 		self := name + "=" + peerURL
@@ -199,18 +195,7 @@ func etcdadmToken(host string) string {
 // keyCertSign, CA:TRUE (Go adds the CA's subject key ID).
 func etcdadmCA(t testing.TB, keys *Keys, now time.Time) *pki.CA {
 	t.Helper()
-	key := keys.RSA()
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(0),
-		Subject:               pkix.Name{CommonName: "etcd"},
-		DNSNames:              []string{"etcd"},
-		NotBefore:             now.UTC(),
-		NotAfter:              now.Add(etcdadmValidity).UTC(),
-		KeyUsage:              x509.KeyUsageKeyEncipherment | x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	return &pki.CA{Cert: testca.Sign(t, tmpl, tmpl, key.Public(), key), Key: key}
+	return newSelfSignedCACert(t, keys.RSA(), big.NewInt(0), "etcd", []string{"etcd"}, now, etcdadmValidity)
 }
 
 // etcdadmLeaf is pkiutil.NewSignedCert: a random serial below 2^63, the
@@ -219,21 +204,7 @@ func etcdadmCA(t testing.TB, keys *Keys, now time.Time) *pki.CA {
 // key ID (Go sets the authority key ID from the CA).
 func etcdadmLeaf(t testing.TB, ca *pki.CA, key crypto.Signer, cn string, org, dns []string, ips []net.IP, ekus []x509.ExtKeyUsage, now time.Time) *x509.Certificate {
 	t.Helper()
-	serial, err := rand.Int(rand.Reader, big.NewInt(math.MaxInt64))
-	if err != nil {
-		t.Fatalf("distro: serial: %v", err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: cn, Organization: org},
-		DNSNames:     dns,
-		IPAddresses:  ips,
-		NotBefore:    ca.Cert.NotBefore,
-		NotAfter:     now.Add(etcdadmValidity).UTC(),
-		KeyUsage:     x509.KeyUsageKeyEncipherment | x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  ekus,
-	}
-	return testca.Sign(t, tmpl, ca.Cert, key.Public(), ca.Key)
+	return newSignedCert(t, ca, key, pkix.Name{CommonName: cn, Organization: org}, dns, ips, ekus, now, etcdadmValidity)
 }
 
 // etcdadmEnv is the part of EtcdAdmConfig the environment file shows.
@@ -341,53 +312,3 @@ export ETCDCTL_KEY=` + etcdadmPKIDir + `/etcdctl-etcd-client.key
 
 export ETCDCTL_DIAL_TIMEOUT=3s
 `
-
-// etcdadmFS writes into one node's tree.
-type etcdadmFS struct {
-	t    testing.TB
-	root string
-}
-
-func (fs etcdadmFS) path(nodePath string) string {
-	return layout.OnDisk(fs.root, path.Clean(nodePath))
-}
-
-// dirs makes each directory (parents first) and sets its mode.
-func (fs etcdadmFS) dirs(mode os.FileMode, nodePaths ...string) {
-	fs.t.Helper()
-	for _, p := range nodePaths {
-		if err := os.MkdirAll(fs.path(p), mode); err != nil {
-			fs.t.Fatalf("distro: %v", err)
-		}
-		if err := os.Chmod(fs.path(p), mode); err != nil {
-			fs.t.Fatalf("distro: %v", err)
-		}
-	}
-}
-
-func (fs etcdadmFS) file(nodePath string, mode os.FileMode, data []byte) {
-	fs.t.Helper()
-	p := fs.path(nodePath)
-	if err := layout.WriteFile(p, data, mode); err != nil {
-		fs.t.Fatalf("distro: %v", err)
-	}
-	if err := os.Chmod(p, mode); err != nil {
-		fs.t.Fatalf("distro: %v", err)
-	}
-}
-
-// cert is certutil.WriteCert: one PEM block, 0644.
-func (fs etcdadmFS) cert(nodePath string, cert *x509.Certificate) {
-	fs.t.Helper()
-	fs.file(nodePath, 0o644, pki.EncodeCert(cert))
-}
-
-// key is keyutil.WriteKey of EncodePrivateKeyPEM (PKCS#1), 0600.
-func (fs etcdadmFS) key(nodePath string, key crypto.Signer) {
-	fs.t.Helper()
-	data, err := pki.EncodeKey(key)
-	if err != nil {
-		fs.t.Fatalf("distro: %v", err)
-	}
-	fs.file(nodePath, 0o600, data)
-}

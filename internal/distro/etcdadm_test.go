@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/x509"
 	"os"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -15,11 +14,7 @@ import (
 	"github.com/etcdpki/etcdpki/pki"
 )
 
-func TestEtcdadmRegistered(t *testing.T) {
-	if All["etcdadm"] == nil {
-		t.Error(`All["etcdadm"] is not registered`)
-	}
-}
+func TestEtcdadmRegistered(t *testing.T) { wantRegistered(t, "etcdadm") }
 
 // eaPKIFiles is what etcdadm leaves in /etc/etcd/pki.
 var eaPKIFiles = []string{
@@ -45,9 +40,9 @@ func TestEtcdadmFiles(t *testing.T) {
 		if root != layout.MemberDir(dir, host) {
 			t.Errorf("%s: dir %s", host, root)
 		}
-		ksWantMode(t, root, etcdadmEtcDir, os.ModeDir|0o755)
-		ksWantMode(t, root, etcdadmPKIDir, os.ModeDir|0o755)
-		if got := ksList(t, layout.OnDisk(root, etcdadmPKIDir)); !slices.Equal(got, eaPKIFiles) {
+		wantMode(t, root, etcdadmEtcDir, os.ModeDir|0o755)
+		wantMode(t, root, etcdadmPKIDir, os.ModeDir|0o755)
+		if got := listDir(t, layout.OnDisk(root, etcdadmPKIDir)); !slices.Equal(got, eaPKIFiles) {
 			t.Errorf("%s: pki holds %v, want %v", host, got, eaPKIFiles)
 		}
 		for _, name := range eaPKIFiles {
@@ -55,12 +50,12 @@ func TestEtcdadmFiles(t *testing.T) {
 			if strings.HasSuffix(name, ".key") {
 				want = 0o600
 			}
-			ksWantMode(t, root, etcdadmPKIDir+"/"+name, want)
+			wantMode(t, root, etcdadmPKIDir+"/"+name, want)
 		}
-		ksWantMode(t, root, etcdadmEnvFile, 0o600)
-		ksWantMode(t, root, etcdadmEtcdctlEnv, 0o600)
-		ksWantMode(t, root, etcdadmUnitFile, 0o755)
-		unit := string(ksRead(t, root, etcdadmUnitFile))
+		wantMode(t, root, etcdadmEnvFile, 0o600)
+		wantMode(t, root, etcdadmEtcdctlEnv, 0o600)
+		wantMode(t, root, etcdadmUnitFile, 0o755)
+		unit := string(readNode(t, root, etcdadmUnitFile))
 		for _, line := range []string{"EnvironmentFile=/etc/etcd/etcd.env", "ExecStart=/opt/bin/etcd", "Type=notify"} {
 			if !strings.Contains(unit, "\n"+line+"\n") {
 				t.Errorf("%s: etcd.service lacks %q", host, line)
@@ -68,11 +63,11 @@ func TestEtcdadmFiles(t *testing.T) {
 		}
 		// One CA, copied to every member; the leaves are each member's own.
 		for _, name := range []string{"ca.crt", "ca.key"} {
-			if !bytes.Equal(ksRead(t, f.Dirs[0], etcdadmPKIDir+"/"+name), ksRead(t, root, etcdadmPKIDir+"/"+name)) {
+			if !bytes.Equal(readNode(t, f.Dirs[0], etcdadmPKIDir+"/"+name), readNode(t, root, etcdadmPKIDir+"/"+name)) {
 				t.Errorf("%s: %s is not node1's", host, name)
 			}
 		}
-		if i > 0 && bytes.Equal(ksRead(t, f.Dirs[0], etcdadmPKIDir+"/server.crt"), ksRead(t, root, etcdadmPKIDir+"/server.crt")) {
+		if i > 0 && bytes.Equal(readNode(t, f.Dirs[0], etcdadmPKIDir+"/server.crt"), readNode(t, root, etcdadmPKIDir+"/server.crt")) {
 			t.Errorf("%s: server.crt is node1's", host)
 		}
 	}
@@ -81,21 +76,21 @@ func TestEtcdadmFiles(t *testing.T) {
 func TestEtcdadmCerts(t *testing.T) {
 	t.Parallel()
 	f := Etcdadm(t, t.TempDir(), Options{})
-	seen := map[string]string{}
+	seen := distinctKeys{}
 	for i, root := range f.Dirs {
 		n := f.Nodes[i]
-		ca := ksCert(t, root, etcdadmPKIDir+"/ca.crt")
+		ca := readCert(t, root, etcdadmPKIDir+"/ca.crt")
 		if ca.Subject.String() != "CN=etcd" || !ca.IsCA || ca.SerialNumber.Sign() != 0 || !slices.Equal(ca.DNSNames, []string{"etcd"}) {
 			t.Errorf("%s: CA %s, IsCA %v, serial %v, DNS %v", n.Host, ca.Subject, ca.IsCA, ca.SerialNumber, ca.DNSNames)
 		}
 		if ca.KeyUsage != x509.KeyUsageKeyEncipherment|x509.KeyUsageDigitalSignature|x509.KeyUsageCertSign {
 			t.Errorf("%s: CA key usage %v", n.Host, ca.KeyUsage)
 		}
-		ksWantRSA2048(t, "ca.crt", ca)
+		wantRSA2048(t, "ca.crt", ca)
 		if d := ca.NotAfter.Sub(ca.NotBefore); d != 3650*24*time.Hour {
 			t.Errorf("%s: CA validity %v", n.Host, d)
 		}
-		if !pki.KeyMatches(ca.PublicKey, ksKey(t, root, etcdadmPKIDir+"/ca.key")) {
+		if !pki.KeyMatches(ca.PublicKey, readKey(t, root, etcdadmPKIDir+"/ca.key")) {
 			t.Errorf("%s: ca.key does not match", n.Host)
 		}
 		pool := x509.NewCertPool()
@@ -113,17 +108,17 @@ func TestEtcdadmCerts(t *testing.T) {
 			{"apiserver-etcd-client", "CN=" + n.Host + "-kube-apiserver-etcd-client,O=system:masters", nil, nil, client},
 		} {
 			what := n.Host + " " + want.base
-			c := ksCert(t, root, etcdadmPKIDir+"/"+want.base+".crt")
+			c := readCert(t, root, etcdadmPKIDir+"/"+want.base+".crt")
 			if c.Subject.String() != want.subject {
 				t.Errorf("%s: subject %s, want %s", what, c.Subject, want.subject)
 			}
-			if !slices.Equal(c.DNSNames, want.dns) || !slices.Equal(ksIPs(c.IPAddresses), want.ips) {
-				t.Errorf("%s: SANs %v %v, want %v %v", what, c.DNSNames, ksIPs(c.IPAddresses), want.dns, want.ips)
+			if !slices.Equal(c.DNSNames, want.dns) || !slices.Equal(ipStrings(c.IPAddresses), want.ips) {
+				t.Errorf("%s: SANs %v %v, want %v %v", what, c.DNSNames, ipStrings(c.IPAddresses), want.dns, want.ips)
 			}
 			if !slices.Equal(c.ExtKeyUsage, want.ekus) || c.KeyUsage != x509.KeyUsageKeyEncipherment|x509.KeyUsageDigitalSignature {
 				t.Errorf("%s: EKU %v, KU %v", what, c.ExtKeyUsage, c.KeyUsage)
 			}
-			ksWantRSA2048(t, what, c)
+			wantRSA2048(t, what, c)
 			if !c.NotBefore.Equal(ca.NotBefore) || c.NotAfter.Sub(c.NotBefore) != 3650*24*time.Hour {
 				t.Errorf("%s: valid %v to %v", what, c.NotBefore, c.NotAfter)
 			}
@@ -133,63 +128,51 @@ func TestEtcdadmCerts(t *testing.T) {
 			if _, err := c.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: want.ekus}); err != nil {
 				t.Errorf("%s: %v", what, err)
 			}
-			key := ksKey(t, root, etcdadmPKIDir+"/"+want.base+".key")
+			key := readKey(t, root, etcdadmPKIDir+"/"+want.base+".key")
 			if !pki.KeyMatches(c.PublicKey, key) {
 				t.Errorf("%s: key does not match", what)
 			}
 			der, _ := x509.MarshalPKIXPublicKey(key.Public())
-			if other, dup := seen[string(der)]; dup {
-				t.Errorf("%s and %s share a key", what, other)
-			}
-			seen[string(der)] = what
+			seen.add(t, what, der)
 		}
 		// keyutil.WriteKey of EncodePrivateKeyPEM: PKCS#1.
-		if !bytes.HasPrefix(ksRead(t, root, etcdadmPKIDir+"/server.key"), []byte("-----BEGIN RSA PRIVATE KEY-----")) {
-			t.Errorf("%s: server.key is not PKCS#1", n.Host)
-		}
+		wantPEM(t, n.Host+" server.key", readNode(t, root, etcdadmPKIDir+"/server.key"), "RSA PRIVATE KEY")
 	}
 }
 
 func TestEtcdadmOpenSSL(t *testing.T) {
 	t.Parallel()
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Skip("openssl not installed")
-	}
+	needOpenSSL(t)
 	f := Etcdadm(t, t.TempDir(), Options{ForeignCA: "node3"})
-	verify := func(ca string, args ...string) error {
-		_, err := exec.Command(openssl, append([]string{"verify", "-CAfile", ca}, args...)...).CombinedOutput()
-		return err
-	}
+	ca := etcdadmPKIDir + "/ca.crt"
 	for i, root := range f.Dirs {
 		host := f.Nodes[i].Host
 		var leaves []string
 		for _, name := range eaPKIFiles {
 			if strings.HasSuffix(name, ".crt") && name != "ca.crt" {
-				leaves = append(leaves, layout.OnDisk(root, etcdadmPKIDir+"/"+name))
+				leaves = append(leaves, etcdadmPKIDir+"/"+name)
 			}
 		}
-		ca := layout.OnDisk(root, etcdadmPKIDir+"/ca.crt")
-		if out, err := exec.Command(openssl, append([]string{"verify", "-CAfile", ca}, leaves...)...).CombinedOutput(); err != nil {
-			t.Errorf("%s: %v: %s", host, err, out)
+		if err := opensslVerifyIn(root, ca, "", leaves...); err != nil {
+			t.Errorf("%s: %v", host, err)
 		}
 		for _, purpose := range []string{"sslserver", "sslclient"} {
 			for _, name := range []string{"server.crt", "peer.crt"} {
-				if err := verify(ca, "-purpose", purpose, layout.OnDisk(root, etcdadmPKIDir+"/"+name)); err != nil {
+				if err := opensslVerifyIn(root, ca, purpose, etcdadmPKIDir+"/"+name); err != nil {
 					t.Errorf("%s: %s %s: %v", host, name, purpose, err)
 				}
 			}
 		}
-		if err := verify(ca, "-purpose", "sslserver", layout.OnDisk(root, etcdadmPKIDir+"/apiserver-etcd-client.crt")); err == nil {
+		if err := opensslVerifyIn(root, ca, "sslserver", etcdadmPKIDir+"/apiserver-etcd-client.crt"); err == nil {
 			t.Errorf("%s: the apiserver client cert passes as a server cert", host)
 		}
 	}
 	// node2 joined with node1's CA; node3 made its own.
-	node1CA := layout.OnDisk(f.Dirs[0], etcdadmPKIDir+"/ca.crt")
-	if err := verify(node1CA, layout.OnDisk(f.Dirs[1], etcdadmPKIDir+"/peer.crt")); err != nil {
+	node1CA := layout.OnDisk(f.Dirs[0], ca)
+	if err := opensslVerify(node1CA, "", layout.OnDisk(f.Dirs[1], etcdadmPKIDir+"/peer.crt")); err != nil {
 		t.Errorf("node2's peer cert against node1's CA: %v", err)
 	}
-	if verify(node1CA, layout.OnDisk(f.Dirs[2], etcdadmPKIDir+"/peer.crt")) == nil {
+	if opensslVerify(node1CA, "", layout.OnDisk(f.Dirs[2], etcdadmPKIDir+"/peer.crt")) == nil {
 		t.Errorf("node3's peer cert verifies against node1's CA")
 	}
 }
@@ -202,7 +185,7 @@ func TestEtcdadmEnv(t *testing.T) {
 	peers := []string{"node1=https://10.0.0.11:2380", "node2=https://10.0.0.12:2380", "node3=https://10.0.0.13:2380"}
 	for i, root := range f.Dirs {
 		n := f.Nodes[i]
-		env := ksParseEnv(t, layout.OnDisk(root, etcdadmEnvFile), false)
+		env := parseEnvFile(t, layout.OnDisk(root, etcdadmEnvFile), false)
 		state := "existing"
 		if i == 0 {
 			state = "new"
@@ -240,7 +223,7 @@ func TestEtcdadmEnv(t *testing.T) {
 				t.Errorf("%s: %s: %v", n.Host, k, err)
 			}
 		}
-		ctl := ksParseEnv(t, layout.OnDisk(root, etcdadmEtcdctlEnv), true)
+		ctl := parseEnvFile(t, layout.OnDisk(root, etcdadmEtcdctlEnv), true)
 		if ctl["ETCDCTL_CERT"] != "/etc/etcd/pki/etcdctl-etcd-client.crt" || ctl["ETCDCTL_API"] != "3" {
 			t.Errorf("%s: etcdctl.env %v", n.Host, ctl)
 		}
@@ -257,25 +240,25 @@ func TestEtcdadmOmitIP(t *testing.T) {
 	f := Etcdadm(t, t.TempDir(), Options{OmitIP: "node2"})
 	for i, root := range f.Dirs {
 		n := f.Nodes[i]
-		server, peer := ksCert(t, root, etcdadmPKIDir+"/server.crt"), ksCert(t, root, etcdadmPKIDir+"/peer.crt")
+		server, peer := readCert(t, root, etcdadmPKIDir+"/server.crt"), readCert(t, root, etcdadmPKIDir+"/peer.crt")
 		wantServer, wantPeer := []string{n.IP, "127.0.0.1"}, []string{n.IP}
 		if n.Host == "node2" {
 			wantServer, wantPeer = []string{"127.0.0.1"}, nil
 		}
-		if got := ksIPs(server.IPAddresses); !slices.Equal(got, wantServer) {
+		if got := ipStrings(server.IPAddresses); !slices.Equal(got, wantServer) {
 			t.Errorf("%s: server IPs %v, want %v", n.Host, got, wantServer)
 		}
-		if got := ksIPs(peer.IPAddresses); !slices.Equal(got, wantPeer) {
+		if got := ipStrings(peer.IPAddresses); !slices.Equal(got, wantPeer) {
 			t.Errorf("%s: peer IPs %v, want %v", n.Host, got, wantPeer)
 		}
 		if !slices.Equal(server.DNSNames, []string{n.Host}) || !slices.Equal(peer.DNSNames, []string{n.Host}) {
 			t.Errorf("%s: DNS names changed: %v %v", n.Host, server.DNSNames, peer.DNSNames)
 		}
-		if !bytes.Equal(ksRead(t, root, etcdadmPKIDir+"/ca.crt"), ksRead(t, f.Dirs[0], etcdadmPKIDir+"/ca.crt")) {
+		if !bytes.Equal(readNode(t, root, etcdadmPKIDir+"/ca.crt"), readNode(t, f.Dirs[0], etcdadmPKIDir+"/ca.crt")) {
 			t.Errorf("%s: CA changed", n.Host)
 		}
 	}
-	env := ksParseEnv(t, layout.OnDisk(f.Dirs[1], etcdadmEnvFile), false)
+	env := parseEnvFile(t, layout.OnDisk(f.Dirs[1], etcdadmEnvFile), false)
 	if env["ETCD_INITIAL_ADVERTISE_PEER_URLS"] != "https://10.0.0.12:2380" {
 		t.Errorf("node2's settings changed: %v", env["ETCD_INITIAL_ADVERTISE_PEER_URLS"])
 	}
@@ -284,7 +267,7 @@ func TestEtcdadmOmitIP(t *testing.T) {
 func TestEtcdadmForeignCA(t *testing.T) {
 	t.Parallel()
 	f := Etcdadm(t, t.TempDir(), Options{ForeignCA: "node3"})
-	ca1, ca2, ca3 := ksCert(t, f.Dirs[0], etcdadmPKIDir+"/ca.crt"), ksCert(t, f.Dirs[1], etcdadmPKIDir+"/ca.crt"), ksCert(t, f.Dirs[2], etcdadmPKIDir+"/ca.crt")
+	ca1, ca2, ca3 := readCert(t, f.Dirs[0], etcdadmPKIDir+"/ca.crt"), readCert(t, f.Dirs[1], etcdadmPKIDir+"/ca.crt"), readCert(t, f.Dirs[2], etcdadmPKIDir+"/ca.crt")
 	if !bytes.Equal(ca1.Raw, ca2.Raw) || bytes.Equal(ca1.Raw, ca3.Raw) {
 		t.Fatalf("CAs: node1=node2 %v, node1=node3 %v", bytes.Equal(ca1.Raw, ca2.Raw), bytes.Equal(ca1.Raw, ca3.Raw))
 	}
@@ -292,7 +275,7 @@ func TestEtcdadmForeignCA(t *testing.T) {
 	if ca3.Subject.String() != ca1.Subject.String() || ca3.SerialNumber.Cmp(ca1.SerialNumber) != 0 || bytes.Equal(ca3.RawSubjectPublicKeyInfo, ca1.RawSubjectPublicKeyInfo) {
 		t.Errorf("node3's CA %s serial %v", ca3.Subject, ca3.SerialNumber)
 	}
-	if !pki.KeyMatches(ca3.PublicKey, ksKey(t, f.Dirs[2], etcdadmPKIDir+"/ca.key")) {
+	if !pki.KeyMatches(ca3.PublicKey, readKey(t, f.Dirs[2], etcdadmPKIDir+"/ca.key")) {
 		t.Errorf("node3's ca.key does not match its ca.crt")
 	}
 	own, cluster := x509.NewCertPool(), x509.NewCertPool()
@@ -300,21 +283,21 @@ func TestEtcdadmForeignCA(t *testing.T) {
 	cluster.AddCert(ca1)
 	anyEKU := []x509.ExtKeyUsage{x509.ExtKeyUsageAny}
 	for _, name := range []string{"server", "peer", "etcdctl-etcd-client", "apiserver-etcd-client"} {
-		c := ksCert(t, f.Dirs[2], etcdadmPKIDir+"/"+name+".crt")
+		c := readCert(t, f.Dirs[2], etcdadmPKIDir+"/"+name+".crt")
 		if _, err := c.Verify(x509.VerifyOptions{Roots: own, KeyUsages: anyEKU}); err != nil {
 			t.Errorf("node3 %s: %v", name, err)
 		}
 		if _, err := c.Verify(x509.VerifyOptions{Roots: cluster, KeyUsages: anyEKU}); err == nil {
 			t.Errorf("node3 %s verifies against the cluster CA", name)
 		}
-		if c2 := ksCert(t, f.Dirs[1], etcdadmPKIDir+"/"+name+".crt"); func() error {
+		if c2 := readCert(t, f.Dirs[1], etcdadmPKIDir+"/"+name+".crt"); func() error {
 			_, err := c2.Verify(x509.VerifyOptions{Roots: cluster, KeyUsages: anyEKU})
 			return err
 		}() != nil {
 			t.Errorf("node2 %s does not verify against the cluster CA", name)
 		}
 	}
-	if env := ksParseEnv(t, layout.OnDisk(f.Dirs[2], etcdadmEnvFile), false); env["ETCD_INITIAL_CLUSTER_STATE"] != "existing" {
+	if env := parseEnvFile(t, layout.OnDisk(f.Dirs[2], etcdadmEnvFile), false); env["ETCD_INITIAL_CLUSTER_STATE"] != "existing" {
 		t.Errorf("node3's settings changed: state %q", env["ETCD_INITIAL_CLUSTER_STATE"])
 	}
 }
@@ -322,7 +305,7 @@ func TestEtcdadmForeignCA(t *testing.T) {
 func TestEtcdadmOneCA(t *testing.T) {
 	t.Parallel()
 	for _, opts := range []Options{{OwnPeerCA: "node1"}, {OwnClientCA: "node2"}} {
-		if msg := ksFatal(t, Etcdadm, opts); msg == "" {
+		if msg := fatalMessage(t, Etcdadm, opts); msg == "" {
 			t.Errorf("Etcdadm(%+v) did not fail the test", opts)
 		}
 	}

@@ -31,24 +31,19 @@ package distro
 
 import (
 	"crypto"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"fmt"
-	"math"
 	"math/big"
 	"net"
-	"os"
-	"path"
 	"strings"
 	"testing"
 	"time"
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/etcdpki/etcdpki/internal/testca"
 	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/pki"
 )
@@ -213,17 +208,7 @@ func rancherMemberName(host string) string {
 // CA:TRUE; Go adds the subject key ID of a CA).
 func rancherCA(t testing.TB, keys *Keys, prefix string, now time.Time) *pki.CA {
 	t.Helper()
-	key := keys.ECDSA()
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(0),
-		Subject:               pkix.Name{CommonName: fmt.Sprintf("%s-ca@%d", prefix, now.Unix())},
-		NotBefore:             now.UTC(),
-		NotAfter:              now.Add(rancherCAValidity).UTC(),
-		KeyUsage:              x509.KeyUsageKeyEncipherment | x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	return &pki.CA{Cert: testca.Sign(t, tmpl, tmpl, key.Public(), key), Key: key}
+	return newSelfSignedCACert(t, keys.ECDSA(), big.NewInt(0), fmt.Sprintf("%s-ca@%d", prefix, now.Unix()), nil, now, rancherCAValidity)
 }
 
 // rancherLeaf is deps.go createClientCertKey through dynamiclistener
@@ -233,21 +218,7 @@ func rancherCA(t testing.TB, keys *Keys, prefix string, now time.Time) *pki.CA {
 // and SANs, no subject key ID (Go sets the authority key ID from the CA).
 func rancherLeaf(t testing.TB, ca *pki.CA, key crypto.Signer, cn string, dns []string, ips []net.IP, ekus []x509.ExtKeyUsage, now time.Time) *x509.Certificate {
 	t.Helper()
-	serial, err := rand.Int(rand.Reader, big.NewInt(math.MaxInt64))
-	if err != nil {
-		t.Fatalf("distro: serial: %v", err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: cn},
-		DNSNames:     dns,
-		IPAddresses:  ips,
-		NotBefore:    ca.Cert.NotBefore,
-		NotAfter:     now.Add(rancherLeafValidity).UTC(),
-		KeyUsage:     x509.KeyUsageKeyEncipherment | x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  ekus,
-	}
-	return testca.Sign(t, tmpl, ca.Cert, key.Public(), ca.Key)
+	return newSignedCert(t, ca, key, pkix.Name{CommonName: cn}, dns, ips, ekus, now, rancherLeafValidity)
 }
 
 // rancherSANs is the etcd serving certs' SAN list for a node, in k3s's
@@ -294,6 +265,7 @@ func writeRancher(t testing.TB, dir string, opts Options, r rancherFlavor, resta
 	var cluster []string // member=peerURL of the members started so far
 	for i, n := range nodes {
 		root := layout.MemberDir(dir, n.Host)
+		fs := nodeFS{t: t, root: root}
 		member := rancherMemberName(n.Host)
 		// A node set up on its own made its CAs a moment before.
 		ownNow := now.Add(-time.Duration(i+1) * time.Second)
@@ -325,21 +297,21 @@ func writeRancher(t testing.TB, dir string, opts Options, r rancherFlavor, resta
 		// certificates (util.EncodeCertsPEM(cert, caCerts)). client-go's
 		// WriteCert writes 0644, WriteKey 0600.
 		tls := func(name string) string { return r.etcdTLS(name) }
-		rancherWriteCert(t, root, tls(rancherServerCA), 0o644, nodeServerCA.Cert)
-		rancherWriteKey(t, root, tls(rancherServerCAKey), nodeServerCA.Key)
-		rancherWriteCert(t, root, tls(rancherPeerCA), 0o644, nodePeerCA.Cert)
-		rancherWriteKey(t, root, tls(rancherPeerCAKey), nodePeerCA.Key)
-		rancherWriteCert(t, root, tls(rancherClient), 0o644, clientCert, nodeServerCA.Cert)
-		rancherWriteKey(t, root, tls(rancherClientKey), clientKey)
-		rancherWriteCert(t, root, tls(rancherPeer), 0o644, peerCert, nodePeerCA.Cert)
-		rancherWriteKey(t, root, tls(rancherPeerKey), peerKey)
-		rancherWriteCert(t, root, tls(rancherServer), 0o644, serverCert, nodeServerCA.Cert)
-		rancherWriteKey(t, root, tls(rancherServerKey), serverKey)
+		fs.cert(tls(rancherServerCA), 0o644, nodeServerCA.Cert)
+		fs.key(tls(rancherServerCAKey), 0o600, nodeServerCA.Key)
+		fs.cert(tls(rancherPeerCA), 0o644, nodePeerCA.Cert)
+		fs.key(tls(rancherPeerCAKey), 0o600, nodePeerCA.Key)
+		fs.cert(tls(rancherClient), 0o644, clientCert, nodeServerCA.Cert)
+		fs.key(tls(rancherClientKey), 0o600, clientKey)
+		fs.cert(tls(rancherPeer), 0o644, peerCert, nodePeerCA.Cert)
+		fs.key(tls(rancherPeerKey), 0o600, peerKey)
+		fs.cert(tls(rancherServer), 0o644, serverCert, nodeServerCA.Cert)
+		fs.key(tls(rancherServerKey), 0o600, serverKey)
 		// The Kubernetes server CA, and its single-certificate copy
 		// SigningServerCA (tls/server-ca.nochain.crt).
-		rancherWriteCert(t, root, r.serverDir()+"/tls/server-ca.crt", 0o644, k8sCA.Cert)
-		rancherWriteKey(t, root, r.serverDir()+"/tls/server-ca.key", k8sCA.Key)
-		rancherWriteCert(t, root, r.serverDir()+"/tls/server-ca.nochain.crt", 0o644, k8sCA.Cert)
+		fs.cert(r.serverDir()+"/tls/server-ca.crt", 0o644, k8sCA.Cert)
+		fs.key(r.serverDir()+"/tls/server-ca.key", 0o600, k8sCA.Key)
+		fs.cert(r.serverDir()+"/tls/server-ca.nochain.crt", 0o644, k8sCA.Cert)
 
 		// pkg/etcd/etcd.go: the first server starts a new cluster
 		// (newCluster: initial-advertise-peer-urls, initial-cluster of
@@ -359,15 +331,15 @@ func writeRancher(t testing.TB, dir string, opts Options, r rancherFlavor, resta
 		if restarted {
 			started = rancherInitial{}
 		}
-		writeRancherConfig(t, root, r, n, member, started)
+		writeRancherConfig(fs, r, n, member, started)
 
 		// Directory modes: control/server.go prepare() makes DataDir/tls
 		// 0700; tls/etcd is made by WriteKey/WriteCert's MkdirAll(0755);
 		// etcd.go Start keeps db/etcd at 0700. layout.WriteFile made the
 		// rest 0700.
-		rancherChmod(t, root, r.serverDir()+"/tls", 0o700)
-		rancherChmod(t, root, r.serverDir()+"/tls/etcd", 0o755)
-		rancherChmod(t, root, r.etcdDataDir(), 0o700)
+		fs.chmod(0o700, r.serverDir()+"/tls")
+		fs.chmod(0o755, r.serverDir()+"/tls/etcd")
+		fs.chmod(0o700, r.etcdDataDir())
 
 		f.Dirs = append(f.Dirs, root)
 		f.Members = append(f.Members, member)
@@ -377,8 +349,8 @@ func writeRancher(t testing.TB, dir string, opts Options, r rancherFlavor, resta
 }
 
 // writeRancherConfig writes DataDir/db/etcd/config and the name file.
-func writeRancherConfig(t testing.TB, root string, r rancherFlavor, n Node, member string, initial rancherInitial) {
-	t.Helper()
+func writeRancherConfig(fs nodeFS, r rancherFlavor, n Node, member string, initial rancherInitial) {
+	fs.t.Helper()
 	// pkg/etcd/etcd.go cluster(), not resetting. Loopback(true) is
 	// 127.0.0.1 for an IPv4 service CIDR (config types.go Loopback).
 	cfg := rancherEtcdConfig{
@@ -413,43 +385,10 @@ func writeRancherConfig(t testing.TB, root string, r rancherFlavor, n Node, memb
 	}
 	data, err := yaml.Marshal(&cfg)
 	if err != nil {
-		t.Fatalf("distro: %v", err)
+		fs.t.Fatalf("distro: %v", err)
 	}
 	// ToConfigFile: MkdirAll(DataDir, 0700), WriteFile(config, 0600);
 	// setName: WriteFile(name, []byte(name), 0600), no newline.
-	rancherWrite(t, root, r.etcdDataDir()+"/config", 0o600, data)
-	rancherWrite(t, root, r.etcdDataDir()+"/name", 0o600, []byte(member))
-}
-
-// writeData writes data to a node path under root with the given mode.
-func rancherWrite(t testing.TB, root, nodePath string, mode os.FileMode, data []byte) {
-	t.Helper()
-	p := layout.OnDisk(root, nodePath)
-	if err := layout.WriteFile(p, data, mode); err != nil {
-		t.Fatalf("distro: %v", err)
-	}
-	if err := os.Chmod(p, mode); err != nil {
-		t.Fatalf("distro: %v", err)
-	}
-}
-
-func rancherWriteCert(t testing.TB, root, nodePath string, mode os.FileMode, certs ...*x509.Certificate) {
-	t.Helper()
-	rancherWrite(t, root, nodePath, mode, pki.EncodeCerts(certs...))
-}
-
-func rancherWriteKey(t testing.TB, root, nodePath string, key crypto.Signer) {
-	t.Helper()
-	data, err := pki.EncodeKey(key)
-	if err != nil {
-		t.Fatalf("distro: %v", err)
-	}
-	rancherWrite(t, root, nodePath, 0o600, data)
-}
-
-func rancherChmod(t testing.TB, root, nodePath string, mode os.FileMode) {
-	t.Helper()
-	if err := os.Chmod(layout.OnDisk(root, path.Clean(nodePath)), mode); err != nil {
-		t.Fatalf("distro: %v", err)
-	}
+	fs.file(r.etcdDataDir()+"/config", 0o600, data)
+	fs.file(r.etcdDataDir()+"/name", 0o600, []byte(member))
 }

@@ -2,14 +2,10 @@ package distro
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/x509"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -34,7 +30,7 @@ func TestK3sRestarted(t *testing.T) {
 	t.Parallel()
 	testRancherConfig(t, K3sRestarted, rancherK3s, true)
 }
-func TestK3sRegistered(t *testing.T) { rancherRegistered(t, "k3s", "k3s-restarted") }
+func TestK3sRegistered(t *testing.T) { wantRegistered(t, "k3s", "k3s-restarted") }
 
 func TestK3sRestartedSamePKI(t *testing.T) {
 	t.Parallel()
@@ -45,43 +41,11 @@ func TestK3sRestartedSamePKI(t *testing.T) {
 	if len(f.Dirs) != 3 {
 		t.Fatalf("%d members", len(f.Dirs))
 	}
-	ca := rancherCert(t, f.Dirs[0], rancherK3s.etcdTLS(rancherServerCA))
-	leaf := rancherCert(t, f.Dirs[2], rancherK3s.etcdTLS(rancherServer))
+	ca := readLeaf(t, f.Dirs[0], rancherK3s.etcdTLS(rancherServerCA))
+	leaf := readLeaf(t, f.Dirs[2], rancherK3s.etcdTLS(rancherServer))
 	if err := leaf.CheckSignatureFrom(ca); err != nil {
 		t.Errorf("restarted member's serving cert: %v", err)
 	}
-}
-
-func rancherRegistered(t *testing.T, names ...string) {
-	for _, n := range names {
-		if All[n] == nil {
-			t.Errorf("distro.All[%q] is not registered", n)
-		}
-	}
-}
-
-// rancherCerts reads a node path's certificates.
-func rancherCerts(t *testing.T, root, nodePath string) []*x509.Certificate {
-	t.Helper()
-	certs, err := layout.ReadCerts(layout.OnDisk(root, nodePath))
-	if err != nil {
-		t.Fatalf("%s: %v", nodePath, err)
-	}
-	return certs
-}
-
-func rancherCert(t *testing.T, root, nodePath string) *x509.Certificate {
-	t.Helper()
-	return rancherCerts(t, root, nodePath)[0]
-}
-
-func rancherKeyFile(t *testing.T, root, nodePath string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(layout.OnDisk(root, nodePath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
 }
 
 func rancherSameCert(a, b *x509.Certificate) bool { return bytes.Equal(a.Raw, b.Raw) }
@@ -115,9 +79,9 @@ func testRancherFiles(t *testing.T, gen Generator, r rancherFlavor) {
 	}
 	ts := fmt.Sprint(now.Unix())
 	first := f.Dirs[0]
-	serverCA := rancherCerts(t, first, r.etcdTLS(rancherServerCA))
-	peerCA := rancherCerts(t, first, r.etcdTLS(rancherPeerCA))
-	k8sCA := rancherCerts(t, first, r.serverDir()+"/tls/server-ca.crt")
+	serverCA := readCerts(t, first, r.etcdTLS(rancherServerCA))
+	peerCA := readCerts(t, first, r.etcdTLS(rancherPeerCA))
+	k8sCA := readCerts(t, first, r.serverDir()+"/tls/server-ca.crt")
 	for _, ca := range []struct {
 		certs []*x509.Certificate
 		cn    string
@@ -138,7 +102,7 @@ func testRancherFiles(t *testing.T, gen Generator, r rancherFlavor) {
 		if err := c.CheckSignatureFrom(c); err != nil {
 			t.Errorf("CA %q not self-signed: %v", ca.cn, err)
 		}
-		rancherWantP256(t, ca.cn, c)
+		wantP256(t, ca.cn, c)
 	}
 	if rancherSameCert(serverCA[0], peerCA[0]) || rancherSameCert(serverCA[0], k8sCA[0]) {
 		t.Error("the etcd server, etcd peer and Kubernetes CAs are not distinct")
@@ -157,33 +121,26 @@ func testRancherFiles(t *testing.T, gen Generator, r rancherFlavor) {
 		{rancherPeer, rancherPeerKey, peerCA[0], "etcd-peer", both, true},
 		{rancherClient, rancherClientKey, serverCA[0], "etcd-client", []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, false},
 	}
-	seenKeys := map[string]string{}
+	seenKeys := distinctKeys{}
 	for i, root := range f.Dirs {
 		n := f.Nodes[i]
 		if !memberRE.MatchString(f.Members[i]) || !strings.HasPrefix(f.Members[i], n.Host+"-") {
 			t.Errorf("member name %q", f.Members[i])
 		}
-		if name := string(rancherKeyFile(t, root, r.etcdDataDir()+"/name")); name != f.Members[i] {
+		if name := string(readNode(t, root, r.etcdDataDir()+"/name")); name != f.Members[i] {
 			t.Errorf("%s: name file %q, member %q", n.Host, name, f.Members[i])
 		}
 		for p, want := range modes {
-			st, err := os.Stat(layout.OnDisk(root, p))
-			if err != nil {
-				t.Errorf("%s: %v", n.Host, err)
-				continue
-			}
-			if st.Mode() != want {
-				t.Errorf("%s: %s mode %v, want %v", n.Host, p, st.Mode(), want)
-			}
+			wantMode(t, root, p, want)
 		}
 		// Every server holds the cluster's CA certificates and keys.
 		for _, p := range []string{rancherServerCA, rancherServerCAKey, rancherPeerCA, rancherPeerCAKey} {
-			if !bytes.Equal(rancherKeyFile(t, root, r.etcdTLS(p)), rancherKeyFile(t, first, r.etcdTLS(p))) {
+			if !bytes.Equal(readNode(t, root, r.etcdTLS(p)), readNode(t, first, r.etcdTLS(p))) {
 				t.Errorf("%s: %s differs from the first server's", n.Host, p)
 			}
 		}
 		for _, l := range leaves {
-			certs := rancherCerts(t, root, r.etcdTLS(l.file))
+			certs := readCerts(t, root, r.etcdTLS(l.file))
 			if len(certs) != 2 || !rancherSameCert(certs[1], l.ca) {
 				t.Errorf("%s: %s is not the leaf followed by its CA (%d certificates)", n.Host, l.file, len(certs))
 			}
@@ -205,59 +162,33 @@ func testRancherFiles(t *testing.T, gen Generator, r rancherFlavor) {
 				wantDNS = []string{"kine.sock", "localhost", n.Host}
 				wantIPs = []string{"127.0.0.1", "::1", n.IP, "10.43.0.1"}
 			}
-			if !slices.Equal(c.DNSNames, wantDNS) || !slices.Equal(rancherIPStrings(c.IPAddresses), wantIPs) {
-				t.Errorf("%s: %s SANs %v %v, want %v %v", n.Host, l.file, c.DNSNames, rancherIPStrings(c.IPAddresses), wantDNS, wantIPs)
+			if !slices.Equal(c.DNSNames, wantDNS) || !slices.Equal(ipStrings(c.IPAddresses), wantIPs) {
+				t.Errorf("%s: %s SANs %v %v, want %v %v", n.Host, l.file, c.DNSNames, ipStrings(c.IPAddresses), wantDNS, wantIPs)
 			}
-			rancherWantP256(t, l.file, c)
-			keyPEM := rancherKeyFile(t, root, r.etcdTLS(l.key))
-			if !bytes.HasPrefix(keyPEM, []byte("-----BEGIN EC PRIVATE KEY-----")) {
-				t.Errorf("%s: %s is not a SEC 1 EC key", n.Host, l.key)
-			}
+			wantP256(t, l.file, c)
+			keyPEM := readNode(t, root, r.etcdTLS(l.key))
+			wantPEM(t, n.Host+" "+l.key, keyPEM, "EC PRIVATE KEY")
 			key, err := pki.ParseKey(keyPEM)
 			if err != nil || !pki.KeyMatches(c.PublicKey, key) {
 				t.Errorf("%s: %s does not match %s (%v)", n.Host, l.key, l.file, err)
 			}
-			if other, dup := seenKeys[string(keyPEM)]; dup {
-				t.Errorf("%s: %s is the same key as %s", n.Host, l.key, other)
-			}
-			seenKeys[string(keyPEM)] = n.Host + " " + l.key
+			seenKeys.add(t, n.Host+" "+l.key, keyPEM)
 		}
 	}
-}
-
-func rancherWantP256(t *testing.T, what string, c *x509.Certificate) {
-	t.Helper()
-	if k, ok := c.PublicKey.(*ecdsa.PublicKey); !ok || k.Curve != elliptic.P256() {
-		t.Errorf("%s: key %s, want ECDSA P-256", what, pki.KeyDescription(c.PublicKey))
-	}
-}
-
-func rancherIPStrings(ips []net.IP) []string {
-	var s []string
-	for _, ip := range ips {
-		s = append(s, ip.String())
-	}
-	return s
 }
 
 // testRancherOpenSSL checks each leaf against its CA file the way an
 // operator would: openssl verify -CAfile.
 func testRancherOpenSSL(t *testing.T, gen Generator, r rancherFlavor) {
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Skip("openssl not installed")
-	}
+	needOpenSSL(t)
 	f := gen(t, t.TempDir(), Options{})
+	// verify checks files of tls/etcd.
 	verify := func(root, ca string, leaves ...string) error {
-		args := []string{"verify", "-CAfile", layout.OnDisk(root, r.etcdTLS(ca))}
+		var paths []string
 		for _, l := range leaves {
-			args = append(args, layout.OnDisk(root, r.etcdTLS(l)))
+			paths = append(paths, r.etcdTLS(l))
 		}
-		out, err := exec.Command(openssl, args...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%v: %s", err, out)
-		}
-		return nil
+		return opensslVerifyIn(root, r.etcdTLS(ca), "", paths...)
 	}
 	for i, root := range f.Dirs {
 		host := f.Nodes[i].Host
@@ -332,10 +263,7 @@ func testRancherConfig(t *testing.T, gen Generator, r rancherFlavor, restarted b
 			}
 		}
 
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
+		data := readNode(t, root, r.etcdDataDir()+"/config")
 		var raw map[string]any
 		if err := yaml.Unmarshal(data, &raw); err != nil {
 			t.Fatal(err)
@@ -383,14 +311,14 @@ func rancherVerifyLeaf(t *testing.T, root, leafPath string, ca *x509.Certificate
 	t.Helper()
 	roots := x509.NewCertPool()
 	roots.AddCert(ca)
-	_, err := rancherCert(t, root, leafPath).Verify(x509.VerifyOptions{Roots: roots, DNSName: host, KeyUsages: []x509.ExtKeyUsage{usage}})
+	_, err := readLeaf(t, root, leafPath).Verify(x509.VerifyOptions{Roots: roots, DNSName: host, KeyUsages: []x509.ExtKeyUsage{usage}})
 	return err
 }
 
 func testRancherFaults(t *testing.T, gen Generator, r rancherFlavor) {
 	type cas struct{ server, peer *x509.Certificate }
 	load := func(root string) cas {
-		return cas{rancherCert(t, root, r.etcdTLS(rancherServerCA)), rancherCert(t, root, r.etcdTLS(rancherPeerCA))}
+		return cas{readLeaf(t, root, r.etcdTLS(rancherServerCA)), readLeaf(t, root, r.etcdTLS(rancherPeerCA))}
 	}
 	// signedBy checks every leaf of a member against the given CAs.
 	signedBy := func(t *testing.T, root string, c cas) {
@@ -399,7 +327,7 @@ func testRancherFaults(t *testing.T, gen Generator, r rancherFlavor) {
 			file string
 			ca   *x509.Certificate
 		}{{rancherServer, c.server}, {rancherClient, c.server}, {rancherPeer, c.peer}} {
-			certs := rancherCerts(t, root, r.etcdTLS(l.file))
+			certs := readCerts(t, root, r.etcdTLS(l.file))
 			if err := certs[0].CheckSignatureFrom(l.ca); err != nil {
 				t.Errorf("%s: %v", l.file, err)
 			}
@@ -446,7 +374,7 @@ func testRancherFaults(t *testing.T, gen Generator, r rancherFlavor) {
 		signedBy(t, f.Dirs[2], foreign)
 		signedBy(t, f.Dirs[0], cluster)
 		for _, p := range []string{rancherServer, rancherPeer, rancherClient} {
-			leaf := rancherCert(t, f.Dirs[2], r.etcdTLS(p))
+			leaf := readLeaf(t, f.Dirs[2], r.etcdTLS(p))
 			if leaf.CheckSignatureFrom(cluster.server) == nil || leaf.CheckSignatureFrom(cluster.peer) == nil {
 				t.Errorf("node3's %s is signed by a cluster CA", p)
 			}
@@ -463,10 +391,10 @@ func testRancherFaults(t *testing.T, gen Generator, r rancherFlavor) {
 			t.Fatal("node2 has the cluster's peer CA")
 		}
 		signedBy(t, f.Dirs[1], own)
-		if rancherCert(t, f.Dirs[1], r.etcdTLS(rancherPeer)).CheckSignatureFrom(cluster.peer) == nil {
+		if readLeaf(t, f.Dirs[1], r.etcdTLS(rancherPeer)).CheckSignatureFrom(cluster.peer) == nil {
 			t.Error("node2's peer cert is signed by the cluster peer CA")
 		}
-		if !bytes.Equal(rancherKeyFile(t, f.Dirs[1], r.etcdTLS(rancherServerCAKey)), rancherKeyFile(t, f.Dirs[0], r.etcdTLS(rancherServerCAKey))) {
+		if !bytes.Equal(readNode(t, f.Dirs[1], r.etcdTLS(rancherServerCAKey)), readNode(t, f.Dirs[0], r.etcdTLS(rancherServerCAKey))) {
 			t.Error("node2's server CA key is not the cluster's")
 		}
 		signedBy(t, f.Dirs[2], cluster)
@@ -483,11 +411,11 @@ func testRancherFaults(t *testing.T, gen Generator, r rancherFlavor) {
 		}
 		signedBy(t, f.Dirs[1], own)
 		for _, p := range []string{rancherServer, rancherClient} {
-			if rancherCert(t, f.Dirs[1], r.etcdTLS(p)).CheckSignatureFrom(cluster.server) == nil {
+			if readLeaf(t, f.Dirs[1], r.etcdTLS(p)).CheckSignatureFrom(cluster.server) == nil {
 				t.Errorf("node2's %s is signed by the cluster server CA", p)
 			}
 		}
-		if !bytes.Equal(rancherKeyFile(t, f.Dirs[1], r.etcdTLS(rancherPeerCAKey)), rancherKeyFile(t, f.Dirs[0], r.etcdTLS(rancherPeerCAKey))) {
+		if !bytes.Equal(readNode(t, f.Dirs[1], r.etcdTLS(rancherPeerCAKey)), readNode(t, f.Dirs[0], r.etcdTLS(rancherPeerCAKey))) {
 			t.Error("node2's peer CA key is not the cluster's")
 		}
 		signedBy(t, f.Dirs[2], cluster)

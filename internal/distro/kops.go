@@ -73,11 +73,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash/fnv"
-	"math"
-	"math/big"
 	"net"
-	"os"
-	"path"
 	"runtime"
 	"strings"
 	"sync"
@@ -190,12 +186,7 @@ func kopsMemberPKI(c kopsEtcdCluster, host string) string {
 func Kops(t testing.TB, dir string, opts Options) *Fixture {
 	t.Helper()
 	nodes := opts.nodes()
-	for _, h := range []struct{ what, host string }{
-		{"OmitIP", opts.OmitIP}, {"ForeignCA", opts.ForeignCA},
-		{"OwnPeerCA", opts.OwnPeerCA}, {"OwnClientCA", opts.OwnClientCA},
-	} {
-		kopsCheckHost(t, nodes, h.what, h.host)
-	}
+	opts.checkHosts(t, nodes)
 	now := opts.now()
 	keys := NewKeys(t)
 	leafKeys := kopsRSA4096(t, 2*len(kopsClusters)*len(nodes))
@@ -231,19 +222,6 @@ func Kops(t testing.TB, dir string, opts Options) *Fixture {
 		f.Members = append(f.Members, kopsClusters[0].member(i))
 	}
 	return f
-}
-
-func kopsCheckHost(t testing.TB, nodes []Node, what, host string) {
-	t.Helper()
-	if host == "" {
-		return
-	}
-	for _, n := range nodes {
-		if n.Host == host {
-			return
-		}
-	}
-	t.Fatalf("distro: %s names %q, which is no node of the fixture", what, host)
 }
 
 var (
@@ -303,50 +281,27 @@ func kopsNewCAs(t testing.TB, keys *Keys, now time.Time) *kopsCAs {
 	return c
 }
 
-func kopsSerial128(t testing.TB) *big.Int {
-	t.Helper()
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
-	if err != nil {
-		t.Fatalf("distro: serial: %v", err)
-	}
-	return n
-}
-
 // kopsCA is pki.IssueCert of type "ca" (a Keypair task with subject
 // cn=<name>): self-signed, CA:TRUE, cRLSign|keyCertSign, NotBefore 48h
-// back, 10 years; Go adds the SKID of a CA.
+// back, 10 years, a random 128-bit serial; Go adds the SKID of a CA.
 func kopsCA(t testing.TB, key crypto.Signer, name string, now time.Time) *pki.CA {
 	t.Helper()
 	tmpl := &x509.Certificate{
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		SerialNumber:          kopsSerial128(t),
+		SerialNumber:          randSerial(t, pow2(128)),
 		KeyUsage:              x509.KeyUsageCRLSign | x509.KeyUsageCertSign,
 		Subject:               pkix.Name{CommonName: name},
 		NotBefore:             now.Add(-kopsCABackdate),
 		NotAfter:              now.Add(kopsCAValidity),
 	}
-	return &pki.CA{Cert: testca.Sign(t, tmpl, tmpl, key.Public(), key), Key: key}
+	return selfSignedCA(t, tmpl, key)
 }
 
 // kopsEtcdLeaf is etcd-manager newSignedCert.
 func kopsEtcdLeaf(t testing.TB, ca *pki.CA, key crypto.Signer, cn string, dns []string, ips []net.IP, ekus []x509.ExtKeyUsage, now time.Time) *x509.Certificate {
 	t.Helper()
-	serial, err := rand.Int(rand.Reader, big.NewInt(math.MaxInt64))
-	if err != nil {
-		t.Fatalf("distro: serial: %v", err)
-	}
-	tmpl := &x509.Certificate{
-		Subject:      pkix.Name{CommonName: cn},
-		DNSNames:     dns,
-		IPAddresses:  ips,
-		SerialNumber: serial,
-		NotBefore:    ca.Cert.NotBefore,
-		NotAfter:     now.Add(kopsLeafValidity).UTC(),
-		KeyUsage:     x509.KeyUsageKeyEncipherment | x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  ekus,
-	}
-	return testca.Sign(t, tmpl, ca.Cert, key.Public(), ca.Key)
+	return newSignedCert(t, ca, key, pkix.Name{CommonName: cn}, dns, ips, ekus, now, kopsLeafValidity)
 }
 
 // kopsAddAltNames is pki.go addAltNames for https URLs of a DNS host:
@@ -370,6 +325,8 @@ func kopsAddAltNames(dns []string, ips []net.IP, host string) ([]string, []net.I
 
 func kopsWriteNode(t testing.TB, root string, keys *Keys, cas *kopsCAs, i int, n Node, omitIP bool, leafKeys []crypto.Signer, now time.Time) {
 	t.Helper()
+	// Keys are RSA PRIVATE KEY (PKCS#1), as kOps and etcd-manager write them.
+	fs := nodeFS{t: t, root: root}
 	var dirs []string
 	for ci, c := range kopsClusters {
 		// nodeup: the CA pairs for this cluster's etcd-manager.
@@ -381,8 +338,8 @@ func kopsWriteNode(t testing.TB, root string, keys *Keys, cas *kopsCAs, i int, n
 			{"etcd-peers-ca", cas.peers[c.name]},
 			{"etcd-clients-ca", cas.clients},
 		} {
-			kopsWrite(t, root, c.pkiDir()+"/"+ca.file+".crt", 0o644, pki.EncodeCert(ca.ca.Cert))
-			kopsWrite(t, root, c.pkiDir()+"/"+ca.file+".key", 0o600, kopsEncodeKey(t, ca.ca.Key))
+			fs.cert(c.pkiDir()+"/"+ca.file+".crt", 0o644, ca.ca.Cert)
+			fs.key(c.pkiDir()+"/"+ca.file+".key", 0o600, ca.ca.Key)
 		}
 
 		// etcd-manager createKeypairs for this member.
@@ -403,15 +360,15 @@ func kopsWriteNode(t testing.TB, root string, keys *Keys, cas *kopsCAs, i int, n
 			[]x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, now)
 
 		p := kopsMemberPKI(c, n.Host)
-		kopsWrite(t, root, p+"/peers/ca.crt", 0o644, pki.EncodeCert(peersCA.Cert))
-		kopsWrite(t, root, p+"/peers/me.crt", 0o644, pki.EncodeCert(peer))
-		kopsWrite(t, root, p+"/peers/me.key", 0o600, kopsEncodeKey(t, peerKey))
-		kopsWrite(t, root, p+"/clients/ca.crt", 0o644, pki.EncodeCert(clientsCA.Cert))
-		kopsWrite(t, root, p+"/clients/server.crt", 0o644, pki.EncodeCert(server))
-		kopsWrite(t, root, p+"/clients/server.key", 0o600, kopsEncodeKey(t, serverKey))
+		fs.cert(p+"/peers/ca.crt", 0o644, peersCA.Cert)
+		fs.cert(p+"/peers/me.crt", 0o644, peer)
+		fs.key(p+"/peers/me.key", 0o600, peerKey)
+		fs.cert(p+"/clients/ca.crt", 0o644, clientsCA.Cert)
+		fs.cert(p+"/clients/server.crt", 0o644, server)
+		fs.key(p+"/clients/server.key", 0o600, serverKey)
 		dirs = append(dirs, kopsDataDir(c, n.Host)+"/pki", p, p+"/peers", p+"/clients")
 
-		kopsWrite(t, root, kopsManifests+"/etcd-"+c.name+".manifest", 0o440, kopsManifest(c))
+		fs.file(kopsManifests+"/etcd-"+c.name+".manifest", 0o440, kopsManifest(c))
 	}
 
 	// nodeup: kube-apiserver's etcd client, issued on the node from
@@ -419,7 +376,7 @@ func kopsWriteNode(t testing.TB, root string, keys *Keys, cas *kopsCAs, i int, n
 	apiKey := keys.RSA()
 	tmpl := &x509.Certificate{
 		BasicConstraintsValid: true,
-		SerialNumber:          kopsSerial128(t),
+		SerialNumber:          randSerial(t, pow2(128)),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		Subject:               pkix.Name{CommonName: "kube-apiserver"},
@@ -427,22 +384,17 @@ func kopsWriteNode(t testing.TB, root string, keys *Keys, cas *kopsCAs, i int, n
 		NotAfter:              now.Add(time.Duration(kopsValidHours(n)) * time.Hour).UTC(),
 	}
 	api := testca.Sign(t, tmpl, cas.clients.Cert, apiKey.Public(), cas.clients.Key)
-	kopsWrite(t, root, kopsAPIClientCA, 0o644, pki.EncodeCert(cas.clients.Cert))
-	kopsWrite(t, root, kopsAPIClient+".crt", 0o644, pki.EncodeCert(api))
-	kopsWrite(t, root, kopsAPIClient+".key", 0o600, kopsEncodeKey(t, apiKey))
+	fs.cert(kopsAPIClientCA, 0o644, cas.clients.Cert)
+	fs.cert(kopsAPIClient+".crt", 0o644, api)
+	fs.key(kopsAPIClient+".key", 0o600, apiKey)
 
 	// Directory modes: nodeup's 0755; etcd-manager's pki dirs 0700.
-	for _, d := range []string{"/etc", "/etc/kubernetes", kopsPKIParent, kopsManifests,
-		"/srv", "/srv/kubernetes", kopsAPIServer, "/mnt"} {
-		kopsChmod(t, root, d, 0o755)
-	}
+	fs.chmod(0o755, "/etc", "/etc/kubernetes", kopsPKIParent, kopsManifests,
+		"/srv", "/srv/kubernetes", kopsAPIServer, "/mnt")
 	for _, c := range kopsClusters {
-		kopsChmod(t, root, c.pkiDir(), 0o755)
-		kopsChmod(t, root, kopsDataDir(c, n.Host), 0o755)
+		fs.chmod(0o755, c.pkiDir(), kopsDataDir(c, n.Host))
 	}
-	for _, d := range dirs {
-		kopsChmod(t, root, d, 0o700)
-	}
+	fs.chmod(0o700, dirs...)
 }
 
 // kopsValidHours is issue_cert.go's validity: 455 days plus a skew below
@@ -555,31 +507,4 @@ func kopsManifest(c kopsEtcdCluster) []byte {
 		panic(err) // static types, cannot fail
 	}
 	return data
-}
-
-func kopsEncodeKey(t testing.TB, key crypto.Signer) []byte {
-	t.Helper()
-	data, err := pki.EncodeKey(key) // RSA PRIVATE KEY (PKCS#1), as kOps and etcd-manager write
-	if err != nil {
-		t.Fatalf("distro: %v", err)
-	}
-	return data
-}
-
-func kopsWrite(t testing.TB, root, nodePath string, mode os.FileMode, data []byte) {
-	t.Helper()
-	p := layout.OnDisk(root, path.Clean(nodePath))
-	if err := layout.WriteFile(p, data, mode); err != nil {
-		t.Fatalf("distro: %v", err)
-	}
-	if err := os.Chmod(p, mode); err != nil {
-		t.Fatalf("distro: %v", err)
-	}
-}
-
-func kopsChmod(t testing.TB, root, nodePath string, mode os.FileMode) {
-	t.Helper()
-	if err := os.Chmod(layout.OnDisk(root, path.Clean(nodePath)), mode); err != nil {
-		t.Fatalf("distro: %v", err)
-	}
 }

@@ -1,26 +1,18 @@
 package distro
 
 import (
-	"bytes"
 	"crypto/rsa"
 	"crypto/x509"
 	"os"
-	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"sigs.k8s.io/yaml"
-
-	"github.com/etcdpki/etcdpki/layout"
 )
 
-func TestKopsRegistered(t *testing.T) {
-	if All["kops"] == nil {
-		t.Fatal("kops is not registered in All")
-	}
-}
+func TestKopsRegistered(t *testing.T) { wantRegistered(t, "kops") }
 
 // kopsTestPaths are a member's etcd-manager files of one etcd cluster.
 func kopsTestPaths(c kopsEtcdCluster, host string) (peers, clients string) {
@@ -34,38 +26,33 @@ func TestKopsFiles(t *testing.T) {
 	if f.Distribution != "kops" || len(f.Dirs) != 3 || !reflect.DeepEqual(f.Members, []string{"etcd-a", "etcd-b", "etcd-c"}) {
 		t.Fatalf("fixture: %+v", f)
 	}
-	keys := map[string]string{}
+	keys := distinctKeys{}
 	for i, root := range f.Dirs {
 		n := f.Nodes[i]
 		for _, c := range kopsClusters {
 			for _, ca := range []string{"etcd-manager-ca", "etcd-peers-ca", "etcd-clients-ca"} {
-				ocpTestMode(t, root, c.pkiDir()+"/"+ca+".crt", 0o644)
-				ocpTestMode(t, root, c.pkiDir()+"/"+ca+".key", 0o600)
+				wantMode(t, root, c.pkiDir()+"/"+ca+".crt", 0o644)
+				wantMode(t, root, c.pkiDir()+"/"+ca+".key", 0o600)
 			}
 			peers, clients := kopsTestPaths(c, n.Host)
 			for _, p := range []string{peers + "/ca.crt", peers + "/me.crt", clients + "/ca.crt", clients + "/server.crt"} {
-				ocpTestMode(t, root, p, 0o644)
+				wantMode(t, root, p, 0o644)
 			}
 			for _, p := range []string{peers + "/me.key", clients + "/server.key"} {
-				ocpTestMode(t, root, p, 0o600)
-				data, _ := os.ReadFile(layout.OnDisk(root, p))
-				if !bytes.HasPrefix(data, []byte("-----BEGIN RSA PRIVATE KEY-----")) {
-					t.Errorf("%s %s: not PKCS#1 RSA", n.Host, p)
-				}
-				if other, dup := keys[string(data)]; dup {
-					t.Errorf("%s %s shares a key with %s", n.Host, p, other)
-				}
-				keys[string(data)] = n.Host + p
+				wantMode(t, root, p, 0o600)
+				data := readNode(t, root, p)
+				wantPEM(t, n.Host+" "+p, data, "RSA PRIVATE KEY")
+				keys.add(t, n.Host+" "+p, data)
 			}
-			ocpTestMode(t, root, peers, 0o700)
-			ocpTestMode(t, root, kopsManifests+"/etcd-"+c.name+".manifest", 0o440)
+			wantMode(t, root, peers, os.ModeDir|0o700)
+			wantMode(t, root, kopsManifests+"/etcd-"+c.name+".manifest", 0o440)
 
-			peersCA := talosTestCert(t, root, c.pkiDir()+"/etcd-peers-ca.crt")
-			clientsCA := talosTestCert(t, root, c.pkiDir()+"/etcd-clients-ca.crt")
+			peersCA := readCert(t, root, c.pkiDir()+"/etcd-peers-ca.crt")
+			clientsCA := readCert(t, root, c.pkiDir()+"/etcd-clients-ca.crt")
 			if peersCA.Subject.CommonName != "etcd-peers-ca-"+c.name || clientsCA.Subject.CommonName != "etcd-clients-ca" {
 				t.Errorf("CA CNs %q %q", peersCA.Subject.CommonName, clientsCA.Subject.CommonName)
 			}
-			if mgr := talosTestCert(t, root, c.pkiDir()+"/etcd-manager-ca.crt"); mgr.Subject.CommonName != "etcd-manager-ca-"+c.name {
+			if mgr := readCert(t, root, c.pkiDir()+"/etcd-manager-ca.crt"); mgr.Subject.CommonName != "etcd-manager-ca-"+c.name {
 				t.Errorf("etcd-manager CA CN %q", mgr.Subject.CommonName)
 			}
 			for _, ca := range []*x509.Certificate{peersCA, clientsCA} {
@@ -73,17 +60,15 @@ func TestKopsFiles(t *testing.T) {
 					!ca.NotBefore.Equal(now.Add(-kopsCABackdate)) || !ca.NotAfter.Equal(now.Add(kopsCAValidity)) {
 					t.Errorf("%s: CA %v KU %b %v–%v", ca.Subject.CommonName, ca.IsCA, ca.KeyUsage, ca.NotBefore, ca.NotAfter)
 				}
-				if k, ok := ca.PublicKey.(*rsa.PublicKey); !ok || k.N.BitLen() != 2048 {
-					t.Errorf("%s: want RSA-2048", ca.Subject.CommonName)
-				}
+				wantRSA2048(t, ca.Subject.CommonName, ca)
 			}
-			if !talosTestCert(t, root, peers+"/ca.crt").Equal(peersCA) || !talosTestCert(t, root, clients+"/ca.crt").Equal(clientsCA) {
+			if !readCert(t, root, peers+"/ca.crt").Equal(peersCA) || !readCert(t, root, clients+"/ca.crt").Equal(clientsCA) {
 				t.Errorf("%s: the member's ca.crt files are not the nodeup CAs", n.Host)
 			}
 
 			name, host := c.member(i), c.member(i)+kopsDNSSuffix
-			peer := talosTestCert(t, root, peers+"/me.crt")
-			server := talosTestCert(t, root, clients+"/server.crt")
+			peer := readCert(t, root, peers+"/me.crt")
+			server := readCert(t, root, clients+"/server.crt")
 			for _, l := range []struct {
 				what string
 				cert *x509.Certificate
@@ -100,8 +85,8 @@ func TestKopsFiles(t *testing.T) {
 				if l.cert.Subject.CommonName != name {
 					t.Errorf("%s %s %s: CN %q", n.Host, c.name, l.what, l.cert.Subject.CommonName)
 				}
-				if !reflect.DeepEqual(l.cert.DNSNames, l.dns) || !reflect.DeepEqual(ocpTestIPs(l.cert.IPAddresses), l.ips) {
-					t.Errorf("%s %s %s: SANs %q %q", n.Host, c.name, l.what, l.cert.DNSNames, ocpTestIPs(l.cert.IPAddresses))
+				if !reflect.DeepEqual(l.cert.DNSNames, l.dns) || !reflect.DeepEqual(ipStrings(l.cert.IPAddresses), l.ips) {
+					t.Errorf("%s %s %s: SANs %q %q", n.Host, c.name, l.what, l.cert.DNSNames, ipStrings(l.cert.IPAddresses))
 				}
 				if !reflect.DeepEqual(l.cert.ExtKeyUsage, l.ekus) || l.cert.KeyUsage != x509.KeyUsageKeyEncipherment|x509.KeyUsageDigitalSignature || l.cert.BasicConstraintsValid {
 					t.Errorf("%s %s %s: EKU %v KU %b BC %v", n.Host, c.name, l.what, l.cert.ExtKeyUsage, l.cert.KeyUsage, l.cert.BasicConstraintsValid)
@@ -126,8 +111,7 @@ func TestKopsFiles(t *testing.T) {
 					}
 				}
 			}
-			data, _ := os.ReadFile(layout.OnDisk(root, kopsManifests+"/etcd-"+c.name+".manifest"))
-			if err := yaml.Unmarshal(data, &pod); err != nil {
+			if err := yaml.Unmarshal(readNode(t, root, kopsManifests+"/etcd-"+c.name+".manifest"), &pod); err != nil {
 				t.Fatal(err)
 			}
 			cmd := strings.Join(pod.Spec.Containers[0].Command, " ")
@@ -145,11 +129,11 @@ func TestKopsFiles(t *testing.T) {
 			}
 		}
 
-		clientsCA := talosTestCert(t, root, kopsAPIClientCA)
-		api := talosTestCert(t, root, kopsAPIClient+".crt")
-		ocpTestMode(t, root, kopsAPIClientCA, 0o644)
-		ocpTestMode(t, root, kopsAPIClient+".crt", 0o644)
-		ocpTestMode(t, root, kopsAPIClient+".key", 0o600)
+		clientsCA := readCert(t, root, kopsAPIClientCA)
+		api := readCert(t, root, kopsAPIClient+".crt")
+		wantMode(t, root, kopsAPIClientCA, 0o644)
+		wantMode(t, root, kopsAPIClient+".crt", 0o644)
+		wantMode(t, root, kopsAPIClient+".key", 0o600)
 		if api.Subject.CommonName != "kube-apiserver" || !reflect.DeepEqual(api.ExtKeyUsage, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}) ||
 			api.KeyUsage != x509.KeyUsageDigitalSignature || !api.BasicConstraintsValid || api.IsCA {
 			t.Errorf("%s: kube-apiserver etcd client %v EKU %v KU %b", n.Host, api.Subject, api.ExtKeyUsage, api.KeyUsage)
@@ -164,26 +148,23 @@ func TestKopsFiles(t *testing.T) {
 }
 
 func TestKopsOpenSSL(t *testing.T) {
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Skip("openssl not installed")
-	}
+	needOpenSSL(t)
 	f := Kops(t, t.TempDir(), Options{})
 	for i, root := range f.Dirs {
 		n := f.Nodes[i]
 		for _, c := range kopsClusters {
 			peers, clients := kopsTestPaths(c, n.Host)
-			if err := ocpTestVerify(t, openssl, root, peers+"/ca.crt", peers+"/me.crt"); err != nil {
+			if err := opensslVerifyIn(root, peers+"/ca.crt", "", peers+"/me.crt"); err != nil {
 				t.Errorf("%s %s peer: %v", n.Host, c.name, err)
 			}
-			if err := ocpTestVerify(t, openssl, root, clients+"/ca.crt", clients+"/server.crt"); err != nil {
+			if err := opensslVerifyIn(root, clients+"/ca.crt", "", clients+"/server.crt"); err != nil {
 				t.Errorf("%s %s server: %v", n.Host, c.name, err)
 			}
-			if ocpTestVerify(t, openssl, root, clients+"/ca.crt", peers+"/me.crt") == nil {
+			if opensslVerifyIn(root, clients+"/ca.crt", "", peers+"/me.crt") == nil {
 				t.Errorf("%s %s: the peer cert verifies against the clients CA", n.Host, c.name)
 			}
 		}
-		if err := ocpTestVerify(t, openssl, root, kopsAPIClientCA, kopsAPIClient+".crt"); err != nil {
+		if err := opensslVerifyIn(root, kopsAPIClientCA, "", kopsAPIClient+".crt"); err != nil {
 			t.Errorf("%s kube-apiserver: %v", n.Host, err)
 		}
 	}
@@ -192,7 +173,7 @@ func TestKopsOpenSSL(t *testing.T) {
 func TestKopsFaults(t *testing.T) {
 	// caOf reads the CA a node's files name for a cluster.
 	caOf := func(t *testing.T, root string, c kopsEtcdCluster, file string) *x509.Certificate {
-		return talosTestCert(t, root, c.pkiDir()+"/"+file+".crt")
+		return readCert(t, root, c.pkiDir()+"/"+file+".crt")
 	}
 	// signedBy reports whether every given leaf on the node verifies
 	// against ca.
@@ -200,16 +181,16 @@ func TestKopsFaults(t *testing.T) {
 		t.Helper()
 		root, n := f.Dirs[i], f.Nodes[i]
 		peers, clients := kopsTestPaths(c, n.Host)
-		if err := talosTestCert(t, root, peers+"/me.crt").CheckSignatureFrom(peersCA); err != nil {
+		if err := readCert(t, root, peers+"/me.crt").CheckSignatureFrom(peersCA); err != nil {
 			t.Errorf("%s %s peer: %v", n.Host, c.name, err)
 		}
-		if !talosTestCert(t, root, peers+"/ca.crt").Equal(peersCA) {
+		if !readCert(t, root, peers+"/ca.crt").Equal(peersCA) {
 			t.Errorf("%s %s peers/ca.crt", n.Host, c.name)
 		}
-		if err := talosTestCert(t, root, clients+"/server.crt").CheckSignatureFrom(clientsCA); err != nil {
+		if err := readCert(t, root, clients+"/server.crt").CheckSignatureFrom(clientsCA); err != nil {
 			t.Errorf("%s %s server: %v", n.Host, c.name, err)
 		}
-		if err := talosTestCert(t, root, kopsAPIClient+".crt").CheckSignatureFrom(clientsCA); err != nil {
+		if err := readCert(t, root, kopsAPIClient+".crt").CheckSignatureFrom(clientsCA); err != nil {
 			t.Errorf("%s kube-apiserver client: %v", n.Host, err)
 		}
 	}
@@ -221,7 +202,7 @@ func TestKopsFaults(t *testing.T) {
 			n := f.Nodes[i]
 			for _, c := range kopsClusters {
 				peers, _ := kopsTestPaths(c, n.Host)
-				got := ocpTestIPs(talosTestCert(t, root, peers+"/me.crt").IPAddresses)
+				got := ipStrings(readCert(t, root, peers+"/me.crt").IPAddresses)
 				want := []string{n.IP, "127.0.0.1", "::1"}
 				if n.Host == "node3" {
 					want = want[1:]
@@ -255,7 +236,7 @@ func TestKopsFaults(t *testing.T) {
 		if own.Equal(clients1) || !caOf(t, f.Dirs[0], kopsClusters[1], "etcd-clients-ca").Equal(own) {
 			t.Fatal("want node1 on its own clients CA for main and events")
 		}
-		if !talosTestCert(t, f.Dirs[0], kopsAPIClientCA).Equal(own) {
+		if !readCert(t, f.Dirs[0], kopsAPIClientCA).Equal(own) {
 			t.Error("node1's kube-apiserver etcd-ca.crt is not its own clients CA")
 		}
 		for _, c := range kopsClusters {
@@ -283,7 +264,7 @@ func TestKopsFaults(t *testing.T) {
 		}
 	})
 
-	if msg := ocpTestRefuses(t, Kops, Options{OwnPeerCA: "nodeX"}); msg == "" {
+	if msg := fatalMessage(t, Kops, Options{OwnPeerCA: "nodeX"}); msg == "" {
 		t.Error("an unknown OwnPeerCA host was accepted")
 	}
 }

@@ -62,7 +62,6 @@ package distro
 
 import (
 	"crypto"
-	"crypto/rand"
 	"crypto/sha1"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -71,7 +70,6 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"path"
 	"strings"
 	"testing"
 	"time"
@@ -208,11 +206,7 @@ func kubesprayKeyID(t testing.TB, pub crypto.PublicKey) []byte {
 // kubesprayRandSerial is OpenSSL's rand_serial: 159 random bits.
 func kubesprayRandSerial(t testing.TB) *big.Int {
 	t.Helper()
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 159))
-	if err != nil {
-		t.Fatalf("distro: serial: %v", err)
-	}
-	return n
+	return randSerial(t, pow2(159))
 }
 
 // kubesprayIssuer is one run of make-ssl-etcd.sh: a CA and the serial
@@ -240,7 +234,7 @@ func newKubesprayIssuer(t testing.TB, keys *Keys, now time.Time) *kubesprayIssue
 		AuthorityKeyId:        ski, // keyid:always, self-signed
 		SignatureAlgorithm:    x509.SHA256WithRSA,
 	}
-	ca := &pki.CA{Cert: testca.Sign(t, tmpl, tmpl, key.Public(), key), Key: key}
+	ca := selfSignedCA(t, tmpl, key)
 	// x509_load_serial with -CAcreateserial: a random serial when ca.srl
 	// does not exist, plus one for each certificate signed.
 	return &kubesprayIssuer{ca: ca, serial: kubesprayRandSerial(t)}
@@ -319,61 +313,11 @@ func makeKubesprayBundle(t testing.TB, keys *Keys, nodes []Node, now time.Time) 
 	return b
 }
 
-// kubesprayFS writes into one node's tree.
-type kubesprayFS struct {
-	t    testing.TB
-	root string
-}
-
-func (fs kubesprayFS) path(nodePath string) string {
-	return layout.OnDisk(fs.root, path.Clean(nodePath))
-}
-
-// dirs makes each directory (parents first) and sets its mode.
-func (fs kubesprayFS) dirs(mode os.FileMode, nodePaths ...string) {
-	fs.t.Helper()
-	for _, p := range nodePaths {
-		if err := os.MkdirAll(fs.path(p), mode); err != nil {
-			fs.t.Fatalf("distro: %v", err)
-		}
-		if err := os.Chmod(fs.path(p), mode); err != nil {
-			fs.t.Fatalf("distro: %v", err)
-		}
-	}
-}
-
-func (fs kubesprayFS) file(nodePath string, mode os.FileMode, data []byte) {
-	fs.t.Helper()
-	p := fs.path(nodePath)
-	if err := layout.WriteFile(p, data, mode); err != nil {
-		fs.t.Fatalf("distro: %v", err)
-	}
-	if err := os.Chmod(p, mode); err != nil {
-		fs.t.Fatalf("distro: %v", err)
-	}
-}
-
-func (fs kubesprayFS) cert(nodePath string, mode os.FileMode, cert *x509.Certificate) {
-	fs.t.Helper()
-	fs.file(nodePath, mode, pki.EncodeCert(cert))
-}
-
-func (fs kubesprayFS) key(nodePath string, mode os.FileMode, key crypto.Signer) {
-	fs.t.Helper()
-	data, err := pki.EncodeKey(key)
-	if err != nil {
-		fs.t.Fatalf("distro: %v", err)
-	}
-	fs.file(nodePath, mode, data)
-}
-
 // writeKubespray writes the cluster; copied makes /etc/kubernetes/pki a
 // directory copy instead of the symlink.
 func writeKubespray(t testing.TB, dir string, opts Options, copied bool) *Fixture {
 	t.Helper()
-	if opts.OwnPeerCA != "" || opts.OwnClientCA != "" {
-		t.Fatalf("distro: kubespray has one etcd CA for peers and clients; OwnPeerCA/OwnClientCA do not apply")
-	}
+	opts.refuseOwnCAs(t, "kubespray has one etcd CA for peers and clients")
 	nodes := opts.nodes()
 	now := opts.now()
 	keys := NewKeys(t)
@@ -395,7 +339,7 @@ func writeKubespray(t testing.TB, dir string, opts Options, copied bool) *Fixtur
 	f := &Fixture{Distribution: "kubespray", Nodes: nodes, Members: members}
 	for i, n := range nodes {
 		root := layout.MemberDir(dir, n.Host)
-		fs := kubesprayFS{t: t, root: root}
+		fs := nodeFS{t: t, root: root}
 		fs.dirs(0o755, "/", "/etc", "/etc/ssl", "/etc/systemd", "/etc/systemd/system",
 			kubesprayKubeDir, kubesprayManifests, kubesprayKubeCerts)
 		fs.dirs(kubesprayDirMode, kubesprayConfigDir, kubesprayCertDir)
@@ -464,18 +408,7 @@ func writeKubespray(t testing.TB, dir string, opts Options, copied bool) *Fixtur
 // The serial is random here; client-go's choice differs across versions.
 func kubesprayKubeCA(t testing.TB, keys *Keys, now time.Time) *pki.CA {
 	t.Helper()
-	key := keys.RSA()
-	tmpl := &x509.Certificate{
-		SerialNumber:          kubesprayRandSerial(t),
-		Subject:               pkix.Name{CommonName: "kubernetes"},
-		DNSNames:              []string{"kubernetes"},
-		NotBefore:             now.UTC(),
-		NotAfter:              now.Add(kubesprayKubeCAValidity).UTC(),
-		KeyUsage:              x509.KeyUsageKeyEncipherment | x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	return &pki.CA{Cert: testca.Sign(t, tmpl, tmpl, key.Public(), key), Key: key}
+	return newSelfSignedCACert(t, keys.RSA(), kubesprayRandSerial(t), "kubernetes", []string{"kubernetes"}, now, kubesprayKubeCAValidity)
 }
 
 // kubesprayEnv renders etcd.env.j2 for a host with the defaults: Ansible

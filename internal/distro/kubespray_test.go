@@ -2,18 +2,10 @@ package distro
 
 import (
 	"bytes"
-	"crypto"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/asn1"
-	"fmt"
 	"math/big"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -26,13 +18,7 @@ import (
 	"github.com/etcdpki/etcdpki/pki"
 )
 
-func TestKubesprayRegistered(t *testing.T) {
-	for _, name := range []string{"kubespray", "kubespray-scp"} {
-		if All[name] == nil {
-			t.Errorf("All[%q] is not registered", name)
-		}
-	}
-}
+func TestKubesprayRegistered(t *testing.T) { wantRegistered(t, "kubespray", "kubespray-scp") }
 
 // ksCertFiles lists the base names every kubespray etcd host holds in
 // etcd_cert_dir, certificates and keys.
@@ -66,22 +52,22 @@ func TestKubesprayFiles(t *testing.T) {
 		if root != layout.MemberDir(dir, host) {
 			t.Errorf("%s: dir %s", host, root)
 		}
-		ksWantMode(t, root, kubesprayConfigDir, os.ModeDir|0o700)
-		ksWantMode(t, root, kubesprayCertDir, os.ModeDir|0o700)
-		got := ksList(t, layout.OnDisk(root, kubesprayCertDir))
+		wantMode(t, root, kubesprayConfigDir, os.ModeDir|0o700)
+		wantMode(t, root, kubesprayCertDir, os.ModeDir|0o700)
+		got := listDir(t, layout.OnDisk(root, kubesprayCertDir))
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: %s holds %v, want %v", host, kubesprayCertDir, got, want)
 		}
 		for _, name := range want {
-			ksWantMode(t, root, kubesprayCertDir+"/"+name, 0o700)
+			wantMode(t, root, kubesprayCertDir+"/"+name, 0o700)
 		}
-		ksWantMode(t, root, kubesprayEnvFile, 0o640)
-		ksWantMode(t, root, kubesprayUnitFile, 0o644)
-		ksWantMode(t, root, kubesprayManifests, os.ModeDir|0o755)
-		ksWantMode(t, root, kubesprayManifests+"/kube-apiserver.yaml", 0o600)
-		ksWantMode(t, root, kubesprayKubeCerts, os.ModeDir|0o755)
-		ksWantMode(t, root, kubesprayKubeCerts+"/ca.crt", 0o644)
-		ksWantMode(t, root, kubesprayKubeCerts+"/ca.key", 0o600)
+		wantMode(t, root, kubesprayEnvFile, 0o640)
+		wantMode(t, root, kubesprayUnitFile, 0o644)
+		wantMode(t, root, kubesprayManifests, os.ModeDir|0o755)
+		wantMode(t, root, kubesprayManifests+"/kube-apiserver.yaml", 0o600)
+		wantMode(t, root, kubesprayKubeCerts, os.ModeDir|0o755)
+		wantMode(t, root, kubesprayKubeCerts+"/ca.crt", 0o644)
+		wantMode(t, root, kubesprayKubeCerts+"/ca.key", 0o600)
 
 		// /etc/kubernetes/pki: an absolute symlink, as on the node.
 		pkiPath := layout.OnDisk(root, kubesprayKubeCompat)
@@ -98,12 +84,12 @@ func TestKubesprayFiles(t *testing.T) {
 
 		// Every etcd host holds the same copies.
 		for _, name := range want {
-			a := ksRead(t, f.Dirs[0], kubesprayCertDir+"/"+name)
-			if !bytes.Equal(a, ksRead(t, root, kubesprayCertDir+"/"+name)) {
+			a := readNode(t, f.Dirs[0], kubesprayCertDir+"/"+name)
+			if !bytes.Equal(a, readNode(t, root, kubesprayCertDir+"/"+name)) {
 				t.Errorf("%s: %s differs from %s's", host, name, f.Nodes[0].Host)
 			}
 		}
-		unit := string(ksRead(t, root, kubesprayUnitFile))
+		unit := string(readNode(t, root, kubesprayUnitFile))
 		for _, line := range []string{"EnvironmentFile=/etc/etcd.env", "ExecStart=/usr/local/bin/etcd", "User=etcd"} {
 			if !strings.Contains(unit, "\n"+line+"\n") {
 				t.Errorf("%s: etcd.service lacks %q", host, line)
@@ -116,11 +102,11 @@ func TestKubesprayCerts(t *testing.T) {
 	t.Parallel()
 	f := Kubespray(t, t.TempDir(), Options{})
 	root := f.Dirs[0]
-	ca := ksCert(t, root, kubesprayCertDir+"/ca.pem")
+	ca := readCert(t, root, kubesprayCertDir+"/ca.pem")
 	if ca.Subject.String() != "CN=etcd-ca" || !ca.IsCA {
 		t.Errorf("CA: subject %s, IsCA %v", ca.Subject, ca.IsCA)
 	}
-	ksWantRSA2048(t, "ca.pem", ca)
+	wantRSA2048(t, "ca.pem", ca)
 	if d := ca.NotAfter.Sub(ca.NotBefore); d != 36500*24*time.Hour {
 		t.Errorf("CA validity %v, want 36500 days", d)
 	}
@@ -130,7 +116,7 @@ func TestKubesprayCerts(t *testing.T) {
 	if c, ok := ksBasicConstraintsCritical(ca); !ok || !c {
 		t.Errorf("CA basic constraints: present %v, critical %v; want critical", ok, c)
 	}
-	if !pki.KeyMatches(ca.PublicKey, ksKey(t, root, kubesprayCertDir+"/ca-key.pem")) {
+	if !pki.KeyMatches(ca.PublicKey, readKey(t, root, kubesprayCertDir+"/ca-key.pem")) {
 		t.Errorf("ca-key.pem does not match ca.pem")
 	}
 
@@ -139,15 +125,15 @@ func TestKubesprayCerts(t *testing.T) {
 	wantIPs := []string{"10.0.0.11", "10.0.0.12", "10.0.0.13", "127.0.0.1"}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
-	seen := map[string]string{}
+	seen := distinctKeys{}
 	var serials []*big.Int
 	for _, n := range f.Nodes {
 		for _, kind := range []string{"member", "admin"} {
-			serials = append(serials, ksCert(t, root, kubesprayCertDir+"/"+kind+"-"+n.Host+".pem").SerialNumber)
+			serials = append(serials, readCert(t, root, kubesprayCertDir+"/"+kind+"-"+n.Host+".pem").SerialNumber)
 		}
 	}
 	for _, n := range f.Nodes {
-		serials = append(serials, ksCert(t, root, kubesprayCertDir+"/node-"+n.Host+".pem").SerialNumber)
+		serials = append(serials, readCert(t, root, kubesprayCertDir+"/node-"+n.Host+".pem").SerialNumber)
 	}
 	// x509 -CAcreateserial: one serial file, counting up in script order.
 	for i := 1; i < len(serials); i++ {
@@ -158,13 +144,13 @@ func TestKubesprayCerts(t *testing.T) {
 	for _, n := range f.Nodes {
 		for _, kind := range []string{"member", "admin", "node"} {
 			base := kind + "-" + n.Host
-			c := ksCert(t, root, kubesprayCertDir+"/"+base+".pem")
+			c := readCert(t, root, kubesprayCertDir+"/"+base+".pem")
 			if want := "CN=etcd-" + kind + "-" + n.Host; c.Subject.String() != want {
 				t.Errorf("%s: subject %s, want %s", base, c.Subject, want)
 			}
-			ksWantRSA2048(t, base, c)
-			if !slices.Equal(c.DNSNames, wantDNS) || !slices.Equal(ksIPs(c.IPAddresses), wantIPs) {
-				t.Errorf("%s: SANs %v %v, want %v %v", base, c.DNSNames, ksIPs(c.IPAddresses), wantDNS, wantIPs)
+			wantRSA2048(t, base, c)
+			if !slices.Equal(c.DNSNames, wantDNS) || !slices.Equal(ipStrings(c.IPAddresses), wantIPs) {
+				t.Errorf("%s: SANs %v %v, want %v %v", base, c.DNSNames, ipStrings(c.IPAddresses), wantDNS, wantIPs)
 			}
 			if !slices.Equal(c.ExtKeyUsage, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth}) || c.KeyUsage != 0 {
 				t.Errorf("%s: EKU %v, KU %v; want clientAuth, serverAuth and no key usage", base, c.ExtKeyUsage, c.KeyUsage)
@@ -184,18 +170,15 @@ func TestKubesprayCerts(t *testing.T) {
 			if _, err := c.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 				t.Errorf("%s: %v", base, err)
 			}
-			key := ksKey(t, root, kubesprayCertDir+"/"+base+"-key.pem")
+			key := readKey(t, root, kubesprayCertDir+"/"+base+"-key.pem")
 			if !pki.KeyMatches(c.PublicKey, key) {
 				t.Errorf("%s: key does not match", base)
 			}
 			der, _ := x509.MarshalPKIXPublicKey(key.Public())
-			if other, dup := seen[string(der)]; dup {
-				t.Errorf("%s and %s share a key", base, other)
-			}
-			seen[string(der)] = base
+			seen.add(t, base, der)
 		}
 	}
-	k8s := ksCert(t, root, kubesprayKubeCerts+"/ca.crt")
+	k8s := readCert(t, root, kubesprayKubeCerts+"/ca.crt")
 	if k8s.Subject.CommonName != "kubernetes" || bytes.Equal(k8s.RawSubjectPublicKeyInfo, ca.RawSubjectPublicKeyInfo) {
 		t.Errorf("Kubernetes CA %s shares the etcd CA's key or name", k8s.Subject)
 	}
@@ -203,53 +186,31 @@ func TestKubesprayCerts(t *testing.T) {
 
 func TestKubesprayOpenSSL(t *testing.T) {
 	t.Parallel()
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Skip("openssl not installed")
-	}
+	needOpenSSL(t)
 	f := Kubespray(t, t.TempDir(), Options{ForeignCA: "node3"})
+	ca := kubesprayCertDir + "/ca.pem"
 	for i, root := range f.Dirs {
 		host := f.Nodes[i].Host
 		var leaves []string
 		for _, name := range ksCertFiles(f.Nodes) {
 			if name != "ca.pem" && !strings.HasSuffix(name, "-key.pem") {
-				leaves = append(leaves, name)
+				leaves = append(leaves, kubesprayCertDir+"/"+name)
 			}
 		}
-		if err := ksOpenSSLVerify(openssl, root, "ca.pem", "", leaves...); err != nil {
+		if err := opensslVerifyIn(root, ca, "", leaves...); err != nil {
 			t.Errorf("%s: %v", host, err)
 		}
 		// clientAuth and serverAuth: etcd serves and dials with member-*.
 		for _, purpose := range []string{"sslserver", "sslclient"} {
-			if err := ksOpenSSLVerify(openssl, root, "ca.pem", purpose, "member-"+host+".pem"); err != nil {
+			if err := opensslVerifyIn(root, ca, purpose, kubesprayCertDir+"/member-"+host+".pem"); err != nil {
 				t.Errorf("%s: %s: %v", host, purpose, err)
 			}
 		}
 	}
 	// node3 set up on its own: its files do not verify against the others' CA.
-	if ksOpenSSLVerify(openssl, f.Dirs[2], filepath.Join(f.Dirs[0], kubesprayCertDir, "ca.pem"), "", "member-node3.pem") == nil {
+	if opensslVerify(layout.OnDisk(f.Dirs[0], ca), "", layout.OnDisk(f.Dirs[2], kubesprayCertDir+"/member-node3.pem")) == nil {
 		t.Errorf("node3's member cert verifies against node1's CA")
 	}
-}
-
-// ksOpenSSLVerify runs openssl verify -CAfile ca (a base name in root's
-// etcd_cert_dir, or an absolute path) on leaves in root's etcd_cert_dir.
-func ksOpenSSLVerify(openssl, root, ca, purpose string, leaves ...string) error {
-	if !filepath.IsAbs(ca) {
-		ca = layout.OnDisk(root, kubesprayCertDir+"/"+ca)
-	}
-	args := []string{"verify", "-CAfile", ca}
-	if purpose != "" {
-		args = append(args, "-purpose", purpose)
-	}
-	for _, l := range leaves {
-		args = append(args, layout.OnDisk(root, kubesprayCertDir+"/"+l))
-	}
-	out, err := exec.Command(openssl, args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%v: %s", err, out)
-	}
-	return nil
 }
 
 func TestKubesprayEnv(t *testing.T) {
@@ -258,7 +219,7 @@ func TestKubesprayEnv(t *testing.T) {
 	cluster := "etcd1=https://10.0.0.11:2380,etcd2=https://10.0.0.12:2380,etcd3=https://10.0.0.13:2380"
 	for i, root := range f.Dirs {
 		n := f.Nodes[i]
-		env := ksParseEnv(t, layout.OnDisk(root, kubesprayEnvFile), false)
+		env := parseEnvFile(t, layout.OnDisk(root, kubesprayEnvFile), false)
 		want := map[string]string{
 			"ETCD_NAME":                        f.Members[i],
 			"ETCD_DATA_DIR":                    "/var/lib/etcd",
@@ -313,12 +274,12 @@ func TestKubesprayAPIServer(t *testing.T) {
 				t.Errorf("%s: --%s=%q, want %q", n.Host, k, flags[k], v)
 			}
 		}
-		cert := ksCert(t, root, flags["etcd-certfile"])
-		if !pki.KeyMatches(cert.PublicKey, ksKey(t, root, flags["etcd-keyfile"])) {
+		cert := readCert(t, root, flags["etcd-certfile"])
+		if !pki.KeyMatches(cert.PublicKey, readKey(t, root, flags["etcd-keyfile"])) {
 			t.Errorf("%s: --etcd-keyfile does not match --etcd-certfile", n.Host)
 		}
 		pool := x509.NewCertPool()
-		pool.AddCert(ksCert(t, root, flags["etcd-cafile"]))
+		pool.AddCert(readCert(t, root, flags["etcd-cafile"]))
 		if _, err := cert.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 			t.Errorf("%s: --etcd-certfile: %v", n.Host, err)
 		}
@@ -329,36 +290,36 @@ func TestKubesprayOmitIP(t *testing.T) {
 	t.Parallel()
 	f := Kubespray(t, t.TempDir(), Options{OmitIP: "node2"})
 	node1, node2, node3 := f.Dirs[0], f.Dirs[1], f.Dirs[2]
-	own := ksCert(t, node2, kubesprayCertDir+"/member-node2.pem")
-	if got := ksIPs(own.IPAddresses); !slices.Equal(got, []string{"10.0.0.11", "10.0.0.13", "127.0.0.1"}) {
+	own := readCert(t, node2, kubesprayCertDir+"/member-node2.pem")
+	if got := ipStrings(own.IPAddresses); !slices.Equal(got, []string{"10.0.0.11", "10.0.0.13", "127.0.0.1"}) {
 		t.Errorf("node2's member-node2.pem IPs %v, want node2's left out", got)
 	}
-	if !pki.KeyMatches(own.PublicKey, ksKey(t, node2, kubesprayCertDir+"/member-node2-key.pem")) {
+	if !pki.KeyMatches(own.PublicKey, readKey(t, node2, kubesprayCertDir+"/member-node2-key.pem")) {
 		t.Errorf("node2's member key does not match")
 	}
 	pool := x509.NewCertPool()
-	pool.AddCert(ksCert(t, node2, kubesprayCertDir+"/ca.pem"))
+	pool.AddCert(readCert(t, node2, kubesprayCertDir+"/ca.pem"))
 	if _, err := own.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 		t.Errorf("node2's member cert: %v", err)
 	}
 	// The copies on the other hosts, and every other file on node2, are
 	// the cluster's.
-	if !bytes.Equal(ksRead(t, node1, kubesprayCertDir+"/member-node2.pem"), ksRead(t, node3, kubesprayCertDir+"/member-node2.pem")) {
+	if !bytes.Equal(readNode(t, node1, kubesprayCertDir+"/member-node2.pem"), readNode(t, node3, kubesprayCertDir+"/member-node2.pem")) {
 		t.Errorf("node1 and node3 hold different member-node2.pem")
 	}
-	if c := ksCert(t, node1, kubesprayCertDir+"/member-node2.pem"); !slices.Contains(ksIPs(c.IPAddresses), "10.0.0.12") {
+	if c := readCert(t, node1, kubesprayCertDir+"/member-node2.pem"); !slices.Contains(ipStrings(c.IPAddresses), "10.0.0.12") {
 		t.Errorf("node1's copy of member-node2.pem lost node2's IP")
 	}
 	for _, name := range ksCertFiles(f.Nodes) {
 		if strings.HasPrefix(name, "member-node2") {
 			continue
 		}
-		if !bytes.Equal(ksRead(t, node1, kubesprayCertDir+"/"+name), ksRead(t, node2, kubesprayCertDir+"/"+name)) {
+		if !bytes.Equal(readNode(t, node1, kubesprayCertDir+"/"+name), readNode(t, node2, kubesprayCertDir+"/"+name)) {
 			t.Errorf("node2's %s differs from node1's", name)
 		}
 	}
-	ksWantMode(t, node2, kubesprayCertDir+"/member-node2.pem", 0o700)
-	ksWantMode(t, node2, kubesprayCertDir+"/member-node2-key.pem", 0o700)
+	wantMode(t, node2, kubesprayCertDir+"/member-node2.pem", 0o700)
+	wantMode(t, node2, kubesprayCertDir+"/member-node2-key.pem", 0o700)
 }
 
 func TestKubesprayForeignCA(t *testing.T) {
@@ -366,7 +327,7 @@ func TestKubesprayForeignCA(t *testing.T) {
 	f := Kubespray(t, t.TempDir(), Options{ForeignCA: "node3"})
 	node1, node2, node3 := f.Dirs[0], f.Dirs[1], f.Dirs[2]
 	for _, name := range ksCertFiles(f.Nodes) {
-		a, b, c := ksRead(t, node1, kubesprayCertDir+"/"+name), ksRead(t, node2, kubesprayCertDir+"/"+name), ksRead(t, node3, kubesprayCertDir+"/"+name)
+		a, b, c := readNode(t, node1, kubesprayCertDir+"/"+name), readNode(t, node2, kubesprayCertDir+"/"+name), readNode(t, node3, kubesprayCertDir+"/"+name)
 		if !bytes.Equal(a, b) {
 			t.Errorf("%s: node1 and node2 differ", name)
 		}
@@ -374,7 +335,7 @@ func TestKubesprayForeignCA(t *testing.T) {
 			t.Errorf("%s: node3 holds the cluster's copy", name)
 		}
 	}
-	clusterCA, ownCA := ksCert(t, node1, kubesprayCertDir+"/ca.pem"), ksCert(t, node3, kubesprayCertDir+"/ca.pem")
+	clusterCA, ownCA := readCert(t, node1, kubesprayCertDir+"/ca.pem"), readCert(t, node3, kubesprayCertDir+"/ca.pem")
 	own, cluster := x509.NewCertPool(), x509.NewCertPool()
 	own.AddCert(ownCA)
 	cluster.AddCert(clusterCA)
@@ -382,7 +343,7 @@ func TestKubesprayForeignCA(t *testing.T) {
 		if name == "ca.pem" || strings.HasSuffix(name, "-key.pem") {
 			continue
 		}
-		c := ksCert(t, node3, kubesprayCertDir+"/"+name)
+		c := readCert(t, node3, kubesprayCertDir+"/"+name)
 		anyEKU := []x509.ExtKeyUsage{x509.ExtKeyUsageAny}
 		if _, err := c.Verify(x509.VerifyOptions{Roots: own, KeyUsages: anyEKU}); err != nil {
 			t.Errorf("node3 %s: %v", name, err)
@@ -392,10 +353,10 @@ func TestKubesprayForeignCA(t *testing.T) {
 		}
 	}
 	// The settings are a cluster member's all the same.
-	if env := ksParseEnv(t, layout.OnDisk(node3, kubesprayEnvFile), false); env["ETCD_NAME"] != "etcd3" {
+	if env := parseEnvFile(t, layout.OnDisk(node3, kubesprayEnvFile), false); env["ETCD_NAME"] != "etcd3" {
 		t.Errorf("node3 ETCD_NAME=%q", env["ETCD_NAME"])
 	}
-	if !bytes.Equal(ksRead(t, node1, kubesprayKubeCerts+"/ca.crt"), ksRead(t, node3, kubesprayKubeCerts+"/ca.crt")) {
+	if !bytes.Equal(readNode(t, node1, kubesprayKubeCerts+"/ca.crt"), readNode(t, node3, kubesprayKubeCerts+"/ca.crt")) {
 		t.Errorf("the Kubernetes CA changed with the etcd CA")
 	}
 }
@@ -403,7 +364,7 @@ func TestKubesprayForeignCA(t *testing.T) {
 func TestKubesprayOneCA(t *testing.T) {
 	t.Parallel()
 	for _, opts := range []Options{{OwnPeerCA: "node1"}, {OwnClientCA: "node2"}} {
-		if msg := ksFatal(t, Kubespray, opts); msg == "" {
+		if msg := fatalMessage(t, Kubespray, opts); msg == "" {
 			t.Errorf("Kubespray(%+v) did not fail the test", opts)
 		}
 	}
@@ -417,104 +378,31 @@ func TestKubesprayCopied(t *testing.T) {
 	}
 	for i, root := range f.Dirs {
 		host := f.Nodes[i].Host
-		ksWantMode(t, root, kubesprayKubeCompat, os.ModeDir|0o755)
-		if got := ksList(t, layout.OnDisk(root, kubesprayKubeCompat)); !slices.Equal(got, ksList(t, layout.OnDisk(root, kubesprayKubeCerts))) {
+		wantMode(t, root, kubesprayKubeCompat, os.ModeDir|0o755)
+		if got := listDir(t, layout.OnDisk(root, kubesprayKubeCompat)); !slices.Equal(got, listDir(t, layout.OnDisk(root, kubesprayKubeCerts))) {
 			t.Errorf("%s: pki holds %v", host, got)
 		}
 		for _, name := range []string{"ca.crt", "ca.key"} {
-			if !bytes.Equal(ksRead(t, root, kubesprayKubeCompat+"/"+name), ksRead(t, root, kubesprayKubeCerts+"/"+name)) {
+			if !bytes.Equal(readNode(t, root, kubesprayKubeCompat+"/"+name), readNode(t, root, kubesprayKubeCerts+"/"+name)) {
 				t.Errorf("%s: pki/%s is not a copy of ssl/%s", host, name, name)
 			}
 		}
-		ksWantMode(t, root, kubesprayKubeCompat+"/ca.key", 0o600)
+		wantMode(t, root, kubesprayKubeCompat+"/ca.key", 0o600)
 	}
 }
 
 func TestKubesprayHostNames(t *testing.T) {
 	t.Parallel()
 	f := Kubespray(t, t.TempDir(), Options{Nodes: []Node{{Host: "cp1.example.com", IP: "192.0.2.10"}}})
-	c := ksCert(t, f.Dirs[0], kubesprayCertDir+"/member-cp1.example.com.pem")
+	c := readCert(t, f.Dirs[0], kubesprayCertDir+"/member-cp1.example.com.pem")
 	if c.Subject.CommonName != "etcd-member-cp1" {
 		t.Errorf("CN %q, want the host name up to its first dot", c.Subject.CommonName)
 	}
-	if !slices.Contains(c.DNSNames, "cp1.example.com") || !slices.Contains(ksIPs(c.IPAddresses), "192.0.2.10") {
+	if !slices.Contains(c.DNSNames, "cp1.example.com") || !slices.Contains(ipStrings(c.IPAddresses), "192.0.2.10") {
 		t.Errorf("SANs %v %v", c.DNSNames, c.IPAddresses)
 	}
 	if f.Members[0] != "etcd1" {
 		t.Errorf("member %q", f.Members[0])
-	}
-}
-
-// Test helpers shared with etcdadm_test.go.
-
-func ksRead(t *testing.T, root, nodePath string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(layout.OnDisk(root, nodePath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
-func ksCert(t *testing.T, root, nodePath string) *x509.Certificate {
-	t.Helper()
-	certs, err := pki.ParseCerts(ksRead(t, root, nodePath))
-	if err != nil || len(certs) != 1 {
-		t.Fatalf("%s: %d certs, %v", nodePath, len(certs), err)
-	}
-	return certs[0]
-}
-
-func ksKey(t *testing.T, root, nodePath string) crypto.Signer {
-	t.Helper()
-	key, err := pki.ParseKey(ksRead(t, root, nodePath))
-	if err != nil {
-		t.Fatalf("%s: %v", nodePath, err)
-	}
-	return key
-}
-
-func ksWantMode(t *testing.T, root, nodePath string, want os.FileMode) {
-	t.Helper()
-	st, err := os.Lstat(layout.OnDisk(root, nodePath))
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	if got := st.Mode() & (os.ModeType | os.ModePerm); got != want {
-		t.Errorf("%s: mode %v, want %v", nodePath, got, want)
-	}
-}
-
-func ksList(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	sort.Strings(names)
-	return names
-}
-
-func ksIPs(ips []net.IP) []string {
-	var s []string
-	for _, ip := range ips {
-		s = append(s, ip.String())
-	}
-	return s
-}
-
-func ksWantRSA2048(t *testing.T, what string, c *x509.Certificate) {
-	t.Helper()
-	if k, ok := c.PublicKey.(*rsa.PublicKey); !ok || k.N.BitLen() != 2048 {
-		t.Errorf("%s: key %T, want RSA-2048", what, c.PublicKey)
-	}
-	if c.SignatureAlgorithm != x509.SHA256WithRSA {
-		t.Errorf("%s: signature %v", what, c.SignatureAlgorithm)
 	}
 }
 
@@ -527,42 +415,6 @@ func ksBasicConstraintsCritical(c *x509.Certificate) (critical, present bool) {
 		}
 	}
 	return false, false
-}
-
-var ksEnvLine = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*=`)
-
-// ksParseEnv reads an environment file: every line is empty, a comment,
-// or KEY=VALUE (with an "export " prefix when export is set); a key
-// appears once.
-func ksParseEnv(t *testing.T, path string, export bool) map[string]string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{}
-	for i, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if export {
-			var ok bool
-			if line, ok = strings.CutPrefix(line, "export "); !ok {
-				t.Errorf("%s:%d: %q is not an export", path, i+1, line)
-				continue
-			}
-		}
-		if !ksEnvLine.MatchString(line) {
-			t.Errorf("%s:%d: %q is not KEY=VALUE", path, i+1, line)
-			continue
-		}
-		k, v, _ := strings.Cut(line, "=")
-		if _, dup := env[k]; dup {
-			t.Errorf("%s:%d: %s set twice", path, i+1, k)
-		}
-		env[k] = v
-	}
-	return env
 }
 
 // ksPodFlags reads a static pod manifest's first container's --flags.
@@ -588,32 +440,4 @@ func ksPodFlags(t *testing.T, path string) map[string]string {
 		flags[k] = v
 	}
 	return flags
-}
-
-// ksFatalTB records the first Fatalf and stops the goroutine, as
-// testing.T does.
-type ksFatalTB struct {
-	testing.TB
-	msg string
-}
-
-func (f *ksFatalTB) Helper() {}
-
-func (f *ksFatalTB) Fatalf(format string, args ...any) {
-	f.msg = fmt.Sprintf(format, args...)
-	runtime.Goexit()
-}
-
-// ksFatal runs gen and returns the message it failed the test with, or ""
-// when it did not.
-func ksFatal(t *testing.T, gen Generator, opts Options) string {
-	rec := &ksFatalTB{TB: t}
-	dir := t.TempDir()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		gen(rec, dir, opts)
-	}()
-	<-done
-	return rec.msg
 }

@@ -66,7 +66,6 @@ package distro
 
 import (
 	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/x509"
@@ -78,7 +77,6 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -156,12 +154,9 @@ func ocpEnvSafe(node string) string {
 // OwnClientCA are refused: one etcd-signer signs both.
 func OpenShift(t testing.TB, dir string, opts Options) *Fixture {
 	t.Helper()
-	if opts.OwnPeerCA != "" || opts.OwnClientCA != "" {
-		t.Fatalf("distro: openshift: one etcd-signer signs peer and client certs; OwnPeerCA/OwnClientCA do not apply")
-	}
+	opts.refuseOwnCAs(t, "openshift: one etcd-signer signs peer and client certs")
 	nodes := opts.nodes()
-	ocpCheckHost(t, nodes, "OmitIP", opts.OmitIP)
-	ocpCheckHost(t, nodes, "ForeignCA", opts.ForeignCA)
+	opts.checkHosts(t, nodes)
 	now := opts.now()
 	keys := NewKeys(t)
 
@@ -180,19 +175,6 @@ func OpenShift(t testing.TB, dir string, opts Options) *Fixture {
 		f.Members = append(f.Members, n.Host)
 	}
 	return f
-}
-
-func ocpCheckHost(t testing.TB, nodes []Node, what, host string) {
-	t.Helper()
-	if host == "" {
-		return
-	}
-	for _, n := range nodes {
-		if n.Host == host {
-			return
-		}
-	}
-	t.Fatalf("distro: %s names %q, which is no node of the fixture", what, host)
 }
 
 // ocpPair is a certificate (with the chain the file holds) and its key.
@@ -262,10 +244,7 @@ func ocpServerHostNames(ip string) []string {
 // ocpSerial is library-go randomSerialNumber: a random positive int63.
 func ocpSerial(t testing.TB) *big.Int {
 	t.Helper()
-	n, err := rand.Int(rand.Reader, big.NewInt(math.MaxInt64))
-	if err != nil {
-		t.Fatalf("distro: serial: %v", err)
-	}
+	n := randSerial(t, big.NewInt(math.MaxInt64))
 	return n.Add(n, big.NewInt(1))
 }
 
@@ -294,7 +273,7 @@ func ocpSigner(t testing.TB, key crypto.Signer, name string, now time.Time) *pki
 		AuthorityKeyId:        id,
 		SubjectKeyId:          id,
 	}
-	return &pki.CA{Cert: testca.Sign(t, tmpl, tmpl, key.Public(), key), Key: key}
+	return selfSignedCA(t, tmpl, key)
 }
 
 // ocpValidity caps a target's lifetime by what the signer has left
@@ -372,6 +351,11 @@ func ocpClientPair(t testing.TB, ca *pki.CA, key crypto.Signer, user string, gro
 // ocpWriteNode writes one control plane node's tree.
 func ocpWriteNode(t testing.TB, root string, nodes []Node, me Node, s *ocpSet) {
 	t.Helper()
+	// The installer writes every secret, configmap and pod manifest 0600
+	// (writeSecret, writeConfig, writePod); keys are RSA PRIVATE KEY
+	// (library-go EncodeKey).
+	const mode = 0o600
+	disk := nodeFS{t: t, root: root}
 	// etcd-all-certs and etcd-all-bundles, into the unrevisioned cert dir
 	// (CertSecrets, CertConfigMaps) and the revisioned resource dir
 	// (RevisionSecrets, RevisionConfigMaps).
@@ -386,65 +370,40 @@ func ocpWriteNode(t testing.TB, root string, nodes []Node, me Node, s *ocpSet) {
 				{"etcd-serving-metrics-", s.metrics[n.Host]},
 			} {
 				name := base + "/" + ocpAllCerts + "/" + c.prefix + n.Host
-				ocpWrite(t, root, name+".crt", pki.EncodeCerts(c.pair.certs...))
-				ocpWrite(t, root, name+".key", ocpEncodeKey(t, c.pair.key))
+				disk.cert(name+".crt", mode, c.pair.certs...)
+				disk.key(name+".key", mode, c.pair.key)
 			}
 		}
 		// ensureBundles: each bundle holds the signer's CA bundle (one
 		// CA on a cluster that has not rotated).
-		ocpWrite(t, root, base+"/"+ocpAllBundles+"/server-ca-bundle.crt", pki.EncodeCert(s.signer.Cert))
-		ocpWrite(t, root, base+"/"+ocpAllBundles+"/metrics-ca-bundle.crt", pki.EncodeCert(s.metricSigner.Cert))
+		disk.cert(base+"/"+ocpAllBundles+"/server-ca-bundle.crt", mode, s.signer.Cert)
+		disk.cert(base+"/"+ocpAllBundles+"/metrics-ca-bundle.crt", mode, s.metricSigner.Cert)
 	}
 	pod := ocpEtcdPod(nodes, me)
-	ocpWrite(t, root, ocpEtcdResourceDir()+"/etcd-pod.yaml", pod)
-	ocpWrite(t, root, ocpEtcdManifest, pod)
+	disk.file(ocpEtcdResourceDir()+"/etcd-pod.yaml", mode, pod)
+	disk.file(ocpEtcdManifest, mode, pod)
 
 	// kube-apiserver: the etcd-client secret and the etcd-serving-ca
 	// configmap (openshift-config copies of etcd-client and
 	// etcd-ca-bundle) are revisioned resources of its pod.
 	kas := ocpKASResourceDir()
-	ocpWrite(t, root, kas+"/secrets/etcd-client/tls.crt", pki.EncodeCerts(s.client.certs...))
-	ocpWrite(t, root, kas+"/secrets/etcd-client/tls.key", ocpEncodeKey(t, s.client.key))
-	ocpWrite(t, root, kas+"/configmaps/etcd-serving-ca/ca-bundle.crt", pki.EncodeCert(s.signer.Cert))
-	ocpWrite(t, root, kas+"/configmaps/config/config.yaml", ocpKASConfig(nodes))
+	disk.cert(kas+"/secrets/etcd-client/tls.crt", mode, s.client.certs...)
+	disk.key(kas+"/secrets/etcd-client/tls.key", mode, s.client.key)
+	disk.cert(kas+"/configmaps/etcd-serving-ca/ca-bundle.crt", mode, s.signer.Cert)
+	disk.file(kas+"/configmaps/config/config.yaml", mode, ocpKASConfig(nodes))
 	kasPod := ocpKASPod()
-	ocpWrite(t, root, kas+"/kube-apiserver-pod.yaml", kasPod)
-	ocpWrite(t, root, ocpKASManifest, kasPod)
-	if err := os.MkdirAll(layout.OnDisk(root, ocpKASCertDir), 0o755); err != nil {
-		t.Fatalf("distro: %v", err)
-	}
+	disk.file(kas+"/kube-apiserver-pod.yaml", mode, kasPod)
+	disk.file(ocpKASManifest, mode, kasPod)
+	disk.dirs(0o755, ocpKASCertDir)
 
 	// The installer creates its directories 0755.
-	err := filepath.WalkDir(layout.OnDisk(root, "/etc"), func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(disk.path("/etc"), func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.IsDir() {
 			return err
 		}
 		return os.Chmod(p, 0o755)
 	})
 	if err != nil {
-		t.Fatalf("distro: %v", err)
-	}
-}
-
-func ocpEncodeKey(t testing.TB, key crypto.Signer) []byte {
-	t.Helper()
-	data, err := pki.EncodeKey(key) // RSA PRIVATE KEY (library-go EncodeKey)
-	if err != nil {
-		t.Fatalf("distro: %v", err)
-	}
-	return data
-}
-
-// ocpWrite writes a file the way the installer does: mode 0600 for every
-// secret, configmap and pod manifest it writes (writeSecret, writeConfig,
-// writePod).
-func ocpWrite(t testing.TB, root, nodePath string, data []byte) {
-	t.Helper()
-	p := layout.OnDisk(root, path.Clean(nodePath))
-	if err := layout.WriteFile(p, data, 0o600); err != nil {
-		t.Fatalf("distro: %v", err)
-	}
-	if err := os.Chmod(p, 0o600); err != nil {
 		t.Fatalf("distro: %v", err)
 	}
 }

@@ -2,15 +2,11 @@ package distro
 
 import (
 	"bytes"
-	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path"
 	"reflect"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -20,79 +16,9 @@ import (
 	"github.com/etcdpki/etcdpki/layout"
 )
 
-// ocpTestFatal records a generator's Fatalf instead of failing the test.
-type ocpTestFatal struct {
-	testing.TB
-	msg string
-}
-
-func (f *ocpTestFatal) Fatalf(format string, args ...any) {
-	f.msg = fmt.Sprintf(format, args...)
-	runtime.Goexit()
-}
-
-// ocpTestRefuses runs gen with opts and returns its Fatalf message ("" if
-// it did not call Fatalf).
-func ocpTestRefuses(t *testing.T, gen Generator, opts Options) string {
-	t.Helper()
-	dir := t.TempDir()
-	fb := &ocpTestFatal{TB: t}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		gen(fb, dir, opts)
-	}()
-	<-done
-	return fb.msg
-}
-
-func ocpTestCerts(t *testing.T, root, nodePath string) []*x509.Certificate {
-	t.Helper()
-	certs, err := layout.ReadCerts(layout.OnDisk(root, nodePath))
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
-	return certs
-}
-
-func ocpTestMode(t *testing.T, root, nodePath string, want os.FileMode) {
-	t.Helper()
-	st, err := os.Stat(layout.OnDisk(root, nodePath))
-	if err != nil {
-		t.Errorf("%v", err)
-		return
-	}
-	if got := st.Mode().Perm(); got != want {
-		t.Errorf("%s: mode %o, want %o", nodePath, got, want)
-	}
-}
-
-// ocpTestVerify runs openssl verify of leaf (a node path, first cert of
-// the file) against the CA file.
-func ocpTestVerify(t *testing.T, openssl, root, caFile, leaf string) error {
-	t.Helper()
-	out, err := exec.Command(openssl, "verify", "-CAfile", layout.OnDisk(root, caFile), layout.OnDisk(root, leaf)).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%v: %s", err, out)
-	}
-	return nil
-}
-
-func ocpTestIPs(ips []net.IP) []string {
-	var s []string
-	for _, ip := range ips {
-		s = append(s, ip.String())
-	}
-	return s
-}
-
 const ocpTestAllCerts = ocpEtcdCertDir + "/" + ocpAllCerts
 
-func TestOpenShiftRegistered(t *testing.T) {
-	if All["openshift"] == nil {
-		t.Fatal("openshift is not registered in All")
-	}
-}
+func TestOpenShiftRegistered(t *testing.T) { wantRegistered(t, "openshift") }
 
 func TestOpenShiftFiles(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
@@ -118,10 +44,10 @@ func TestOpenShiftFiles(t *testing.T) {
 		kas+"/configmaps/etcd-serving-ca/ca-bundle.crt", kas+"/configmaps/config/config.yaml")
 
 	first := f.Dirs[0]
-	seenKeys := map[string]string{}
+	seenKeys := distinctKeys{}
 	for i, root := range f.Dirs {
 		for _, p := range files {
-			ocpTestMode(t, root, p, 0o600)
+			wantMode(t, root, p, 0o600)
 			// Every node holds the same secret and configmap contents.
 			a, _ := os.ReadFile(layout.OnDisk(first, p))
 			b, err := os.ReadFile(layout.OnDisk(root, p))
@@ -133,13 +59,13 @@ func TestOpenShiftFiles(t *testing.T) {
 			}
 		}
 		for _, d := range []string{ocpEtcdCertDir + "/" + ocpAllCerts, rev, kas + "/secrets/etcd-client", ocpManifests} {
-			ocpTestMode(t, root, d, 0o755)
+			wantMode(t, root, d, os.ModeDir|0o755)
 		}
 	}
 
 	root := f.Dirs[0]
-	signer := ocpTestCerts(t, root, ocpEtcdCertDir+"/"+ocpAllBundles+"/server-ca-bundle.crt")
-	metricSigner := ocpTestCerts(t, root, ocpEtcdCertDir+"/"+ocpAllBundles+"/metrics-ca-bundle.crt")
+	signer := readCerts(t, root, ocpEtcdCertDir+"/"+ocpAllBundles+"/server-ca-bundle.crt")
+	metricSigner := readCerts(t, root, ocpEtcdCertDir+"/"+ocpAllBundles+"/metrics-ca-bundle.crt")
 	if len(signer) != 1 || len(metricSigner) != 1 {
 		t.Fatalf("bundles hold %d and %d certs, want 1 each", len(signer), len(metricSigner))
 	}
@@ -171,7 +97,7 @@ func TestOpenShiftFiles(t *testing.T) {
 			ca     *x509.Certificate
 		}{{"etcd-peer-", signer[0]}, {"etcd-serving-", signer[0]}, {"etcd-serving-metrics-", metricSigner[0]}} {
 			p := ocpTestAllCerts + "/" + c.prefix + n.Host + ".crt"
-			certs := ocpTestCerts(t, root, p)
+			certs := readCerts(t, root, p)
 			if len(certs) != 2 || !certs[1].Equal(c.ca) {
 				t.Errorf("%s: want the leaf and then its signer, got %d certs", p, len(certs))
 				continue
@@ -183,7 +109,7 @@ func TestOpenShiftFiles(t *testing.T) {
 			if !reflect.DeepEqual(leaf.DNSNames, wantDNS(n.IP)) {
 				t.Errorf("%s: DNS %q", p, leaf.DNSNames)
 			}
-			if got := ocpTestIPs(leaf.IPAddresses); !reflect.DeepEqual(got, []string{n.IP, "127.0.0.1", "::1"}) {
+			if got := ipStrings(leaf.IPAddresses); !reflect.DeepEqual(got, []string{n.IP, "127.0.0.1", "::1"}) {
 				t.Errorf("%s: IPs %q", p, got)
 			}
 			if !reflect.DeepEqual(leaf.ExtKeyUsage, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth}) {
@@ -198,21 +124,14 @@ func TestOpenShiftFiles(t *testing.T) {
 			if err := leaf.CheckSignatureFrom(c.ca); err != nil {
 				t.Errorf("%s: %v", p, err)
 			}
-			if k, ok := leaf.PublicKey.(*rsa.PublicKey); !ok || k.N.BitLen() != 2048 {
-				t.Errorf("%s: want an RSA-2048 key", p)
-			}
-			key, _ := os.ReadFile(layout.OnDisk(root, strings.TrimSuffix(p, ".crt")+".key"))
-			if !bytes.HasPrefix(key, []byte("-----BEGIN RSA PRIVATE KEY-----")) {
-				t.Errorf("%s: key is not PKCS#1 RSA", p)
-			}
-			if other, dup := seenKeys[string(key)]; dup {
-				t.Errorf("%s and %s share a key", p, other)
-			}
-			seenKeys[string(key)] = p
+			wantRSA2048(t, p, leaf)
+			key := readNode(t, root, strings.TrimSuffix(p, ".crt")+".key")
+			wantPEM(t, p, key, "RSA PRIVATE KEY")
+			seenKeys.add(t, p, key)
 		}
 	}
 
-	client := ocpTestCerts(t, root, kas+"/secrets/etcd-client/tls.crt")
+	client := readCerts(t, root, kas+"/secrets/etcd-client/tls.crt")
 	if len(client) != 1 {
 		t.Fatalf("etcd-client: %d certs", len(client))
 	}
@@ -226,7 +145,7 @@ func TestOpenShiftFiles(t *testing.T) {
 	if err := c.CheckSignatureFrom(signer[0]); err != nil {
 		t.Errorf("etcd-client: %v", err)
 	}
-	kasCA := ocpTestCerts(t, root, kas+"/configmaps/etcd-serving-ca/ca-bundle.crt")
+	kasCA := readCerts(t, root, kas+"/configmaps/etcd-serving-ca/ca-bundle.crt")
 	if len(kasCA) != 1 || !kasCA[0].Equal(signer[0]) {
 		t.Errorf("kube-apiserver's etcd-serving-ca is not the etcd-signer")
 	}
@@ -234,8 +153,7 @@ func TestOpenShiftFiles(t *testing.T) {
 	var cfg struct {
 		Args map[string][]string `json:"apiServerArguments"`
 	}
-	data, _ := os.ReadFile(layout.OnDisk(root, kas+"/configmaps/config/config.yaml"))
-	if err := yaml.Unmarshal(data, &cfg); err != nil {
+	if err := yaml.Unmarshal(readNode(t, root, kas+"/configmaps/config/config.yaml"), &cfg); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"https://10.0.0.11:2379", "https://10.0.0.12:2379", "https://10.0.0.13:2379", "https://localhost:2379"}; !reflect.DeepEqual(cfg.Args["etcd-servers"], want) {
@@ -247,30 +165,27 @@ func TestOpenShiftFiles(t *testing.T) {
 }
 
 func TestOpenShiftOpenSSL(t *testing.T) {
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Skip("openssl not installed")
-	}
+	needOpenSSL(t)
 	f := OpenShift(t, t.TempDir(), Options{})
 	root := f.Dirs[1]
 	server := ocpEtcdCertDir + "/" + ocpAllBundles + "/server-ca-bundle.crt"
 	metrics := ocpEtcdCertDir + "/" + ocpAllBundles + "/metrics-ca-bundle.crt"
 	for _, n := range f.Nodes {
 		for _, leaf := range []string{"etcd-peer-", "etcd-serving-"} {
-			if err := ocpTestVerify(t, openssl, root, server, ocpTestAllCerts+"/"+leaf+n.Host+".crt"); err != nil {
+			if err := opensslVerifyIn(root, server, "", ocpTestAllCerts+"/"+leaf+n.Host+".crt"); err != nil {
 				t.Errorf("%s%s: %v", leaf, n.Host, err)
 			}
 		}
 		m := ocpTestAllCerts + "/etcd-serving-metrics-" + n.Host + ".crt"
-		if err := ocpTestVerify(t, openssl, root, metrics, m); err != nil {
+		if err := opensslVerifyIn(root, metrics, "", m); err != nil {
 			t.Errorf("serving-metrics %s: %v", n.Host, err)
 		}
-		if ocpTestVerify(t, openssl, root, server, m) == nil {
+		if opensslVerifyIn(root, server, "", m) == nil {
 			t.Errorf("serving-metrics %s verifies against the etcd-signer", n.Host)
 		}
 	}
 	kas := ocpKASResourceDir()
-	if err := ocpTestVerify(t, openssl, root, kas+"/configmaps/etcd-serving-ca/ca-bundle.crt", kas+"/secrets/etcd-client/tls.crt"); err != nil {
+	if err := opensslVerifyIn(root, kas+"/configmaps/etcd-serving-ca/ca-bundle.crt", "", kas+"/secrets/etcd-client/tls.crt"); err != nil {
 		t.Errorf("etcd-client: %v", err)
 	}
 }
@@ -284,10 +199,7 @@ func TestOpenShiftPodManifest(t *testing.T) {
 	f := OpenShift(t, t.TempDir(), Options{Nodes: nodes})
 	for i, root := range f.Dirs {
 		me := nodes[i]
-		data, err := os.ReadFile(layout.OnDisk(root, ocpEtcdManifest))
-		if err != nil {
-			t.Fatal(err)
-		}
+		data := readNode(t, root, ocpEtcdManifest)
 		var pod struct {
 			Kind     string `json:"kind"`
 			Metadata struct {
@@ -402,7 +314,7 @@ func TestOpenShiftFaults(t *testing.T) {
 		for _, root := range f.Dirs {
 			for _, n := range nodes {
 				for _, p := range []string{"etcd-peer-", "etcd-serving-", "etcd-serving-metrics-"} {
-					leaf := ocpTestCerts(t, root, ocpTestAllCerts+"/"+p+n.Host+".crt")[0]
+					leaf := readCerts(t, root, ocpTestAllCerts+"/"+p+n.Host+".crt")[0]
 					has := false
 					for _, ip := range leaf.IPAddresses {
 						has = has || ip.String() == n.IP
@@ -421,11 +333,11 @@ func TestOpenShiftFaults(t *testing.T) {
 
 	t.Run("ForeignCA", func(t *testing.T) {
 		f := OpenShift(t, t.TempDir(), Options{ForeignCA: "node3"})
-		clusterCA := ocpTestCerts(t, f.Dirs[0], server)[0]
-		if !ocpTestCerts(t, f.Dirs[1], server)[0].Equal(clusterCA) {
+		clusterCA := readCerts(t, f.Dirs[0], server)[0]
+		if !readCerts(t, f.Dirs[1], server)[0].Equal(clusterCA) {
 			t.Fatal("node2's bundle differs from node1's")
 		}
-		own := ocpTestCerts(t, f.Dirs[2], server)[0]
+		own := readCerts(t, f.Dirs[2], server)[0]
 		if own.Equal(clusterCA) {
 			t.Fatal("node3 kept the cluster's etcd-signer")
 		}
@@ -436,13 +348,13 @@ func TestOpenShiftFaults(t *testing.T) {
 			}
 			for _, n := range nodes {
 				for _, p := range []string{"etcd-peer-", "etcd-serving-"} {
-					leaf := ocpTestCerts(t, root, ocpTestAllCerts+"/"+p+n.Host+".crt")[0]
+					leaf := readCerts(t, root, ocpTestAllCerts+"/"+p+n.Host+".crt")[0]
 					if err := leaf.CheckSignatureFrom(want); err != nil {
 						t.Errorf("%s: %s%s: %v", f.Nodes[i].Host, p, n.Host, err)
 					}
 				}
 			}
-			client := ocpTestCerts(t, root, ocpKASResourceDir()+"/secrets/etcd-client/tls.crt")[0]
+			client := readCerts(t, root, ocpKASResourceDir()+"/secrets/etcd-client/tls.crt")[0]
 			if err := client.CheckSignatureFrom(want); err != nil {
 				t.Errorf("%s: etcd-client: %v", f.Nodes[i].Host, err)
 			}
@@ -450,11 +362,11 @@ func TestOpenShiftFaults(t *testing.T) {
 	})
 
 	for _, opts := range []Options{{OwnPeerCA: "node1"}, {OwnClientCA: "node1"}} {
-		if msg := ocpTestRefuses(t, OpenShift, opts); msg == "" {
+		if msg := fatalMessage(t, OpenShift, opts); msg == "" {
 			t.Errorf("%+v: OpenShift did not refuse", opts)
 		}
 	}
-	if msg := ocpTestRefuses(t, OpenShift, Options{ForeignCA: "nodeX"}); msg == "" {
+	if msg := fatalMessage(t, OpenShift, Options{ForeignCA: "nodeX"}); msg == "" {
 		t.Error("an unknown ForeignCA host was accepted")
 	}
 }

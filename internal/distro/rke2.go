@@ -31,8 +31,6 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
-
-	"github.com/etcdpki/etcdpki/layout"
 )
 
 func init() {
@@ -233,10 +231,11 @@ func writeRKE2APIServerPod(t testing.TB, n rancherNode) {
 // CIS profile), in a directory writeFile makes 0700.
 func writeRKE2Pod(t testing.TB, root, command string, c rke2Container, annotations map[string]string, dirs, files []string) {
 	t.Helper()
+	fs := nodeFS{t: t, root: root}
 	// FILE_HASH is the SHA-256 of the Files' contents, in order.
 	h := sha256.New()
 	for _, f := range files {
-		data, err := os.ReadFile(layout.OnDisk(root, f))
+		data, err := os.ReadFile(fs.path(f))
 		if err != nil {
 			t.Fatalf("distro: %v", err)
 		}
@@ -282,6 +281,6 @@ func writeRKE2Pod(t testing.TB, root, command string, c rke2Container, annotatio
 	if b, err = yaml.Marshal(&p); err != nil {
 		t.Fatalf("distro: %v", err)
 	}
-	rancherWrite(t, root, manifest, 0o644, b)
-	rancherChmod(t, root, rke2Manifests, 0o700)
+	fs.file(manifest, 0o644, b)
+	fs.chmod(0o700, rke2Manifests)
 }

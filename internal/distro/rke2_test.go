@@ -22,29 +22,23 @@ func TestRKE2OpenSSL(t *testing.T)    { t.Parallel(); testRancherOpenSSL(t, RKE2
 func TestRKE2Config(t *testing.T)     { t.Parallel(); testRancherConfig(t, RKE2, rancherRKE2, false) }
 func TestRKE2Faults(t *testing.T)     { t.Parallel(); testRancherFaults(t, RKE2, rancherRKE2) }
 func TestRKE2OneServer(t *testing.T)  { t.Parallel(); testRancherOneServer(t, RKE2, rancherRKE2) }
-func TestRKE2Registered(t *testing.T) { rancherRegistered(t, "rke2") }
+func TestRKE2Registered(t *testing.T) { wantRegistered(t, "rke2") }
 
-// rke2ReadPod reads a static pod manifest into the fields the tests look at.
-func rke2ReadPod(t *testing.T, root, name string) (rke2Pod, os.FileMode) {
+// rke2ReadPod reads a static pod manifest into the fields the tests look
+// at, and checks its mode (0644).
+func rke2ReadPod(t *testing.T, root, name string) rke2Pod {
 	t.Helper()
-	p := layout.OnDisk(root, rke2Manifests+"/"+name+".yaml")
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := os.Stat(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := rke2Manifests + "/" + name + ".yaml"
+	wantMode(t, root, p, 0o644)
 	var pod rke2Pod
-	if err := yaml.UnmarshalStrict(data, &pod); err != nil {
+	if err := yaml.UnmarshalStrict(readNode(t, root, p), &pod); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
 	if pod.APIVersion != "v1" || pod.Kind != "Pod" || pod.Metadata.Name != name || pod.Metadata.Namespace != "kube-system" ||
 		len(pod.Spec.Containers) != 1 || pod.Spec.Containers[0].Name != name || !pod.Spec.HostNetwork {
 		t.Fatalf("%s: not RKE2's static pod: %+v", name, pod)
 	}
-	return pod, st.Mode()
+	return pod
 }
 
 // rke2CheckVolumes checks that each hostPath volume is in the member tree,
@@ -68,8 +62,7 @@ func rke2CheckVolumes(t *testing.T, host, root string, pod rke2Pod) {
 			t.Errorf("%s: %s volume %s is not mounted at its host path", host, pod.Metadata.Name, v.Name)
 		}
 		if v.HostPath.Type == "File" {
-			data, _ := os.ReadFile(layout.OnDisk(root, v.HostPath.Path))
-			h.Write(data)
+			h.Write(readNode(t, root, v.HostPath.Path))
 		}
 	}
 	if len(c.Env) == 0 || c.Env[0].Name != "FILE_HASH" || c.Env[0].Value != hex.EncodeToString(h.Sum(nil)) {
@@ -83,13 +76,8 @@ func TestRKE2EtcdPod(t *testing.T) {
 	f := RKE2(t, t.TempDir(), Options{})
 	for i, root := range f.Dirs {
 		host := f.Nodes[i].Host
-		pod, mode := rke2ReadPod(t, root, "etcd")
-		if mode != 0o644 {
-			t.Errorf("%s: etcd.yaml mode %v", host, mode)
-		}
-		if st, err := os.Stat(layout.OnDisk(root, rke2Manifests)); err != nil || st.Mode() != os.ModeDir|0o700 {
-			t.Errorf("%s: pod-manifests: %v %v", host, st.Mode(), err)
-		}
+		pod := rke2ReadPod(t, root, "etcd")
+		wantMode(t, root, rke2Manifests, os.ModeDir|0o700)
 		c := pod.Spec.Containers[0]
 		config := r.etcdDataDir() + "/config"
 		if !slices.Equal(c.Command, []string{"etcd"}) || !slices.Equal(c.Args, []string{"--config-file=" + config}) {
@@ -111,12 +99,8 @@ func TestRKE2EtcdPod(t *testing.T) {
 		if err := json.Unmarshal([]byte(pod.Metadata.Annotations["etcd.k3s.io/initial"]), &initial); err != nil {
 			t.Fatalf("%s: etcd.k3s.io/initial: %v", host, err)
 		}
-		data, err := os.ReadFile(layout.OnDisk(root, config))
-		if err != nil {
-			t.Fatal(err)
-		}
 		var cfg map[string]any
-		if err := yaml.Unmarshal(data, &cfg); err != nil {
+		if err := yaml.Unmarshal(readNode(t, root, config), &cfg); err != nil {
 			t.Fatal(err)
 		}
 		fromConfig := map[string]string{}
@@ -145,10 +129,7 @@ func TestRKE2APIServerPod(t *testing.T) {
 	f := RKE2(t, t.TempDir(), Options{OwnClientCA: "node3"})
 	for i, root := range f.Dirs {
 		host := f.Nodes[i].Host
-		pod, mode := rke2ReadPod(t, root, "kube-apiserver")
-		if mode != 0o644 {
-			t.Errorf("%s: kube-apiserver.yaml mode %v", host, mode)
-		}
+		pod := rke2ReadPod(t, root, "kube-apiserver")
 		rke2CheckVolumes(t, host, root, pod)
 		flags := map[string]string{}
 		for _, a := range pod.Spec.Containers[0].Args {
@@ -169,7 +150,7 @@ func TestRKE2APIServerPod(t *testing.T) {
 		}
 		// kube-apiserver's credential is a client of the 2379 port's CA,
 		// and that CA is the one etcd trusts there.
-		ca := rancherCert(t, root, flags["--etcd-cafile"])
+		ca := readLeaf(t, root, flags["--etcd-cafile"])
 		if err := rancherVerifyLeaf(t, root, flags["--etcd-certfile"], ca, x509.ExtKeyUsageClientAuth, ""); err != nil {
 			t.Errorf("%s: --etcd-certfile: %v", host, err)
 		}

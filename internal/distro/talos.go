@@ -51,8 +51,6 @@ import (
 	"crypto/x509/pkix"
 	"math/big"
 	"net"
-	"os"
-	"path"
 	"testing"
 	"time"
 
@@ -94,12 +92,9 @@ const (
 // serves both ports.
 func Talos(t testing.TB, dir string, opts Options) *Fixture {
 	t.Helper()
-	if opts.OwnPeerCA != "" || opts.OwnClientCA != "" {
-		t.Fatalf("distro: talos: one etcd CA serves peers and clients; OwnPeerCA/OwnClientCA do not apply")
-	}
+	opts.refuseOwnCAs(t, "talos: one etcd CA serves peers and clients")
 	nodes := opts.nodes()
-	talosCheckHost(t, nodes, "OmitIP", opts.OmitIP)
-	talosCheckHost(t, nodes, "ForeignCA", opts.ForeignCA)
+	opts.checkHosts(t, nodes)
 	now := opts.now()
 	keys := NewKeys(t)
 
@@ -119,27 +114,11 @@ func Talos(t testing.TB, dir string, opts Options) *Fixture {
 	return f
 }
 
-func talosCheckHost(t testing.TB, nodes []Node, what, host string) {
-	t.Helper()
-	if host == "" {
-		return
-	}
-	for _, n := range nodes {
-		if n.Host == host {
-			return
-		}
-	}
-	t.Fatalf("distro: %s names %q, which is no node of the fixture", what, host)
-}
-
 // talosSerial is siderolabs/crypto NewSerialNumber: a random positive
 // serial (128 bits here).
 func talosSerial(t testing.TB) *big.Int {
 	t.Helper()
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
-	if err != nil {
-		t.Fatalf("distro: serial: %v", err)
-	}
+	n := randSerial(t, pow2(128))
 	return n.Add(n, big.NewInt(1))
 }
 
@@ -162,7 +141,7 @@ func talosCA(t testing.TB, key crypto.Signer, at time.Time) *pki.CA {
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 	}
-	return &pki.CA{Cert: testca.Sign(t, tmpl, tmpl, key.Public(), key), Key: key}
+	return selfSignedCA(t, tmpl, key)
 }
 
 // talosLeaf is NewKeyPair/NewCertificateFromCSR: subject CN only,
@@ -210,52 +189,22 @@ func talosWriteNode(t testing.TB, root string, keys *Keys, ca *pki.CA, n Node, o
 	admin := talosLeaf(t, ca, adminKey, "talos", nil, nil, client, now)
 	api := talosLeaf(t, ca, apiKey, "kube-apiserver", nil, nil, client, now)
 
-	talosWrite(t, root, talosCACert, pki.EncodeCert(ca.Cert))
-	talosWrite(t, root, talosCAKey, talosEncodeKey(t, ca.Key))
-	talosWrite(t, root, talosServerCert, pki.EncodeCert(server))
-	talosWrite(t, root, talosServerKey, talosEncodeKey(t, serverKey))
-	talosWrite(t, root, talosPeerCert, pki.EncodeCert(peer))
-	talosWrite(t, root, talosPeerKey, talosEncodeKey(t, peerKey))
-	talosWrite(t, root, talosAdminCert, pki.EncodeCert(admin))
-	talosWrite(t, root, talosAdminKey, talosEncodeKey(t, adminKey))
-	talosWrite(t, root, talosAPIClientCA, pki.EncodeCert(ca.Cert))
-	talosWrite(t, root, talosAPIClientCert, pki.EncodeCert(api))
-	talosWrite(t, root, talosAPIClientKey, talosEncodeKey(t, apiKey))
+	// 0400 is the mode of every file Talos writes into both directories;
+	// keys are EC PRIVATE KEY, as siderolabs/crypto writes them.
+	fs := nodeFS{t: t, root: root}
+	fs.cert(talosCACert, 0o400, ca.Cert)
+	fs.key(talosCAKey, 0o400, ca.Key)
+	fs.cert(talosServerCert, 0o400, server)
+	fs.key(talosServerKey, 0o400, serverKey)
+	fs.cert(talosPeerCert, 0o400, peer)
+	fs.key(talosPeerKey, 0o400, peerKey)
+	fs.cert(talosAdminCert, 0o400, admin)
+	fs.key(talosAdminKey, 0o400, adminKey)
+	fs.cert(talosAPIClientCA, 0o400, ca.Cert)
+	fs.cert(talosAPIClientCert, 0o400, api)
+	fs.key(talosAPIClientKey, 0o400, apiKey)
 
-	for _, d := range []struct {
-		p    string
-		mode os.FileMode
-	}{
-		{"/system", 0o755},
-		{"/system/secrets", 0o755},
-		{talosEtcdPKI, 0o700},
-		{"/system/secrets/kubernetes", 0o755},
-		{talosAPIServerDir, 0o755},
-	} {
-		if err := os.Chmod(layout.OnDisk(root, d.p), d.mode); err != nil {
-			t.Fatalf("distro: %v", err)
-		}
-	}
-}
-
-func talosEncodeKey(t testing.TB, key crypto.Signer) []byte {
-	t.Helper()
-	data, err := pki.EncodeKey(key) // EC PRIVATE KEY, as siderolabs/crypto writes it
-	if err != nil {
-		t.Fatalf("distro: %v", err)
-	}
-	return data
-}
-
-// talosWrite writes a file 0400, the mode of every file Talos writes
-// into both directories.
-func talosWrite(t testing.TB, root, nodePath string, data []byte) {
-	t.Helper()
-	p := layout.OnDisk(root, path.Clean(nodePath))
-	if err := layout.WriteFile(p, data, 0o400); err != nil {
-		t.Fatalf("distro: %v", err)
-	}
-	if err := os.Chmod(p, 0o400); err != nil {
-		t.Fatalf("distro: %v", err)
-	}
+	fs.chmod(0o755, "/system", "/system/secrets")
+	fs.chmod(0o700, talosEtcdPKI)
+	fs.chmod(0o755, "/system/secrets/kubernetes", talosAPIServerDir)
 }

@@ -1,12 +1,10 @@
 package distro
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/x509"
 	"os"
-	"os/exec"
 	"reflect"
 	"testing"
 	"time"
@@ -14,20 +12,7 @@ import (
 	"github.com/etcdpki/etcdpki/layout"
 )
 
-func TestTalosRegistered(t *testing.T) {
-	if All["talos"] == nil {
-		t.Fatal("talos is not registered in All")
-	}
-}
-
-func talosTestCert(t *testing.T, root, nodePath string) *x509.Certificate {
-	t.Helper()
-	c, err := layout.ReadCert(layout.OnDisk(root, nodePath))
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
-	return c
-}
+func TestTalosRegistered(t *testing.T) { wantRegistered(t, "talos") }
 
 func TestTalosFiles(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
@@ -37,17 +22,17 @@ func TestTalosFiles(t *testing.T) {
 	}
 	files := []string{talosCACert, talosCAKey, talosServerCert, talosServerKey, talosPeerCert, talosPeerKey,
 		talosAdminCert, talosAdminKey, talosAPIClientCA, talosAPIClientCert, talosAPIClientKey}
-	ca0 := talosTestCert(t, f.Dirs[0], talosCACert)
-	keys := map[string]string{}
+	ca0 := readCert(t, f.Dirs[0], talosCACert)
+	keys := distinctKeys{}
 	for i, root := range f.Dirs {
 		n := f.Nodes[i]
 		for _, p := range files {
-			ocpTestMode(t, root, p, 0o400)
+			wantMode(t, root, p, 0o400)
 		}
-		ocpTestMode(t, root, talosEtcdPKI, 0o700)
-		ocpTestMode(t, root, talosAPIServerDir, 0o755)
+		wantMode(t, root, talosEtcdPKI, os.ModeDir|0o700)
+		wantMode(t, root, talosAPIServerDir, os.ModeDir|0o755)
 
-		ca := talosTestCert(t, root, talosCACert)
+		ca := readCert(t, root, talosCACert)
 		if !ca.Equal(ca0) {
 			t.Errorf("%s: not the cluster's etcd CA", n.Host)
 		}
@@ -57,7 +42,7 @@ func TestTalosFiles(t *testing.T) {
 		if ca.KeyUsage != x509.KeyUsageCertSign|x509.KeyUsageDigitalSignature || ca.NotAfter.Sub(ca.NotBefore) != talosValidity {
 			t.Errorf("CA key usage %b, validity %v", ca.KeyUsage, ca.NotAfter.Sub(ca.NotBefore))
 		}
-		ca2 := talosTestCert(t, root, talosAPIClientCA)
+		ca2 := readCert(t, root, talosAPIClientCA)
 		if !ca2.Equal(ca) {
 			t.Errorf("%s: etcd-client-ca.crt is not the etcd CA", n.Host)
 		}
@@ -74,12 +59,12 @@ func TestTalosFiles(t *testing.T) {
 			{talosAdminCert, "talos", nil, nil, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}},
 			{talosAPIClientCert, "kube-apiserver", nil, nil, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}},
 		} {
-			leaf := talosTestCert(t, root, c.file)
+			leaf := readCert(t, root, c.file)
 			if leaf.Subject.CommonName != c.cn || len(leaf.Subject.Organization) != 0 {
 				t.Errorf("%s %s: subject %v", n.Host, c.file, leaf.Subject)
 			}
-			if !reflect.DeepEqual(leaf.DNSNames, c.dns) || !reflect.DeepEqual(ocpTestIPs(leaf.IPAddresses), c.ips) {
-				t.Errorf("%s %s: SANs %q %q", n.Host, c.file, leaf.DNSNames, ocpTestIPs(leaf.IPAddresses))
+			if !reflect.DeepEqual(leaf.DNSNames, c.dns) || !reflect.DeepEqual(ipStrings(leaf.IPAddresses), c.ips) {
+				t.Errorf("%s %s: SANs %q %q", n.Host, c.file, leaf.DNSNames, ipStrings(leaf.IPAddresses))
 			}
 			if !reflect.DeepEqual(leaf.ExtKeyUsage, c.ekus) || leaf.KeyUsage != x509.KeyUsageDigitalSignature|x509.KeyUsageKeyEncipherment {
 				t.Errorf("%s %s: EKU %v, KU %b", n.Host, c.file, leaf.ExtKeyUsage, leaf.KeyUsage)
@@ -95,36 +80,28 @@ func TestTalosFiles(t *testing.T) {
 			}
 		}
 		for _, k := range []string{talosServerKey, talosPeerKey, talosAdminKey, talosAPIClientKey} {
-			data, _ := os.ReadFile(layout.OnDisk(root, k))
-			if !bytes.HasPrefix(data, []byte("-----BEGIN EC PRIVATE KEY-----")) {
-				t.Errorf("%s %s: not an EC PRIVATE KEY", n.Host, k)
-			}
-			if other, dup := keys[string(data)]; dup {
-				t.Errorf("%s %s shares a key with %s", n.Host, k, other)
-			}
-			keys[string(data)] = n.Host + k
+			data := readNode(t, root, k)
+			wantPEM(t, n.Host+" "+k, data, "EC PRIVATE KEY")
+			keys.add(t, n.Host+" "+k, data)
 		}
 	}
 }
 
 func TestTalosOpenSSL(t *testing.T) {
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Skip("openssl not installed")
-	}
+	needOpenSSL(t)
 	f := Talos(t, t.TempDir(), Options{})
 	for i, root := range f.Dirs {
 		for _, leaf := range []string{talosServerCert, talosPeerCert, talosAdminCert} {
-			if err := ocpTestVerify(t, openssl, root, talosCACert, leaf); err != nil {
+			if err := opensslVerifyIn(root, talosCACert, "", leaf); err != nil {
 				t.Errorf("%s %s: %v", f.Nodes[i].Host, leaf, err)
 			}
 		}
-		if err := ocpTestVerify(t, openssl, root, talosAPIClientCA, talosAPIClientCert); err != nil {
+		if err := opensslVerifyIn(root, talosAPIClientCA, "", talosAPIClientCert); err != nil {
 			t.Errorf("%s etcd-client: %v", f.Nodes[i].Host, err)
 		}
 	}
 	// A leaf of one node verifies with another node's CA file: one CA.
-	if err := ocpTestVerify(t, openssl, f.Dirs[0], talosCACert, "../"+f.Nodes[1].Host+talosPeerCert); err != nil {
+	if err := opensslVerify(layout.OnDisk(f.Dirs[0], talosCACert), "", layout.OnDisk(f.Dirs[1], talosPeerCert)); err != nil {
 		t.Errorf("node2's peer cert against node1's CA: %v", err)
 	}
 }
@@ -134,8 +111,8 @@ func TestTalosFaults(t *testing.T) {
 		f := Talos(t, t.TempDir(), Options{OmitIP: "node2"})
 		for i, root := range f.Dirs {
 			n := f.Nodes[i]
-			server := ocpTestIPs(talosTestCert(t, root, talosServerCert).IPAddresses)
-			peer := ocpTestIPs(talosTestCert(t, root, talosPeerCert).IPAddresses)
+			server := ipStrings(readCert(t, root, talosServerCert).IPAddresses)
+			peer := ipStrings(readCert(t, root, talosPeerCert).IPAddresses)
 			wantServer, wantPeer := []string{n.IP, "127.0.0.1"}, []string{n.IP}
 			if n.Host == "node2" {
 				wantServer, wantPeer = []string{"127.0.0.1"}, nil
@@ -147,9 +124,9 @@ func TestTalosFaults(t *testing.T) {
 	})
 	t.Run("ForeignCA", func(t *testing.T) {
 		f := Talos(t, t.TempDir(), Options{ForeignCA: "node1"})
-		own := talosTestCert(t, f.Dirs[0], talosCACert)
-		cluster := talosTestCert(t, f.Dirs[1], talosCACert)
-		if own.Equal(cluster) || !talosTestCert(t, f.Dirs[2], talosCACert).Equal(cluster) {
+		own := readCert(t, f.Dirs[0], talosCACert)
+		cluster := readCert(t, f.Dirs[1], talosCACert)
+		if own.Equal(cluster) || !readCert(t, f.Dirs[2], talosCACert).Equal(cluster) {
 			t.Fatal("want node1 alone on a CA of its own")
 		}
 		for i, root := range f.Dirs {
@@ -157,18 +134,18 @@ func TestTalosFaults(t *testing.T) {
 			if i == 0 {
 				want = own
 			}
-			if !talosTestCert(t, root, talosAPIClientCA).Equal(want) {
+			if !readCert(t, root, talosAPIClientCA).Equal(want) {
 				t.Errorf("%s: etcd-client-ca.crt", f.Nodes[i].Host)
 			}
 			for _, leaf := range []string{talosServerCert, talosPeerCert, talosAdminCert, talosAPIClientCert} {
-				if err := talosTestCert(t, root, leaf).CheckSignatureFrom(want); err != nil {
+				if err := readCert(t, root, leaf).CheckSignatureFrom(want); err != nil {
 					t.Errorf("%s %s: %v", f.Nodes[i].Host, leaf, err)
 				}
 			}
 		}
 	})
 	for _, opts := range []Options{{OwnPeerCA: "node1"}, {OwnClientCA: "node1"}, {OmitIP: "nodeX"}} {
-		if msg := ocpTestRefuses(t, Talos, opts); msg == "" {
+		if msg := fatalMessage(t, Talos, opts); msg == "" {
 			t.Errorf("%+v: Talos did not refuse", opts)
 		}
 	}
