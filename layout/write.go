@@ -69,6 +69,12 @@ func PrepareFile(path string, data []byte, perm os.FileMode) (_ *PendingFile, er
 	if err = f.Chmod(perm); err != nil {
 		return nil, err
 	}
+	// A replaced file keeps its owner and group: an etcd running as a
+	// user of its own (kubespray's etcd, etcdadm's) must still read its
+	// key after a renew run as root.
+	if err = keepOwner(f, path); err != nil {
+		return nil, err
+	}
 	if _, err = f.Write(data); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package member
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,6 +73,16 @@ func Discover(dir string, opts DiscoverOptions) ([]*Input, error) {
 	}
 	if !st.IsDir() {
 		return nil, &layout.FileError{Path: dir, Err: errors.New("is not a directory; give a member's directory")}
+	}
+	// A directory this user cannot read is that, not a node without a
+	// PKI (nor one without a server certificate).
+	if f, err := os.Open(dir); err != nil {
+		return nil, &layout.FileError{Path: dir, Err: fmt.Errorf("cannot be read: %w", unwrapPathError(err))}
+	} else if _, err := f.Readdirnames(1); err != nil && !errors.Is(err, io.EOF) {
+		f.Close()
+		return nil, &layout.FileError{Path: dir, Err: fmt.Errorf("cannot be read: %w", unwrapPathError(err))}
+	} else {
+		f.Close()
 	}
 	if isFile(layout.SpecFile(dir)) {
 		return discoverInit(dir, opts)

@@ -181,3 +181,19 @@ func TestDiskStaysInTheRoot(t *testing.T) {
 		t.Errorf("outside the root: %v, want ErrOutside", err)
 	}
 }
+
+// TestDiscoverUnreadableDir: a member directory this user cannot read is
+// said to be unreadable, not a node without an etcd PKI.
+func TestDiscoverUnreadableDir(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads any directory")
+	}
+	dir := filepath.Join(t.TempDir(), "node1")
+	os.MkdirAll(filepath.Join(dir, "etc/kubernetes/pki/etcd"), 0o755)
+	os.Chmod(dir, 0o000)
+	defer os.Chmod(dir, 0o755)
+	_, err := Discover(dir, DiscoverOptions{})
+	if err == nil || !strings.Contains(err.Error(), "cannot be read: permission denied") {
+		t.Errorf("err = %v, want cannot be read: permission denied", err)
+	}
+}

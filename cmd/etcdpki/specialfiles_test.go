@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -105,5 +106,40 @@ func TestSpecialFilesEveryCommand(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestUnreadableMemberDir: a member directory the user cannot read is an
+// error saying so (exit 2), not "no etcd PKI found" nor a missing server
+// certificate. Run as nobody (setpriv) when the test runs as root.
+func TestUnreadableMemberDir(t *testing.T) {
+	bin := testbin.Etcdpki(t)
+	tmp := t.TempDir()
+	dir := filepath.Join(tmp, "node1")
+	if err := os.MkdirAll(filepath.Join(dir, "etc/kubernetes/pki/etcd"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Let nobody reach it: only the test's own directories (TempDir and
+	// the one the testing package made for it) are opened up.
+	for _, p := range []string{tmp, filepath.Dir(tmp)} {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(dir, 0); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(dir, 0o755)
+	cmd := exec.Command(bin, "check", dir)
+	if os.Geteuid() == 0 {
+		setpriv, err := exec.LookPath("setpriv")
+		if err != nil {
+			t.Skip("root without setpriv: cannot make the directory unreadable")
+		}
+		cmd = exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", bin, "check", dir)
+	}
+	out, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(string(out), "cannot be read: permission denied") {
+		t.Errorf("exit %d:\n%s\nwant exit 2 saying the directory cannot be read", code, out)
 	}
 }
