@@ -117,6 +117,7 @@ const reportSchemaDoc = `
 | ` + "`findings[].file`" + ` | string | the file at fault, if one is |
 | ` + "`findings[].detail`" + ` | string | what exactly is wrong |
 | ` + "`findings[].breaks`" + ` | string | ` + "`peers`, `clients`, `both`, `peers-one-way`" + ` (the member joins, but the others reject its connections in one direction), or absent when nothing breaks at runtime |
+| ` + "`findings[].fix`" + ` | string | how to repair it: the rule's fix, or the remedy of the member's own distribution where that differs |
 | ` + "`verdict.clusterForms`" + ` | bool | a quorum of members has no peer-breaking error |
 | ` + "`verdict.clientsConnect`" + ` | bool | no finding breaks client connections, and every member can join |
 | ` + "`verdict.summary`" + ` | string | the one-line verdict |

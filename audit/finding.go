@@ -18,9 +18,9 @@ type Finding struct {
 	// BreaksPeers, BreaksClients, BreaksBoth, or empty for findings that
 	// weaken security without breaking connections.
 	Breaks string `json:"breaks,omitempty"`
-	// Fix is the remedy in the member's own distribution's terms, when it
-	// differs from the catalogue's (k3s certificate rotate, kubeadm's
-	// stale-SAN trap); empty means the catalogue's Fix.
+	// Fix is how to repair it: the catalogue's, or the remedy in the
+	// member's own distribution's terms where that differs (k3s
+	// certificate rotate, kubeadm's stale-SAN trap).
 	Fix string `json:"fix,omitempty"`
 }
 
@@ -53,5 +53,5 @@ func newFinding(rule RuleID, memberName, file, format string, args ...any) Findi
 		// A programming error; keep it visible rather than panic on input.
 		return Finding{Rule: rule, Severity: Error, Member: memberName, File: file, Detail: "unknown rule: " + fmt.Sprintf(format, args...)}
 	}
-	return Finding{Rule: rule, Severity: r.Severity, Member: memberName, File: file, Detail: fmt.Sprintf(format, args...)}
+	return Finding{Rule: rule, Severity: r.Severity, Member: memberName, File: file, Detail: fmt.Sprintf(format, args...), Fix: r.Fix}
 }

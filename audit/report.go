@@ -118,7 +118,8 @@ func (r *Report) RuleIDs() []RuleID {
 }
 
 func summarize(m *member.Member) MemberSummary {
-	s := MemberSummary{Name: m.Name, NameFrom: m.NameFrom, Dir: m.Input.Dir, ClientURLs: m.ClientURLs, PeerURLs: m.PeerURLs, Files: []string{}}
+	// A URL both listened on and advertised is listed once.
+	s := MemberSummary{Name: m.Name, NameFrom: m.NameFrom, Dir: m.Input.Dir, ClientURLs: dedupeURLs(m.ClientURLs), PeerURLs: dedupeURLs(m.PeerURLs), Files: []string{}}
 	if m.Settings != nil {
 		s.Settings = m.Settings.Source
 		s.Sources = m.Settings.Sources
@@ -275,4 +276,14 @@ func possessive(n int) string {
 		return "its"
 	}
 	return "their"
+}
+
+func dedupeURLs(urls []string) []string {
+	var out []string
+	for _, u := range urls {
+		if !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out
 }
