@@ -5,6 +5,7 @@ package expiry
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -40,6 +41,9 @@ type Cert struct {
 	// ExternallyManaged is kubeadm's column: the signing CA's key is not
 	// on the member, so the certificate cannot be renewed there.
 	ExternallyManaged bool `json:"externallyManaged"`
+	// Missing is true for a certificate the member needs that is absent
+	// or unreadable: kubeadm lists it as !MISSING!, and so does the table.
+	Missing bool `json:"missing,omitempty"`
 }
 
 // Authority is one distinct CA certificate across the members.
@@ -82,6 +86,13 @@ func Scan(members []*member.Member, now time.Time) *Report {
 		for _, kind := range pki.LeafKinds(true) {
 			f := m.Files[kind]
 			cert := f.Cert()
+			if f != nil && cert == nil {
+				// Required and not readable: listed first, as kubeadm's
+				// check-expiration lists !MISSING! certificates.
+				r.Certificates = append(r.Certificates, Cert{Name: Name(kind), Kind: kind, Member: m.Name, File: f.CertPath,
+					Residual: "!MISSING!", ResidualSeconds: math.MinInt64, Missing: true})
+				continue
+			}
 			if cert == nil {
 				continue
 			}

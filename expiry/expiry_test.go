@@ -131,11 +131,15 @@ func TestExpiredAndMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := expiry.Scan(load(t, c.Dir), issued)
-	if c := r.Certificates[0]; c.Kind != pki.KindHealthcheckClient || c.Residual != "<invalid>" || c.ResidualSeconds >= 0 {
-		t.Errorf("first = %+v, want the expired healthcheck client", c)
+	// The missing server.crt comes first, as kubeadm's !MISSING!.
+	if c := r.Certificates[0]; c.Kind != pki.KindServer || !c.Missing || c.Residual != "!MISSING!" {
+		t.Errorf("first = %+v, want the missing server certificate", c)
 	}
-	if len(r.Certificates) != 2 {
-		t.Errorf("%d certificates, want 2 (peer and healthcheck-client)", len(r.Certificates))
+	if c := r.Certificates[1]; c.Kind != pki.KindHealthcheckClient || c.Residual != "<invalid>" || c.ResidualSeconds >= 0 {
+		t.Errorf("second = %+v, want the expired healthcheck client", c)
+	}
+	if len(r.Certificates) != 3 {
+		t.Errorf("%d certificates, want 3 (server missing, peer and healthcheck-client)", len(r.Certificates))
 	}
 	if len(r.Problems) != 1 || r.Problems[0].Rule != audit.RuleFileMissing {
 		t.Errorf("problems = %v, want the missing server.crt", r.Problems)
@@ -143,6 +147,9 @@ func TestExpiredAndMissing(t *testing.T) {
 	var text bytes.Buffer
 	if err := r.WriteText(&text, true); err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "!MISSING! etcd-server") {
+		t.Errorf("missing server.crt not listed as !MISSING!:\n%s", text.String())
 	}
 	if !strings.Contains(text.String(), "\x1b[31m<invalid>\x1b[0m") {
 		t.Errorf("expired residual not red:\n%q", text.String())

@@ -41,6 +41,12 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 	leaves := [][]string{{"CERTIFICATE", "MEMBER", "EXPIRES", "RESIDUAL TIME", "CERTIFICATE AUTHORITY", "EXTERNALLY MANAGED"}}
 	var leafPaint []func(string) string
 	for _, c := range r.Certificates {
+		if c.Missing {
+			// kubeadm's check-expiration: "!MISSING! <name>", nothing else.
+			leaves = append(leaves, []string{"!MISSING! " + c.Name, output.Safe(c.Member), "", "", "", ""})
+			leafPaint = append(leafPaint, func(s string) string { return paint(-1, s) })
+			continue
+		}
 		ca := c.Authority
 		if !c.SignedByMemberCA {
 			ca += " (not the member's CA)"
