@@ -59,11 +59,13 @@ certificates behind ports 2379 (clients) and 2380 (peers) of a kubeadm HA
 control plane or a standalone etcd cluster.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       currentVersion().String(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
-	root.AddCommand(newInitCmd(), newFlagsCmd(), newUpCmd(), newCheckCmd(), newExplainCmd(), newProbeCmd(), newDemoCmd(), newEtcdCmd())
+	root.AddCommand(newInitCmd(), newFlagsCmd(), newUpCmd(), newCheckCmd(), newExplainCmd(), newProbeCmd(), newDemoCmd(), newEtcdCmd(), newVersionCmd())
 	root.AddCommand(lifecycleCommands()...)
 	root.AddCommand(operateCommands()...)
 	registerCompletions(root)
