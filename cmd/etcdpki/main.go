@@ -69,6 +69,20 @@ control plane or a standalone etcd cluster.`,
 	root.AddCommand(lifecycleCommands()...)
 	root.AddCommand(operateCommands()...)
 	registerCompletions(root)
+	// cobra's completion command prints its help and exits 0 for a shell
+	// it does not know ("completion tcsh"): that is a usage error.
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Args = cobra.ArbitraryArgs
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				if len(args) > 0 {
+					return usagef("unknown shell %q (want bash, zsh, fish or powershell)", args[0])
+				}
+				return cmd.Help()
+			}
+		}
+	}
 	return root
 }
 
@@ -112,9 +126,10 @@ func exitCode(err error) int {
 	switch {
 	case errors.As(err, &ue), spec.IsValidationError(err), errors.As(err, &ce), errors.As(err, &fe), errors.As(err, &nf):
 		return exitUsage
-	case strings.HasPrefix(err.Error(), "unknown command "):
-		// cobra's own error for an unknown subcommand or a stray argument
-		// (cobra.NoArgs); it has no type to match.
+	case strings.HasPrefix(err.Error(), "unknown command "), cobraArgError(err.Error()):
+		// cobra's own errors for an unknown subcommand, a stray argument
+		// (cobra.NoArgs) or a wrong number of them; they have no type to
+		// match.
 		return exitUsage
 	}
 	return exitFailure
@@ -132,4 +147,15 @@ func hint(err error) string {
 		return "see 'etcdpki help init' for the spec format"
 	}
 	return ""
+}
+
+// cobraArgError recognises cobra's positional-argument errors
+// (cobra.MinimumNArgs, MaximumNArgs, ExactArgs, RangeArgs, OnlyValidArgs).
+func cobraArgError(msg string) bool {
+	for _, p := range []string{"requires at least ", "accepts at most ", "accepts between ", "invalid argument "} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return strings.HasPrefix(msg, "accepts ") && strings.Contains(msg, " arg(s), received ")
 }
