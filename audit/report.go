@@ -214,7 +214,8 @@ func verdict(members []*member.Member, fs []Finding) Verdict {
 		}
 	}
 	v.ClusterForms = n > 0 && healthy > n/2
-	v.ClientsConnect = len(clientBroken) == 0
+	// With no member checked nothing is known to connect.
+	v.ClientsConnect = n > 0 && len(clientBroken) == 0
 	var split []string
 	for _, f := range fs {
 		if f.Rule == RuleSplitClusters {

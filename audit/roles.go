@@ -114,8 +114,13 @@ func clientFit(cert *x509.Certificate) RoleFit {
 func caFit(cert *x509.Certificate) RoleFit {
 	fit := RoleFit{Role: RoleCA}
 	switch {
+	case !cert.BasicConstraintsValid && cert.KeyUsage&x509.KeyUsageCertSign != 0:
+		// Meant as a CA (keyCertSign) but without basic constraints: Go
+		// refuses it as a parent.
+		fit.Why, fit.Rule = "not a CA: has keyCertSign but basic constraints CA:TRUE are missing", RuleNotCA
 	case !cert.BasicConstraintsValid || !cert.IsCA:
-		fit.Why, fit.Rule = "not a CA (basic constraints CA:TRUE missing)", RuleNotCA
+		// A leaf is not a CA, and that is no fault of it: no rule.
+		fit.Why = "a leaf (not a CA): it cannot sign certificates"
 	case cert.KeyUsage != 0 && cert.KeyUsage&x509.KeyUsageCertSign == 0:
 		fit.Why, fit.Rule = "lacks the keyCertSign key usage", RuleNotCA
 	case string(cert.RawIssuer) == string(cert.RawSubject):

@@ -26,5 +26,5 @@ func ExampleRoles() {
 	// server: ok=false EKU-SERVER-GATEWAY only with --client-cert-file: lacks clientAuth, and etcd's grpc-gateway presents --cert-file when it dials its own client port
 	// peer: ok=false EKU-PEER-CLIENT only with --peer-client-cert-file: lacks clientAuth (etcd uses peer.crt as a client cert too)
 	// client: ok=false EKU-CLIENT lacks clientAuth (has serverAuth): etcd refuses it with "x509: certificate specifies an incompatible key usage"
-	// CA: ok=false CA-NOT-CA not a CA (basic constraints CA:TRUE missing)
+	// CA: ok=false  a leaf (not a CA): it cannot sign certificates
 }

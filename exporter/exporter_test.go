@@ -260,6 +260,13 @@ func TestWriteText(t *testing.T) {
 	if v := value(t, mfs, "etcdpki_scan_errors_total", nil); v != 1 {
 		t.Errorf("scan errors %v, want 1", v)
 	}
+	// A scan that could not read a directory judged part of the cluster:
+	// its verdict is not a yes.
+	for _, name := range []string{"etcdpki_check_clients_connect", "etcdpki_check_cluster_forms"} {
+		if v := value(t, mfs, name, nil); v != 0 {
+			t.Errorf("%s = %v after a failed scan, want 0", name, v)
+		}
+	}
 	if got := len(values(mfs, "x509_cert_not_after", map[string]string{"member": "cp1"})); got != 5 {
 		t.Errorf("%d series for cp1, want 5", got)
 	}

@@ -97,8 +97,10 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	for k, n := range s.findings {
 		gauge(descFindings, float64(n), k.source, k.rule, k.severity)
 	}
-	gauge(descClusterForms, bit(s.verdict.ClusterForms))
-	gauge(descClientsConnect, bit(s.verdict.ClientsConnect))
+	// A scan that could not read every directory judged only part of the
+	// cluster: its verdict is not a "yes".
+	gauge(descClusterForms, bit(s.ok && s.verdict.ClusterForms))
+	gauge(descClientsConnect, bit(s.ok && s.verdict.ClientsConnect))
 	gauge(descMembers, float64(s.members))
 	gauge(descLastScan, unix(s.at))
 	gauge(descLastScanOK, bit(s.ok))

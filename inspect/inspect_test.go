@@ -50,7 +50,7 @@ func TestFileCert(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"subject:            CN=cp1", "ext key usage:      serverAuth, clientAuth", "matches key:        yes",
-		"peer:   yes — serverAuth and clientAuth", "CA:     no  — not a CA"} {
+		"peer:   yes — serverAuth and clientAuth", "CA:     no  — a leaf (not a CA)"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, text.String())
 		}
