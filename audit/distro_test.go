@@ -231,3 +231,31 @@ func TestOneFileTwoRolesOnce(t *testing.T) {
 		t.Errorf("want one VALID-EXPIRED on etcd2 breaking both ports, got:\n%s", reportText(r))
 	}
 }
+
+// TestNoKubeadmAdviceOutsideKubeadm: no finding on a member of another
+// distribution tells its user to run kubeadm; reissue findings name the
+// distribution's own remedy.
+func TestNoKubeadmAdviceOutsideKubeadm(t *testing.T) {
+	for name, opts := range map[string]distro.Options{
+		"kubespray": {OmitIP: "node2", ForeignCA: "node3"},
+		"k3s":       {OmitIP: "node2", OwnPeerCA: "node3"},
+		"openshift": {ForeignCA: "node2"},
+		"etcdadm":   {OmitIP: "node2"},
+	} {
+		_, r := checkFixture(t, name, opts)
+		for _, f := range r.Findings {
+			if strings.Contains(f.Fix, "kubeadm") {
+				t.Errorf("%s: %s tells a %s user to use kubeadm: %s", name, f.Rule, name, f.Fix)
+			}
+			if f.Fix == "" && f.Severity > audit.Info {
+				t.Errorf("%s: %s has no fix", name, f.Rule)
+			}
+		}
+	}
+	_, r := checkFixture(t, "kubespray", distro.Options{OmitIP: "node2"})
+	for _, f := range r.Findings {
+		if f.Rule == audit.RuleServerSAN && !strings.Contains(f.Fix, "On kubespray:") {
+			t.Errorf("kubespray R4 fix %q does not name kubespray's remedy", f.Fix)
+		}
+	}
+}

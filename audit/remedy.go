@@ -20,12 +20,20 @@ var reissueRules = map[RuleID]bool{
 var sanRules = map[RuleID]bool{RuleServerSAN: true, RuleServerLoopback: true, RulePeerSAN: true, RulePeerClientSAN: true}
 
 // remedy is the fix for a finding on a member of distribution d, in
-// that distribution's terms, or "" to keep the catalogue's.
+// that distribution's terms, or "" to keep the catalogue's. Outside
+// kubeadm, the catalogue's kubeadm advice is dropped: a kubespray or k3s
+// user is never told to run kubeadm.
 func remedy(f *Finding, d *member.Distribution) string {
-	if d == nil || !reissueRules[f.Rule] {
+	if d == nil {
 		return ""
 	}
 	cat := f.CatalogueRule()
+	if !reissueRules[f.Rule] {
+		if cat == nil || d.Name == "kubeadm" || !strings.Contains(cat.Fix, "kubeadm") {
+			return ""
+		}
+		return withoutKubeadm(cat.Fix)
+	}
 	own := d.Renew
 	if sanRules[f.Rule] && d.RenewSAN != "" {
 		own = d.RenewSAN
@@ -35,9 +43,32 @@ func remedy(f *Finding, d *member.Distribution) string {
 	}
 	what := "Re-issue the certificate"
 	if cat != nil {
-		what = strings.TrimSuffix(strings.SplitN(cat.Fix, " (", 2)[0], ".")
+		what = strings.TrimSuffix(strings.SplitN(withoutKubeadm(cat.Fix), " (", 2)[0], ".")
 	}
 	return what + ". On " + d.Title + ": " + own + "."
+}
+
+// withoutKubeadm drops the parts of a fix that speak of kubeadm: its
+// parentheticals, and a trailing ", as kubeadm does".
+func withoutKubeadm(fix string) string {
+	for {
+		i := strings.Index(fix, "kubeadm")
+		if i < 0 {
+			return fix
+		}
+		open := strings.LastIndex(fix[:i], "(")
+		close := strings.Index(fix[i:], ")")
+		switch {
+		case open >= 0 && close >= 0:
+			fix = strings.TrimRight(fix[:open], " ") + fix[i+close+1:]
+		case strings.Contains(fix, ", as kubeadm does"):
+			fix = strings.Replace(fix, ", as kubeadm does", "", 1)
+		case strings.Contains(fix, " as kubeadm does"):
+			fix = strings.Replace(fix, " as kubeadm does", "", 1)
+		default:
+			return fix[:max(0, strings.LastIndex(fix[:i], ". ")+1)] // the sentences before it
+		}
+	}
 }
 
 // applyRemedies sets each finding's Fix from its member's distribution.

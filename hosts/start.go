@@ -73,8 +73,8 @@ func reuseSpec(dir string, fresh *spec.Cluster) (*spec.Cluster, error) {
 		same = p.Name == f.Name && slices.Equal(p.IPs, f.IPs) && len(p.DNSNames) == 0
 	}
 	if !same {
-		return nil, fmt.Errorf("%s holds the PKI of another cluster (%s), not of the one asked for (%s); use a directory of its own",
-			dir, describeMembers(prev), describeMembers(fresh))
+		return nil, &layout.ConflictError{Path: dir, Detail: fmt.Sprintf("holds the PKI of another cluster (%s), not of the one asked for (%s); use a directory of its own",
+			describeMembers(prev), describeMembers(fresh))}
 	}
 	return prev, nil
 }

@@ -72,8 +72,9 @@ func reuseSpec(dir string, fresh *spec.Cluster) (*spec.Cluster, error) {
 	}
 	for _, m := range prev.Members {
 		if ips, ok := want[m.Name]; len(m.DNSNames) > 0 || (ok && ips != strings.Join(m.IPs, ",")) || (!ok && !m.OnLoopback()) {
-			return nil, fmt.Errorf("%s holds the PKI of another cluster (members %s), not of local members on 127.0.0.x; use a directory of its own",
-				dir, memberList(prev))
+			// A directory etcdpki refuses to touch: a usage error (exit 2).
+			return nil, &layout.ConflictError{Path: dir, Detail: fmt.Sprintf("holds the PKI of another cluster (members %s), not of local members on 127.0.0.x; use a directory of its own",
+				memberList(prev))}
 		}
 	}
 	sameMembers := len(prev.Members) == len(fresh.Members)
@@ -81,8 +82,8 @@ func reuseSpec(dir string, fresh *spec.Cluster) (*spec.Cluster, error) {
 	if !sameMembers || !samePorts {
 		for _, m := range prev.Members {
 			if _, err := os.Stat(DataDir(dir, m.Name)); err == nil {
-				return nil, fmt.Errorf("%s holds the data of a %d-member cluster on ports %d/%d/%d, which etcd would restart as it was; use another directory, or remove %s",
-					dir, len(prev.Members), prev.ClientPort, prev.PeerPort, prev.MetricsPort, filepath.Dir(DataDir(dir, m.Name)))
+				return nil, &layout.ConflictError{Path: dir, Detail: fmt.Sprintf("holds the data of a %d-member cluster on ports %d/%d/%d, which etcd would restart as it was; use another directory, or remove %s",
+					len(prev.Members), prev.ClientPort, prev.PeerPort, prev.MetricsPort, filepath.Dir(DataDir(dir, m.Name)))}
 			}
 		}
 	}
