@@ -97,3 +97,25 @@ func benchmarkBlackholes(b *testing.B, opts Options, holes int) {
 	}
 	b.ReportMetric(float64(total)/float64(b.N)/float64(opts.Timeout), "timeouts/op")
 }
+
+// BenchmarkProbeDiscovered300Blackholes has MemberList name 300 members
+// whose client URLs black-hole, with a 1 s timeout: the probe dials
+// MaxDiscovered of them and should take about one timeout, never more than
+// Timeout+Slack.
+func BenchmarkProbeDiscovered300Blackholes(b *testing.B) {
+	c, opts := testPKI(b)
+	opts.Timeout = time.Second
+	opts.NoDiscover = false
+	opts.Endpoints = []string{blackHoledMembers(b, c, "127.0.0.130", 300)}
+	var total, worst time.Duration
+	for b.Loop() {
+		began := time.Now()
+		if _, err := Run(context.Background(), opts); err != nil {
+			b.Fatal(err)
+		}
+		d := time.Since(began)
+		total, worst = total+d, max(worst, d)
+	}
+	b.ReportMetric(float64(total)/float64(b.N)/float64(opts.Timeout), "timeouts/op")
+	b.ReportMetric(float64(worst.Milliseconds()), "max-ms")
+}

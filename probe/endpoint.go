@@ -25,10 +25,11 @@ import (
 // does not answer /version as etcd after the second; otherwise the KV read
 // and the three refusal checks run concurrently, so that an endpoint costs
 // at most four timeouts: handshake, /version, then a refusal check's
-// handshake and read.
+// handshake and read. Whatever ctx ends (the probe's time limit) is
+// recorded in ep.cut, and the checks it interrupted stay nil.
 func (p *prober) probe(ctx context.Context, t target) (ep Endpoint) {
 	start := time.Now()
-	ep = Endpoint{Member: t.member, URL: t.url, Port: t.port, unlisted: t.unlisted}
+	ep = Endpoint{Member: t.member, URL: t.url, Port: t.port}
 	defer func() { ep.Millis = time.Since(start).Milliseconds() }()
 	addr, err := hostPort(t.url)
 	if err != nil {
@@ -51,6 +52,9 @@ func (p *prober) probe(ctx context.Context, t target) (ep Endpoint) {
 	case err != nil && (served == nil || !strings.Contains(err.Error(), "remote error: tls:")):
 		ep.Error = err.Error()
 		ep.TCPOpen = tcpOpen
+		if ctx.Err() != nil {
+			ep.cut = cutHandshake
+		}
 		return ep
 	case err != nil:
 		readErr = err
@@ -59,8 +63,9 @@ func (p *prober) probe(ctx context.Context, t target) (ep Endpoint) {
 		served = &st
 		// A refusal of our client cert shows on the first read over TLS
 		// 1.3; /version answers on both etcd ports.
-		readErr = httpVersion(conn, p.opts.Timeout, addr)
+		readErr = httpVersion(ctx, conn, p.opts.Timeout, addr)
 		conn.Close()
+		ep.etcd = readErr == nil
 	}
 	ep.Reachable = true
 	ep.TLSVersion = tls.VersionName(served.Version)
@@ -79,6 +84,10 @@ func (p *prober) probe(ctx context.Context, t target) (ep Endpoint) {
 		ep.NameOK = boolp(leaf.VerifyHostname(host) == nil)
 	}
 	var notEtcd *notEtcdError
+	if ctx.Err() != nil {
+		ep.cut = cutChecks
+		return ep
+	}
 	if errors.As(readErr, &notEtcd) {
 		// Not etcd (or silent): whether it refuses other clients says
 		// nothing about the cluster.
@@ -107,10 +116,17 @@ func (p *prober) probe(ctx context.Context, t target) (ep Endpoint) {
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &p.foreign, nil }}
 	old := &tls.Config{InsecureSkipVerify: true, ServerName: host, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11,
 		Certificates: []tls.Certificate{p.client}}
-	wg.Go(func() { ep.NoCertRefused = boolp(p.refused(ctx, addr, noCert)) })
-	wg.Go(func() { ep.ForeignCARefused = boolp(p.refused(ctx, addr, foreign)) })
-	wg.Go(func() { ep.OldTLSRefused = boolp(p.refused(ctx, addr, old)) })
+	wg.Go(func() { ep.NoCertRefused = p.refused(ctx, addr, noCert) })
+	wg.Go(func() { ep.ForeignCARefused = p.refused(ctx, addr, foreign) })
+	wg.Go(func() { ep.OldTLSRefused = p.refused(ctx, addr, old) })
 	wg.Wait()
+	if ctx.Err() != nil && (ep.NoCertRefused == nil || ep.ForeignCARefused == nil || ep.OldTLSRefused == nil || kvErr != nil) {
+		// A read cut short proves nothing either way.
+		ep.cut = cutChecks
+		if kvErr != nil {
+			return ep
+		}
+	}
 	if readErr == nil && t.port == PortClient {
 		ep.ReadOK = boolp(kvErr == nil)
 		if kvErr != nil {
@@ -150,19 +166,27 @@ func (p *prober) dialTLS(ctx context.Context, addr string, cfg *tls.Config) (con
 }
 
 // refused reports whether the endpoint refuses a connection made with
-// cfg: at the handshake or, over TLS 1.3, at the first read.
-func (p *prober) refused(ctx context.Context, addr string, cfg *tls.Config) bool {
+// cfg: at the handshake or, over TLS 1.3, at the first read. It returns
+// nil when ctx ended first: a connection cut short is no refusal.
+func (p *prober) refused(ctx context.Context, addr string, cfg *tls.Config) *bool {
 	conn, _, err := p.dialTLS(ctx, addr, cfg)
-	if err != nil {
-		return true
+	if err == nil {
+		defer conn.Close()
+		err = httpVersion(ctx, conn, p.opts.Timeout, addr)
 	}
-	defer conn.Close()
-	return httpVersion(conn, p.opts.Timeout, addr) != nil
+	if err != nil && ctx.Err() != nil {
+		return nil
+	}
+	return boolp(err != nil)
 }
 
-// httpVersion sends GET /version over conn and reads the status line.
-func httpVersion(conn *tls.Conn, timeout time.Duration, host string) error {
+// httpVersion sends GET /version over conn and reads the status line,
+// within timeout or until ctx ends; it then returns ctx's cause.
+func httpVersion(ctx context.Context, conn *tls.Conn, timeout time.Duration, host string) error {
 	_ = conn.SetDeadline(time.Now().Add(timeout))
+	// A deadline in the past makes the blocked read return at once.
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 	if _, err := fmt.Fprintf(conn, "GET /version HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", host); err != nil {
 		return err
 	}
@@ -172,6 +196,9 @@ func httpVersion(conn *tls.Conn, timeout time.Duration, host string) error {
 			return fmt.Errorf("connection closed without a response")
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
 			return &notEtcdError{silent: timeout}
 		}
 		return err
@@ -208,7 +235,7 @@ func (p *prober) kvRead(ctx context.Context, addr string) error {
 	// The served cert was judged already; the read only asks whether the
 	// member accepts our client cert and serves.
 	cfg := &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{p.client}}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{addr}, TLS: cfg, DialTimeout: p.opts.Timeout, Logger: zap.NewNop()})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{addr}, TLS: cfg, DialTimeout: p.opts.Timeout, Logger: zap.NewNop(), Context: ctx})
 	if err != nil {
 		return err
 	}

@@ -80,6 +80,9 @@ type fake struct {
 	// Silent completes TLS handshakes and never answers a request, as a
 	// TLS proxy whose backend hangs.
 	Silent bool
+	// Members, when set, is the MemberList answer; by default one member,
+	// fake-1, whose client URL is the fake's own.
+	Members []*pb.Member
 }
 
 // start serves f until the test ends and returns its https:// URL. An
@@ -99,7 +102,7 @@ func (f fake) start(t testing.TB) string {
 	u := "https://" + ln.Addr().String()
 	gs := grpc.NewServer()
 	pb.RegisterKVServer(gs, fakeKV{})
-	pb.RegisterClusterServer(gs, fakeCluster{url: u})
+	pb.RegisterClusterServer(gs, fakeCluster{url: u, members: f.Members})
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case f.Silent:
@@ -142,11 +145,16 @@ func (fakeKV) Range(context.Context, *pb.RangeRequest) (*pb.RangeResponse, error
 
 type fakeCluster struct {
 	pb.UnimplementedClusterServer
-	url string
+	url     string
+	members []*pb.Member
 }
 
 func (c fakeCluster) MemberList(context.Context, *pb.MemberListRequest) (*pb.MemberListResponse, error) {
-	return &pb.MemberListResponse{Header: &pb.ResponseHeader{}, Members: []*pb.Member{{ID: 1, Name: "fake-1", ClientURLs: []string{c.url}}}}, nil
+	ms := c.members
+	if ms == nil {
+		ms = []*pb.Member{{ID: 1, Name: "fake-1", ClientURLs: []string{c.url}}}
+	}
+	return &pb.MemberListResponse{Header: &pb.ResponseHeader{}, Members: ms}, nil
 }
 
 // blackHole accepts TCP connections and never speaks: a hung process, or

@@ -2,6 +2,8 @@ package probe
 
 import (
 	"crypto/x509"
+	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -24,6 +26,35 @@ func (p *prober) endpointFindings(ep *Endpoint) []audit.Finding {
 	var out []audit.Finding
 	add := func(rule audit.RuleID, breaks, format string, args ...any) {
 		out = append(out, audit.NewFinding(rule, ep.Member, ep.URL, breaks, format, args...))
+	}
+	limit := fmt.Sprintf("%s (--timeout plus %s)", p.opts.Timeout+Slack, Slack)
+	// What the time limit cut short is not shown to work: it counts
+	// against the port.
+	switch ep.cut {
+	case cutTurn:
+		add(audit.RuleProbeUnreachable, impact(ep.Port), "%s port not probed: the probe's time limit %s ran out before its turn (%d endpoints at a time)",
+			ep.Port, limit, p.opts.Concurrency)
+		return out
+	case cutHandshake:
+		add(audit.RuleProbeUnreachable, impact(ep.Port), "%s port did not complete a TLS handshake in the %dms it had before the probe's time limit %s ran out: %s",
+			ep.Port, ep.Millis, limit, ep.Error)
+		return out
+	case cutChecks:
+		var unrun []string
+		for _, c := range []struct {
+			name string
+			v    *bool
+		}{{"read", ep.ReadOK}, {"no-cert refusal", ep.NoCertRefused}, {"foreign-CA refusal", ep.ForeignCARefused}, {"TLS 1.1 refusal", ep.OldTLSRefused}} {
+			if c.v == nil {
+				unrun = append(unrun, c.name)
+			}
+		}
+		breaks := ""
+		if ep.ReadOK == nil {
+			breaks = impact(ep.Port)
+		}
+		add(audit.RuleProbeUnreachable, breaks, "%s port served TLS, but the probe's time limit %s ran out before these checks finished: %s",
+			ep.Port, limit, strings.Join(unrun, ", "))
 	}
 	if !ep.Reachable {
 		switch {
@@ -198,38 +229,69 @@ func refusedClient(err string) bool {
 	return false
 }
 
-// diskFindings compares served certificates with the members' files.
+// diskFindings compares served certificates with the members' files. A
+// served endpoint is matched to a directory's member by name or, when the
+// names differ (a probe without MemberList names endpoints by host), by
+// a URL the member's settings give; a directory's member that matches no
+// live member is a finding, not a comparison quietly skipped.
 func diskFindings(dirs []string, eps []Endpoint) ([]audit.Finding, error) {
 	onDisk := map[string]map[string]string{} // member → port → fingerprint
 	paths := map[string]map[string]string{}
+	byAddr := map[string]string{} // dialed address → member
 	members, err := member.LoadDirs(dirs, nil, member.DiscoverOptions{})
 	if err != nil {
 		return nil, err
 	}
-	{
-		for _, m := range members {
-			onDisk[m.Name] = map[string]string{}
-			paths[m.Name] = map[string]string{}
-			for port, kind := range map[string]pki.Kind{PortClient: pki.KindServer, PortPeer: pki.KindPeer} {
-				if f := m.Files[kind]; f.Cert() != nil {
-					onDisk[m.Name][port] = pki.Fingerprint(f.Cert())
-					paths[m.Name][port] = f.CertPath
-				}
+	for _, m := range members {
+		onDisk[m.Name] = map[string]string{}
+		paths[m.Name] = map[string]string{}
+		for port, kind := range map[string]pki.Kind{PortClient: pki.KindServer, PortPeer: pki.KindPeer} {
+			if f := m.Files[kind]; f.Cert() != nil {
+				onDisk[m.Name][port] = pki.Fingerprint(f.Cert())
+				paths[m.Name][port] = f.CertPath
+			}
+		}
+		for _, u := range append(append([]string{}, m.ClientURLs...), m.PeerURLs...) {
+			if a, err := hostPort(u); err == nil {
+				byAddr[a] = m.Name
 			}
 		}
 	}
 	var out []audit.Finding
+	matched := map[string]bool{}
+	var live []string
 	for _, e := range eps {
-		if e.Served == nil {
+		if !slices.Contains(live, e.Member) {
+			live = append(live, e.Member)
+		}
+		name := e.Member
+		if _, ok := onDisk[name]; !ok {
+			a, _ := hostPort(e.URL)
+			name = byAddr[a]
+		}
+		if _, ok := onDisk[name]; !ok {
 			continue
 		}
-		want, ok := onDisk[e.Member][e.Port]
-		if !ok {
+		matched[name] = true
+		want, ok := onDisk[name][e.Port]
+		if !ok || e.Served == nil {
 			continue
 		}
 		if want != e.Served.Fingerprint {
 			out = append(out, audit.NewFinding(audit.RuleProbeDiskMismatch, e.Member, e.URL, "",
-				"serves %s… but %s holds %s…", e.Served.Fingerprint[:23], paths[e.Member][e.Port], want[:23]))
+				"serves %s… but %s holds %s…", e.Served.Fingerprint[:23], paths[name][e.Port], want[:23]))
+		}
+	}
+	sort.Strings(live)
+	for _, m := range members {
+		if !matched[m.Name] {
+			dir := strings.Join(dirs, ", ")
+			if m.Input != nil {
+				dir = m.Input.Dir
+			}
+			out = append(out, audit.NewFinding(audit.RuleProbeDiskMismatch, m.Name, dir, "",
+				"member %s (from %s) matches no live member by name or URL, so its files were compared with nothing served; the live members are %s",
+				m.Name, dir, listSome(live)))
 		}
 	}
 	return out, nil

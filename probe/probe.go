@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -32,13 +33,27 @@ const (
 	PortPeer   = "peer"
 )
 
+// Limits of a probe.
+const (
+	// Slack is what a probe may take past Options.Timeout: Run returns
+	// within Timeout+Slack however many endpoints black-hole or answer
+	// slowly, for the cleanup of what the deadline cut short.
+	Slack = 500 * time.Millisecond
+	// MaxDiscovered caps how many URLs learnt from MemberList are probed
+	// (the given endpoints always are): enough for a 32-member cluster's
+	// client and peer URLs, and few enough to probe all at once within
+	// one timeout. The URLs past it are named in a finding.
+	MaxDiscovered = 64
+)
+
 // Options configure a probe.
 type Options struct {
 	// Endpoints are client URLs to start from (etcdctl's --endpoints).
 	Endpoints []string
 	// CACert, Cert and Key are files, as etcdctl's --cacert, --cert, --key.
 	CACert, Cert, Key string
-	// Timeout bounds each network step (dial, handshake, read); default 2s.
+	// Timeout bounds each network step (dial, handshake, read), and
+	// Timeout+Slack the whole probe; default 2s.
 	Timeout time.Duration
 	// NoDiscover probes only Endpoints, without asking for MemberList.
 	NoDiscover bool
@@ -77,8 +92,23 @@ type Endpoint struct {
 	Millis           int64  `json:"millis"`
 
 	badURL   bool // the URL could not be dialed at all
+	given    bool // one of Options.Endpoints, probed as a client port
 	unlisted bool // given, on a host the member list does not name
+	etcd     bool // answered GET /version as etcd
+	// cut is what the probe's time limit interrupted: cutTurn, cutHandshake,
+	// cutChecks, or empty.
+	cut string
 }
+
+// What the time limit cut short, as Endpoint.cut.
+const (
+	cutTurn      = "turn"
+	cutHandshake = "handshake"
+	cutChecks    = "checks"
+)
+
+// errTimeLimit ends a probe at Options.Timeout+Slack.
+var errTimeLimit = errors.New("the probe's time limit ran out")
 
 // ServedCert describes the leaf certificate an endpoint served.
 type ServedCert struct {
@@ -123,14 +153,28 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	// One deadline for everything: each step's own timeout (dial,
+	// handshake, read) is cut short by it.
+	ctx, cancel := context.WithDeadlineCause(ctx, time.Now().Add(opts.Timeout+Slack), errTimeLimit)
+	defer cancel()
 	var findings []audit.Finding
+	// The given endpoints are probed while MemberList is asked, so that
+	// endpoints that black-hole both cost one timeout, not two.
+	given := givenTargets(opts.Endpoints)
+	var wg sync.WaitGroup
+	givenEps := p.probeAll(ctx, &wg, given)
 	members, err := p.discover(ctx)
 	if err != nil {
 		findings = append(findings, audit.NewFinding(audit.RuleProbeDiscovery, "", "", audit.BreaksClients,
 			"MemberList through %s failed: %v; probing the given endpoints only", strings.Join(opts.Endpoints, ", "), err))
 	}
-	targets := targetsFor(members, opts.Endpoints)
-	eps := p.probeAll(ctx, targets)
+	listed, skipped := listedTargets(members, given)
+	if len(skipped) > 0 {
+		findings = append(findings, skippedFinding(len(listed)+len(skipped), skipped))
+	}
+	listedEps := p.probeAll(ctx, &wg, listed)
+	wg.Wait()
+	eps := nameGiven(members, append(givenEps, listedEps...))
 	nameAliases(eps)
 	for i := range eps {
 		findings = append(findings, p.endpointFindings(&eps[i])...)
@@ -156,11 +200,18 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		summaries = append(summaries, audit.MemberSummary{Name: m.name, NameFrom: "member list", ClientURLs: m.clientURLs, PeerURLs: m.peerURLs, Files: []string{}})
 	}
 	if len(summaries) == 0 {
-		for _, t := range targets {
+		for _, t := range given {
 			summaries = append(summaries, audit.MemberSummary{Name: t.member, NameFrom: "endpoint", ClientURLs: []string{t.url}, Files: []string{}})
 		}
 	}
 	r := &Report{Report: *audit.NewReport(SchemaVersion, opts.Now, summaries, findings), Endpoints: eps}
+	if len(members) == 0 && !slices.ContainsFunc(eps, func(e Endpoint) bool { return e.etcd }) {
+		// The verdict counts the endpoints as members with no
+		// peer-breaking finding, and so as a cluster that forms; but
+		// nothing answered as etcd, so nothing shows a cluster at all.
+		r.Verdict.ClusterForms, r.Verdict.ClientsConnect = false, false
+		r.Verdict.Summary = fmt.Sprintf("no endpoint answered as etcd (%d probed, MemberList failed): nothing shows that a cluster forms or that clients connect", len(eps))
+	}
 	return r, nil
 }
 
@@ -170,10 +221,12 @@ type prober struct {
 	cas     []*x509.Certificate
 	client  tls.Certificate
 	foreign tls.Certificate
+	// sem bounds the endpoint probes in flight (Concurrency).
+	sem chan struct{}
 }
 
 func newProber(opts Options) (*prober, error) {
-	p := &prober{opts: opts, roots: x509.NewCertPool()}
+	p := &prober{opts: opts, roots: x509.NewCertPool(), sem: make(chan struct{}, opts.Concurrency)}
 	cas, err := layout.ReadCerts(opts.CACert)
 	if err != nil {
 		return nil, fmt.Errorf("--cacert: %w", err)
@@ -244,6 +297,7 @@ func (p *prober) memberList(ctx context.Context, ep string) ([]memberInfo, error
 		TLS:         p.tlsConfig(ep, true),
 		DialTimeout: p.opts.Timeout,
 		Logger:      zap.NewNop(),
+		Context:     ctx,
 	})
 	if err != nil {
 		return nil, err
@@ -279,52 +333,149 @@ func (p *prober) tlsConfig(rawURL string, withCert bool) *tls.Config {
 
 type target struct {
 	member, url, port string
-	// unlisted is a given endpoint on a host that MemberList did not
-	// list.
-	unlisted bool
+	// addr is what url dials; empty when it cannot be dialed.
+	addr string
+	// given is one of Options.Endpoints, probed as a client port.
+	given bool
 }
 
-// targetsFor lists every client and peer URL of the members, plus given
-// endpoints that MemberList did not mention. URLs that dial the same
-// address (https://10.0.0.11:2379, 10.0.0.11:2379, …/) are probed once.
-func targetsFor(members []memberInfo, given []string) []target {
+func newTarget(member, url, port string) target {
+	t := target{member: member, url: url, port: port}
+	t.addr, _ = hostPort(url)
+	return t
+}
+
+// key identifies what a target dials: URLs that dial the same address
+// (https://10.0.0.11:2379, 10.0.0.11:2379, …/) are probed once.
+func (t target) key() string {
+	if t.addr != "" {
+		return t.addr
+	}
+	return t.url
+}
+
+// givenTargets are the given endpoints, each probed as a client port and
+// named after its host until the member list names it (nameGiven).
+func givenTargets(given []string) []target {
 	seen := map[string]bool{}
 	var ts []target
-	add := func(t target) {
-		k := t.url
-		if addr, err := hostPort(t.url); err == nil {
-			k = addr
-		}
-		if !seen[k] {
-			seen[k] = true
+	for _, u := range given {
+		if t := newTarget(hostOf(u), u, PortClient); !seen[t.key()] {
+			seen[t.key()] = true
+			t.given = true
 			ts = append(ts, t)
 		}
 	}
+	return ts
+}
+
+// listedTargets are the members' client and peer URLs that given does not
+// already probe, in member order, the first MaxDiscovered of them; skipped
+// are the rest. A given endpoint that is a member's peer URL is probed
+// again, as a peer port (the client-port probe reads KV through it),
+// whatever the cap.
+func listedTargets(members []memberInfo, given []target) (listed, skipped []target) {
+	isGiven := map[string]bool{}
+	for _, t := range given {
+		isGiven[t.key()] = true
+	}
+	seen := map[string]bool{}
+	discovered := 0
+	add := func(t target) {
+		k := t.key()
+		switch {
+		case seen[k]:
+		case isGiven[k] && t.port == PortClient:
+		case isGiven[k]:
+			listed = append(listed, t)
+		case discovered == MaxDiscovered:
+			skipped = append(skipped, t)
+		default:
+			discovered++
+			listed = append(listed, t)
+		}
+		seen[k] = true
+	}
 	for _, m := range members {
 		for _, u := range m.clientURLs {
-			add(target{member: m.name, url: u, port: PortClient})
+			add(newTarget(m.name, u, PortClient))
 		}
 		for _, u := range m.peerURLs {
-			add(target{member: m.name, url: u, port: PortPeer})
+			add(newTarget(m.name, u, PortPeer))
 		}
 	}
-	// A member that has not published itself (not ready) is in the list
-	// with its peer URLs only; name a given endpoint after the member
-	// whose peer URL has the same host.
+	return listed, skipped
+}
+
+// skippedFinding names the listed URLs past MaxDiscovered: the report's
+// members still list every URL.
+func skippedFinding(n int, skipped []target) audit.Finding {
+	var names []string
+	for _, t := range skipped {
+		names = append(names, t.member+" "+t.url)
+	}
+	return audit.NewFinding(audit.RuleProbeUnreachable, "", "", "",
+		"MemberList lists %d URLs to probe, more than the %d a probe dials; %d were not probed: %s (the report's members list every URL)",
+		n, MaxDiscovered, len(skipped), listSome(names))
+}
+
+// listSome joins the first few of names, and counts the rest, so that a
+// detail stays one readable line.
+func listSome(names []string) string {
+	const shown = 8
+	if len(names) <= shown {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:shown], ", "), len(names)-shown)
+}
+
+// nameGiven names the endpoints of the given URLs after the members:
+// a member's own URL after it (and as the list spells it), and a given URL the list does not have
+// after the member whose peer URL has the same host (a member that has
+// not published itself, not ready, is listed with its peer URLs only).
+// It drops the client-port probe of a given URL that is a member's peer
+// URL, which listedTargets probed again as a peer port.
+func nameGiven(members []memberInfo, eps []Endpoint) []Endpoint {
+	if len(members) == 0 {
+		return eps
+	}
+	type listed struct{ member, url string }
+	owner := map[string]listed{}
 	byHost := map[string]string{}
+	peerAddr := map[string]bool{}
 	for _, m := range members {
+		for _, u := range m.clientURLs {
+			if a, err := hostPort(u); err == nil {
+				owner[a] = listed{m.name, u}
+			}
+		}
 		for _, u := range m.peerURLs {
 			byHost[hostOf(u)] = m.name
+			if a, err := hostPort(u); err == nil {
+				peerAddr[a] = true
+			}
 		}
 	}
-	for _, u := range given {
-		name, unlisted := byHost[hostOf(u)], false
-		if name == "" {
-			name, unlisted = hostOf(u), len(members) > 0
+	out := eps[:0]
+	for _, e := range eps {
+		if !e.given {
+			out = append(out, e)
+			continue
 		}
-		add(target{member: name, url: u, port: PortClient, unlisted: unlisted})
+		a, _ := hostPort(e.URL)
+		switch m, ok := owner[a]; {
+		case a != "" && peerAddr[a] && !ok:
+			continue
+		case ok:
+			e.Member, e.URL = m.member, m.url
+		case byHost[hostOf(e.URL)] != "":
+			e.Member = byHost[hostOf(e.URL)]
+		default:
+			e.unlisted = true
+		}
+		out = append(out, e)
 	}
-	return ts
+	return out
 }
 
 // nameAliases names each given endpoint on a host that MemberList did not
@@ -347,22 +498,23 @@ func nameAliases(eps []Endpoint) {
 	}
 }
 
-// probeAll probes targets concurrently, bounded by Concurrency, so the
-// whole probe takes about one timeout however many endpoints black-hole.
-func (p *prober) probeAll(ctx context.Context, ts []target) []Endpoint {
+// probeAll starts probing targets concurrently, bounded by Concurrency
+// across calls, and returns the slice the probes fill in by wg.Wait().
+// A target still waiting for its turn when ctx ends is not probed.
+func (p *prober) probeAll(ctx context.Context, wg *sync.WaitGroup, ts []target) []Endpoint {
 	eps := make([]Endpoint, len(ts))
-	sem := make(chan struct{}, p.opts.Concurrency)
-	var wg sync.WaitGroup
 	for i, t := range ts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			eps[i] = p.probe(ctx, t)
-		}()
+		wg.Go(func() {
+			select {
+			case p.sem <- struct{}{}:
+				defer func() { <-p.sem }()
+				eps[i] = p.probe(ctx, t)
+			case <-ctx.Done():
+				eps[i] = Endpoint{Member: t.member, URL: t.url, Port: t.port, Error: "not probed: " + context.Cause(ctx).Error(), cut: cutTurn}
+			}
+			eps[i].given = t.given
+		})
 	}
-	wg.Wait()
 	return eps
 }
 
