@@ -241,9 +241,12 @@ func verdict(members []*member.Member, fs []Finding) Verdict {
 	if len(degraded) > 0 {
 		parts = append(parts, fmt.Sprintf("%s join%s, but the others reject %s connections in one direction", strings.Join(degraded, "; "), plurals(len(degraded)), possessive(len(degraded))))
 	}
-	if v.ClientsConnect {
+	switch {
+	case n == 0:
+		parts = append(parts, "nothing shows that clients connect")
+	case v.ClientsConnect:
 		parts = append(parts, "clients will connect")
-	} else {
+	default:
 		var who []string
 		for _, m := range members {
 			if rules, bad := clientBroken[m.Name]; bad {
