@@ -38,6 +38,10 @@ type AddMemberResult struct {
 	Member string
 	Root   string
 	Issued []Issued
+	// AlreadyAdded is true when the member had been added already, with
+	// the same addresses, and its tree holds what add-member writes (see
+	// [AddMember]): nothing was written, and Spec is the cluster as it is.
+	AlreadyAdded bool
 }
 
 // AddMember issues the certificates of a new member m from the existing CA
@@ -47,6 +51,14 @@ type AddMemberResult struct {
 // which names the field, and nothing is written. The member tree is
 // written before the spec, so a run interrupted before the end is simply
 // run again (it re-issues the tree, backing up what the first run wrote).
+//
+// A completed run run again, for a member that the spec has with the same
+// addresses and whose tree holds the CA's certificate (and key, unless the
+// CA is external) and leaves signed by the CA with the member's SANs, writes
+// nothing and returns a result with AlreadyAdded set, which holds all the
+// caller needs to print the join instructions again. When the member's
+// files are not all that, the error is a [*RefusedError] and nothing is
+// written.
 func AddMember(out string, m spec.Member, opts AddMemberOptions) (*AddMemberResult, error) {
 	const op = "add-member"
 	// Validate before the name is used as a path (begin repairs the new
@@ -55,8 +67,12 @@ func AddMember(out string, m spec.Member, opts AddMemberOptions) (*AddMemberResu
 	if err != nil {
 		return nil, err
 	}
-	if _, err := withMember(d.Spec, m); err != nil {
-		return nil, err
+	// A member the spec has already, with these addresses, is a completed
+	// run run again (addedAlready); any other clash is refused here.
+	if !d.hasMember(m) {
+		if _, err := withMember(d.Spec, m); err != nil {
+			return nil, err
+		}
 	}
 	d, cs, unlock, err := begin(out, op, opts.Now, m.Name)
 	if err != nil {
@@ -65,6 +81,9 @@ func AddMember(out string, m spec.Member, opts AddMemberOptions) (*AddMemberResu
 	defer unlock()
 	if err := d.refuseDuringRotation(op); err != nil {
 		return nil, err
+	}
+	if d.hasMember(m) {
+		return d.addedAlready(op, cs, m.Name)
 	}
 	c, err := withMember(d.Spec, m)
 	if err != nil {
@@ -101,6 +120,92 @@ func AddMember(out string, m spec.Member, opts AddMemberOptions) (*AddMemberResu
 	err = cs.apply(change1(layout.SpecFile(out), data))
 	res.Result = *cs.res
 	return res, err
+}
+
+// hasMember reports whether the spec has a member called m.Name with m's
+// addresses, in the same order (the first is the advertised one).
+func (d *Dir) hasMember(m spec.Member) bool {
+	prev, err := d.Spec.Member(m.Name)
+	if err != nil {
+		return false
+	}
+	same := func(a, b []string) bool { return slices.EqualFunc(a, b, sanEqual) }
+	return same(prev.IPs, m.IPs) && same(prev.DNSNames, m.DNSNames) && same(prev.ExtraSANs, m.ExtraSANs)
+}
+
+// addedAlready is AddMember run again for member name, which the spec has
+// with the same addresses: it succeeds, writing nothing, if the member's
+// tree is what add-member writes.
+func (d *Dir) addedAlready(op string, cs *changeSet, name string) (*AddMemberResult, error) {
+	ca, err := d.CA()
+	if err != nil {
+		return nil, err
+	}
+	m, _ := d.Spec.Member(name)
+	root := d.MemberRoot(name)
+	if err := checkMemberTree(d.Layout, d.Spec, m, root, ca.Cert, !d.Spec.ExternalCA); err != nil {
+		return nil, &RefusedError{Op: op, Detail: fmt.Sprintf("member %s is in %s already, with these addresses, but its files are not the ones add-member writes: %v", name, layout.SpecFile(d.Path), err),
+			Hint: "etcdpki check " + d.Path + " says what is wrong; etcdpki renew --dir " + d.Path + " --member " + name + " issues its certificates again"}
+	}
+	return &AddMemberResult{Result: *cs.res, Spec: d.Spec, Member: name, Root: root, AlreadyAdded: true}, nil
+}
+
+// checkMemberTree checks the tree of member m of c under root (layout l)
+// against what writeMember writes there: ca.crt is the CA's certificate
+// ca alone, ca.key (withKey) its key, and every leaf is signed by ca, with
+// its key and the SANs layout.LeafRequest gives it. It returns the first
+// difference.
+func checkMemberTree(l *layout.Layout, c *spec.Cluster, m *spec.Member, root string, ca *x509.Certificate, withKey bool) error {
+	caPath := layout.OnDisk(root, l.CertPath(pki.KindCA))
+	trust, err := layout.ReadCerts(caPath)
+	if err != nil {
+		return err
+	}
+	if len(trust) != 1 || !trust[0].Equal(ca) {
+		return &layout.FileError{Path: caPath, Err: errors.New("is not the CA's certificate alone")}
+	}
+	if withKey {
+		if _, err := layout.ReadKeyPair(caPath, layout.OnDisk(root, l.KeyPath(pki.KindCA))); err != nil {
+			return err
+		}
+	}
+	for _, kind := range pki.LeafKinds(c.SplitCredentials) {
+		certPath := layout.OnDisk(root, l.CertPath(kind))
+		kp, err := layout.ReadKeyPair(certPath, layout.OnDisk(root, l.KeyPath(kind)))
+		if err != nil {
+			return err
+		}
+		if err := pki.SignedBy(kp.Cert, ca); err != nil {
+			return &layout.FileError{Path: certPath, Err: fmt.Errorf("is not signed by the CA: %w", err)}
+		}
+		if !sameSANs(kp.Cert, layout.LeafRequest(c, m, kind)) {
+			return &layout.FileError{Path: certPath, Err: errors.New("does not name the member's addresses")}
+		}
+	}
+	return nil
+}
+
+// sameSANs reports whether cert carries exactly the SANs of req, in any
+// order. (The common name says nothing more: server and peer certificates
+// carry the member's name, the client kinds kubeadm's fixed ones.)
+func sameSANs(cert *x509.Certificate, req pki.Request) bool {
+	covers := func(a, b []string) bool {
+		for _, x := range a {
+			if !containsSAN(b, x) {
+				return false
+			}
+		}
+		return true
+	}
+	var certIPs, reqIPs []string
+	for _, ip := range cert.IPAddresses {
+		certIPs = append(certIPs, ip.String())
+	}
+	for _, ip := range req.IPs {
+		reqIPs = append(reqIPs, ip.String())
+	}
+	return covers(cert.DNSNames, req.DNSNames) && covers(req.DNSNames, cert.DNSNames) &&
+		covers(certIPs, reqIPs) && covers(reqIPs, certIPs)
 }
 
 // withMember returns a copy of c with m added, validated.
@@ -142,7 +247,9 @@ func writeMember(cs *changeSet, l *layout.Layout, c *spec.Cluster, root string, 
 // kubeadm join case, and writes the member's tree to <out>/<m.Name>. The
 // new member is checked against opts.Cluster, or else against the node's
 // own member as its server certificate names it. It refuses to overwrite
-// anything: a second run stops at the files of the first.
+// anything: a second run stops at the files of the first, unless they are
+// what it would write (the CA's files, leaves signed by it with m's names),
+// when it writes nothing and returns a result with AlreadyAdded set.
 func AddMemberFromPKI(pkiDir, out string, m spec.Member, opts AddMemberOptions) (*AddMemberResult, error) {
 	const op = "add-member"
 	now := opts.Now
@@ -178,6 +285,10 @@ func AddMemberFromPKI(pkiDir, out string, m spec.Member, opts AddMemberOptions) 
 		return nil, err
 	}
 	root := layout.MemberDir(out, m.Name)
+	// A completed run run again: the tree is what it would write.
+	if checkMemberTree(l, c, &c.Members[len(c.Members)-1], root, ca.Cert, true) == nil {
+		return &AddMemberResult{Result: Result{Dir: out}, Spec: c, Member: m.Name, Root: root, AlreadyAdded: true}, nil
+	}
 	for _, kind := range append([]pki.Kind{pki.KindCA}, pki.LeafKinds(c.SplitCredentials)...) {
 		for _, p := range []string{layout.OnDisk(root, l.CertPath(kind)), layout.OnDisk(root, l.KeyPath(kind))} {
 			if exists(p) {

@@ -2,6 +2,7 @@ package lifecycle_test
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,13 +51,14 @@ func TestAddMember(t *testing.T) {
 	}
 
 	// A name or address that clashes is refused by validation, naming the
-	// field; nothing is written. Running the same add-member twice is
-	// refused that way too.
+	// field; nothing is written. An existing name with another address
+	// is refused that way too (TestAddMemberAgain: with the same one).
 	for _, tt := range []struct {
 		m    spec.Member
 		want string
 	}{
-		{spec.Member{Name: "cp4", IPs: []string{"10.0.0.14"}}, `members[4].name: duplicate member name "cp4" (also members[3])`},
+		{spec.Member{Name: "cp4", IPs: []string{"10.0.0.24"}}, `members[4].name: duplicate member name "cp4" (also members[3])`},
+		{spec.Member{Name: "cp4", IPs: []string{"10.0.0.14"}, DNSNames: []string{"cp4.example"}}, `duplicate member name "cp4"`},
 		{spec.Member{Name: "cp5", IPs: []string{"10.0.0.12"}}, "members[4].ips[0]: duplicate IP 10.0.0.12 (also members[1].ips[0])"},
 		{spec.Member{Name: "ca-next", IPs: []string{"10.0.0.15"}}, `members[4].name: "ca-next" is reserved`},
 		{spec.Member{Name: "../x", IPs: []string{"10.0.0.15"}}, `is not a valid member name`},
@@ -126,16 +128,96 @@ func TestAddMemberFromPKI(t *testing.T) {
 	if !spec.IsValidationError(err) || !strings.Contains(err.Error(), `duplicate member name "cp3"`) {
 		t.Errorf("got %v, want a duplicate name", err)
 	}
-	// A second run refuses to overwrite the first one's files.
-	_, err = lifecycle.AddMemberFromPKI(node, newOut, spec.Member{Name: "cp4", IPs: []string{"10.0.0.14"}}, lifecycle.AddMemberOptions{})
+	// A second run finds the first one's files as it would write them,
+	// and writes nothing.
+	before := snapshot(t, newOut)
+	again, err := lifecycle.AddMemberFromPKI(node, newOut, spec.Member{Name: "cp4", IPs: []string{"10.0.0.14"}}, lifecycle.AddMemberOptions{})
+	if err != nil || !again.AlreadyAdded || len(again.Written) != 0 || again.Root != res.Root {
+		t.Errorf("second run: %+v, %v; want already added", again, err)
+	}
+	if got := changed(before, snapshot(t, newOut)); len(got) != 0 {
+		t.Errorf("second run changed %v", got)
+	}
+	// With another address, it refuses to overwrite the first one's files.
+	_, err = lifecycle.AddMemberFromPKI(node, newOut, spec.Member{Name: "cp4", IPs: []string{"10.0.0.24"}}, lifecycle.AddMemberOptions{})
 	var re *lifecycle.RefusedError
 	if !errors.As(err, &re) || !strings.Contains(err.Error(), "refusing to overwrite") {
-		t.Errorf("second run: got %v, want a refusal", err)
+		t.Errorf("another address: got %v, want a refusal", err)
 	}
 	// A directory without a CA key cannot sign.
 	noKey := initPKI(t, func(c *spec.Cluster) { c.ExternalCA = true }, "cp1=10.0.0.11")
 	_, err = lifecycle.AddMemberFromPKI(filepath.Join(noKey, "cp1", "etc", "kubernetes", "pki"), t.TempDir(), spec.Member{Name: "cp2", IPs: []string{"10.0.0.12"}}, lifecycle.AddMemberOptions{})
 	if !errors.As(err, &re) || !strings.Contains(err.Error(), "ca.key is missing") {
 		t.Errorf("no CA key: got %v", err)
+	}
+}
+
+// TestAddMemberAgain: add-member run again for a member it added, with the
+// same addresses, writes nothing and returns what the join instructions
+// need; a member whose files are not what it wrote is refused.
+func TestAddMemberAgain(t *testing.T) {
+	out := threeMembers(t)
+	m := spec.Member{Name: "cp4", IPs: []string{"10.0.0.14"}, DNSNames: []string{"cp4.example"}}
+	first, err := lifecycle.AddMember(out, m, lifecycle.AddMemberOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.AlreadyAdded {
+		t.Error("first run: already added")
+	}
+	before := snapshot(t, out)
+	// The same addresses, however an IP is spelled or a name cased.
+	res, err := lifecycle.AddMember(out, spec.Member{Name: "cp4", IPs: []string{"::ffff:10.0.0.14"}, DNSNames: []string{"CP4.example"}}, lifecycle.AddMemberOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.AlreadyAdded || len(res.Written) != 0 || len(res.Issued) != 0 || res.Backup != "" || res.Root != first.Root || res.Member != "cp4" || len(res.Spec.Members) != 4 {
+		t.Errorf("second run: %+v", res)
+	}
+	if got := changed(before, snapshot(t, out)); len(got) != 0 {
+		t.Errorf("second run changed %v", got)
+	}
+	if cmd, err := lifecycle.MemberAddCommand(res.Spec, "cp4", false); err != nil || cmd != "etcdctl member add cp4 --peer-urls=https://10.0.0.14:2380" {
+		t.Errorf("MemberAddCommand = %q, %v", cmd, err)
+	}
+	// A member init wrote counts too.
+	if res, err := lifecycle.AddMember(out, spec.Member{Name: "cp1", IPs: []string{"10.0.0.11"}}, lifecycle.AddMemberOptions{}); err != nil || !res.AlreadyAdded {
+		t.Errorf("cp1 again: %+v, %v", res, err)
+	}
+
+	// Files that are not what add-member writes: a leaf of another member,
+	// or a leaf of another CA.
+	other := threeMembers(t)
+	for _, tt := range []struct {
+		name, from string
+		kind       pki.Kind
+		want       string
+	}{
+		{"other member's leaf", out, pki.KindServer, "does not name the member's addresses"},
+		{"other CA's leaf", other, pki.KindPeer, "is not signed by the CA"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, p := range []func(string, string, pki.Kind) string{certPath, keyPath} {
+				data, err := os.ReadFile(p(tt.from, "cp1", tt.kind))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := layout.WriteFile(p(out, "cp4", tt.kind), data, layout.KeyPerm); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := snapshot(t, out)
+			_, err := lifecycle.AddMember(out, m, lifecycle.AddMemberOptions{})
+			var re *lifecycle.RefusedError
+			if !errors.As(err, &re) || !strings.Contains(err.Error(), "not the ones add-member writes") || !strings.Contains(err.Error(), tt.want) || !strings.Contains(re.Hint, "renew") {
+				t.Errorf("got %v, want a refusal containing %q", err, tt.want)
+			}
+			if got := changed(before, snapshot(t, out)); len(got) != 0 {
+				t.Errorf("a refused add-member changed %v", got)
+			}
+			if _, err := lifecycle.Renew(out, lifecycle.RenewOptions{Members: []string{"cp4"}}); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

@@ -271,5 +271,11 @@ func begin(out, op string, now time.Time, extra ...string) (*Dir, *changeSet, fu
 		unlock()
 		return nil, nil, nil, err
 	}
+	// What a finalize killed while removing <out>/ca-next left behind
+	// (removeNextCA): the rotation had ended already.
+	if err := os.RemoveAll(filepath.Join(out, nextCATombstone)); err != nil {
+		unlock()
+		return nil, nil, nil, err
+	}
 	return d, cs, unlock, nil
 }

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -75,13 +76,36 @@ func relTo(root, p string) string {
 // CA reads the cluster's CA, certificate and key, from <out>/ca.
 func (d *Dir) CA() (*pki.CA, error) { return readCA(layout.CADir(d.Path)) }
 
-// NextCA reads the new CA of a rotation in progress from <out>/ca-next;
-// it returns nil, nil when there is none.
+// NextCA reads the new CA of a rotation in progress from <out>/ca-next,
+// or from <out>/ca once an interrupted finalize has put it there (see
+// [RotationStatus].Promoted); it returns nil, nil when there is none.
 func (d *Dir) NextCA() (*pki.CA, error) {
 	if !d.rotating() {
 		return nil, nil
 	}
+	if d.promoted() {
+		return d.CA()
+	}
 	return readCA(NextCADir(d.Path))
+}
+
+// promoted reports whether what is in <out>/ca-next is the CA of <out>/ca:
+// a finalize made the new CA <out>/ca and was killed before it removed
+// <out>/ca-next. Since removeNextCA renames ca-next away before removing
+// it, that leaves the whole of ca-next; an older etcdpki removed ca.crt and
+// ca.key one at a time and could leave either alone, which counts too.
+func (d *Dir) promoted() bool {
+	dir, caDir := NextCADir(d.Path), layout.CADir(d.Path)
+	cur, err := layout.ReadCert(filepath.Join(caDir, "ca.crt"))
+	if err != nil {
+		return false
+	}
+	if crt := filepath.Join(dir, "ca.crt"); exists(crt) {
+		next, err := layout.ReadCert(crt)
+		return err == nil && bytes.Equal(next.Raw, cur.Raw)
+	}
+	key, err := layout.ReadKey(filepath.Join(dir, "ca.key"))
+	return err == nil && pki.KeyMatches(cur.PublicKey, key)
 }
 
 // rotating reports whether a CA rotation is in progress: whether the new
@@ -99,6 +123,10 @@ func (d *Dir) rotating() bool {
 func (d *Dir) refuseDuringRotation(op string) error {
 	if !d.rotating() {
 		return nil
+	}
+	if d.promoted() {
+		return &RefusedError{Op: op, Detail: "the last CA rotation's finalize was interrupted: the new CA is " + layout.CADir(d.Path) + " already, but " + NextCADir(d.Path) + " is still there",
+			Hint: "etcdpki rotate-ca finalize --dir " + d.Path + " completes it"}
 	}
 	return &RefusedError{Op: op, Detail: "a CA rotation is in progress (" + NextCADir(d.Path) + " exists): certificates signed now by the old CA would stop working when it is finalized",
 		Hint: "finish it first: etcdpki rotate-ca status --dir " + d.Path}

@@ -162,26 +162,50 @@ func Reissue(ctx context.Context, out string, opts RotateOptions) (*RotateResult
 // them once restarted. Each finalized member must then be restarted, one
 // at a time. When every member is finalized, the new CA replaces <out>/ca
 // (backed up) and <out>/ca-next is removed, which ends the rotation.
+//
+// Finalize is idempotent: run again after a finalize that was killed, it
+// completes it (from <out>/ca once the new CA is there, whatever is left of
+// <out>/ca-next); run when no rotation is in progress, it changes nothing
+// and returns a result with no Changed members and Promoted false, as long
+// as every member trusts <out>/ca alone.
 func Finalize(ctx context.Context, out string, opts RotateOptions) (*RotateResult, error) {
 	const op = "rotate-ca finalize"
-	ready := func(st *RotationStatus) error { return st.refuseBefore(op, StageReissued) }
+	ready := func(st *RotationStatus) error {
+		if !st.InProgress {
+			// Every member already trusts the one CA there is: the
+			// state finalize makes holds (a finished rotation, run
+			// again), unless a member fits no stage.
+			return st.refuseInconsistent(op)
+		}
+		return st.refuseBefore(op, StageReissued)
+	}
 	s, err := beginStep(ctx, out, op, opts, ready, true)
 	if err != nil {
 		return nil, err
 	}
 	defer s.unlock()
 	d, cs, st, members := s.d, s.cs, s.st, s.members
-	dir := NextCADir(out)
-	// The bytes of the new CA's files, copied as they are.
-	certPEM, err := layout.ReadFile(filepath.Join(dir, "ca.crt"))
+	if !st.InProgress {
+		return (&RotateResult{}).done(d, cs, nil)
+	}
+	// The new CA's files, whose bytes are copied as they are: those of
+	// <out>/ca-next or, once an interrupted finalize has made the new CA
+	// <out>/ca (Promoted), those of <out>/ca, because what is left of
+	// <out>/ca-next may then be a certificate without its key or a key
+	// without its certificate (see removeNextCA).
+	src := NextCADir(out)
+	if st.Promoted {
+		src = layout.CADir(out)
+	}
+	certPEM, err := layout.ReadFile(filepath.Join(src, "ca.crt"))
 	if err != nil {
 		return nil, err
 	}
-	keyPEM, err := layout.ReadFile(filepath.Join(dir, "ca.key"))
+	keyPEM, err := layout.ReadFile(filepath.Join(src, "ca.key"))
 	if err != nil {
 		return nil, err
 	}
-	if _, err := readCA(dir); err != nil {
+	if _, err := readCA(src); err != nil {
 		return nil, err
 	}
 	res := &RotateResult{NewCA: st.New}
@@ -216,14 +240,36 @@ func Finalize(ctx context.Context, out string, opts RotateOptions) (*RotateResul
 	if err := cs.apply(pairOf(filepath.Join(caDir, "ca.crt"), filepath.Join(caDir, "ca.key"), true)...); err != nil {
 		return res.done(d, cs, err)
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return res.done(d, cs, err)
-	}
-	if err := layout.SyncDir(out); err != nil {
+	if err := removeNextCA(out); err != nil {
 		return res.done(d, cs, err)
 	}
 	res.Promoted = true
 	return res.done(d, cs, nil)
+}
+
+// nextCATombstone is the name <out>/ca-next takes while it is removed. A
+// leading dot makes it no valid member name (spec.Validate).
+const nextCATombstone = ".ca-next.removed"
+
+// removeNextCA ends a rotation whose new CA is <out>/ca: it renames
+// <out>/ca-next to <out>/.ca-next.removed, syncs <out>, and only then
+// removes it. Removing ca-next in place unlinks ca.crt and ca.key one at a
+// time, and a run killed between the two would leave half a CA there that
+// rotating still sees; the rename takes it out of sight at once. A
+// tombstone left by a run killed after the rename is removed by the next
+// command (begin) and by this function.
+func removeNextCA(out string) error {
+	tomb := filepath.Join(out, nextCATombstone)
+	if err := os.RemoveAll(tomb); err != nil {
+		return err
+	}
+	if err := os.Rename(NextCADir(out), tomb); err != nil && !notExist(err) {
+		return err
+	}
+	if err := layout.SyncDir(out); err != nil {
+		return err
+	}
+	return os.RemoveAll(tomb)
 }
 
 // step is a rotation step under way: the directory (locked and repaired),
@@ -259,7 +305,9 @@ func beginStep(ctx context.Context, out, op string, opts RotateOptions, ready fu
 	if s.members, err = d.members(op, opts.Members); err != nil {
 		return fail(err)
 	}
-	if opts.Live {
+	// With no rotation in progress there is nothing the running members
+	// must be ready for (finalize run again has nothing to do).
+	if opts.Live && s.st.InProgress {
 		ports, err := d.checkLive(ctx, opts.LiveTimeout)
 		if err != nil {
 			return fail(err)

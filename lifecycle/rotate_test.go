@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/lifecycle"
@@ -55,11 +56,17 @@ func TestRotateCA(t *testing.T) {
 	oldCAKey, _ := os.ReadFile(filepath.Join(out, "ca", "ca.key"))
 	wantStages(t, out, "cp1=old cp2=old cp3=old", lifecycle.StepStage)
 
-	// Nothing but stage can start a rotation.
+	// Nothing but stage can start a rotation. Finalize has nothing to
+	// do: every member trusts the one CA there is, as after a rotation.
 	_, err := lifecycle.Reissue(ctx, out, lifecycle.RotateOptions{})
 	wantRefused(t, err, "no CA rotation in progress")
-	_, err = lifecycle.Finalize(ctx, out, lifecycle.RotateOptions{})
-	wantRefused(t, err, "no CA rotation in progress")
+	before := snapshot(t, out)
+	if res, err := lifecycle.Finalize(ctx, out, lifecycle.RotateOptions{}); err != nil || res.Promoted || len(res.Changed) != 0 {
+		t.Errorf("finalize with no rotation: %+v, %v", res, err)
+	}
+	if got := changed(before, snapshot(t, out)); len(got) != 0 {
+		t.Errorf("finalize with no rotation changed %v", got)
+	}
 
 	// Stage one member: the new CA is made, cp1 trusts both.
 	res, err := lifecycle.Stage(out, lifecycle.RotateOptions{Members: []string{"cp1"}})
@@ -81,7 +88,7 @@ func TestRotateCA(t *testing.T) {
 	wantRefused(t, err, "not every member trusts the new CA yet: cp2 (old), cp3 (old)")
 
 	// Staging everyone reuses the new CA and leaves cp1 alone.
-	before := snapshot(t, out)
+	before = snapshot(t, out)
 	res, err = lifecycle.Stage(out, lifecycle.RotateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -229,4 +236,188 @@ func TestStatusInconsistent(t *testing.T) {
 	}
 	_, err = lifecycle.Reissue(context.Background(), out, lifecycle.RotateOptions{})
 	wantRefused(t, err, "members in no consistent stage: cp2: trusts only the new CA")
+}
+
+// rotate runs a whole CA rotation of out and returns the new CA's
+// certificate.
+func rotate(t *testing.T, out string) []byte {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := lifecycle.Stage(out, lifecycle.RotateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lifecycle.Reissue(ctx, out, lifecycle.RotateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := lifecycle.Finalize(ctx, out, lifecycle.RotateOptions{})
+	if err != nil || !res.Promoted {
+		t.Fatalf("finalize: promoted %v, %v", res != nil && res.Promoted, err)
+	}
+	ca, err := os.ReadFile(filepath.Join(out, "ca", "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+// TestFinalizeKilledRemovingNextCA puts back what a finalize killed while
+// removing <out>/ca-next leaves (the new CA is <out>/ca already): every
+// command must say the same about it, and finalize run again ends it.
+func TestFinalizeKilledRemovingNextCA(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		// dir is where the leftovers are; files those of <out>/ca left there.
+		dir   string
+		files []string
+	}{
+		// Removing ca-next in place unlinks one file at a time, in
+		// directory order: either one can be left alone.
+		{"key unlinked", "ca-next", []string{"ca.crt"}},
+		{"cert unlinked", "ca-next", []string{"ca.key"}},
+		{"nothing unlinked", "ca-next", []string{"ca.crt", "ca.key"}},
+		// Killed after ca-next was renamed away, before it was removed.
+		{"tombstone", ".ca-next.removed", []string{"ca.crt"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			out := threeMembers(t)
+			rotate(t, out)
+			for _, f := range tt.files {
+				data, err := os.ReadFile(filepath.Join(out, "ca", f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := layout.WriteFile(filepath.Join(out, tt.dir, f), data, layout.KeyPerm); err != nil {
+					t.Fatal(err)
+				}
+			}
+			leftover := tt.dir == "ca-next"
+			st, err := lifecycle.Status(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if leftover {
+				// Status, stage, renew and add-member all send the
+				// operator to finalize.
+				if !st.InProgress || !st.Promoted || st.Next != lifecycle.StepFinalize || !strings.Contains(st.Advice, "finalize once more to remove") {
+					t.Errorf("status: in progress %v, promoted %v, next %s (%s)", st.InProgress, st.Promoted, st.Next, st.Advice)
+				}
+				wantStages(t, out, "cp1=finalized cp2=finalized cp3=finalized", lifecycle.StepFinalize)
+				var text strings.Builder
+				if err := st.WriteText(&text, nil); err != nil || strings.Contains(text.String(), "ca-next/ca.crt") {
+					t.Errorf("status text names ca-next as the new CA (%v):\n%s", err, text.String())
+				}
+				_, err = lifecycle.Stage(out, lifecycle.RotateOptions{})
+				wantHint(t, err, "finalize was interrupted", "rotate-ca finalize")
+				_, err = lifecycle.Renew(out, lifecycle.RenewOptions{})
+				wantHint(t, err, "finalize was interrupted", "rotate-ca finalize")
+				_, err = lifecycle.AddMember(out, spec.Member{Name: "cp4", IPs: []string{"10.0.0.14"}}, lifecycle.AddMemberOptions{})
+				wantHint(t, err, "finalize was interrupted", "rotate-ca finalize")
+				// --live must not trip over the half of a CA either.
+				if _, err := lifecycle.CheckLive(ctx, out, 10*time.Millisecond); err != nil && strings.Contains(err.Error(), "ca-next") {
+					t.Errorf("check live: %v", err)
+				}
+			} else if st.InProgress || st.Next != lifecycle.StepStage {
+				t.Errorf("status with a tombstone: in progress %v, next %s", st.InProgress, st.Next)
+			}
+
+			// The plain command run again completes it.
+			res, err := lifecycle.Finalize(ctx, out, lifecycle.RotateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Promoted != leftover || len(res.Changed) != 0 || res.Status == nil || res.Status.InProgress {
+				t.Errorf("finalize again: promoted %v, changed %v, status %+v", res.Promoted, res.Changed, res.Status)
+			}
+			for _, p := range []string{"ca-next", ".ca-next.removed"} {
+				if _, err := os.Lstat(filepath.Join(out, p)); !os.IsNotExist(err) {
+					t.Errorf("%s still there: %v", p, err)
+				}
+			}
+			wantStages(t, out, "cp1=old cp2=old cp3=old", lifecycle.StepStage)
+			if _, err := lifecycle.Renew(out, lifecycle.RenewOptions{}); err != nil {
+				t.Error(err)
+			}
+			if _, err := lifecycle.AddMember(out, spec.Member{Name: "cp4", IPs: []string{"10.0.0.14"}}, lifecycle.AddMemberOptions{}); err != nil {
+				t.Error(err)
+			}
+			checkClean(t, out)
+			if _, err := lifecycle.Stage(out, lifecycle.RotateOptions{}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestFinalizeTombstoneRemovedByAnyCommand: the tombstone of a finalize
+// killed after its rename goes with the next command, whichever it is.
+func TestFinalizeTombstoneRemovedByAnyCommand(t *testing.T) {
+	out := threeMembers(t)
+	rotate(t, out)
+	tomb := filepath.Join(out, ".ca-next.removed", "ca.key")
+	if err := layout.WriteFile(tomb, []byte("leftover"), layout.KeyPerm); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lifecycle.Renew(out, lifecycle.RenewOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Dir(tomb)); !os.IsNotExist(err) {
+		t.Errorf("tombstone still there after renew: %v", err)
+	}
+}
+
+// TestFinalizeAgain: finalize run again after the rotation ended, or
+// with none ever started, has nothing to do and says so without an error.
+func TestFinalizeAgain(t *testing.T) {
+	ctx := context.Background()
+	out := threeMembers(t)
+	newCA := rotate(t, out)
+	before := snapshot(t, out)
+	res, err := lifecycle.Finalize(ctx, out, lifecycle.RotateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Promoted || len(res.Changed) != 0 || len(res.Written) != 0 || res.Backup != "" || res.Status == nil || res.Status.InProgress {
+		t.Errorf("finalize again: promoted %v, changed %v, wrote %v, backup %q", res.Promoted, res.Changed, res.Written, res.Backup)
+	}
+	if got := changed(before, snapshot(t, out)); len(got) != 0 {
+		t.Errorf("finalize again changed %v", got)
+	}
+	if ca, _ := os.ReadFile(filepath.Join(out, "ca", "ca.crt")); !bytes.Equal(ca, newCA) {
+		t.Error("<out>/ca changed")
+	}
+	// Run for one member too, and with --live: there is nothing the
+	// running members (here: none) must be ready for.
+	if _, err := lifecycle.Finalize(ctx, out, lifecycle.RotateOptions{Members: []string{"cp2"}}); err != nil {
+		t.Error(err)
+	}
+	if _, err := lifecycle.Finalize(ctx, out, lifecycle.RotateOptions{Live: true, LiveTimeout: 10 * time.Millisecond}); err != nil {
+		t.Errorf("finalize --live again: %v", err)
+	}
+	// A member that trusts some other CA is not "nothing to do".
+	other := threeMembers(t)
+	foreign, err := os.ReadFile(filepath.Join(other, "ca", "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := layout.WriteFile(certPath(out, "cp2", pki.KindCA), foreign, layout.CertPerm); err != nil {
+		t.Fatal(err)
+	}
+	_, err = lifecycle.Finalize(ctx, out, lifecycle.RotateOptions{})
+	wantRefused(t, err, "members in no consistent stage: cp2")
+}
+
+func wantHint(t *testing.T, err error, detail, hint string) {
+	t.Helper()
+	var re *lifecycle.RefusedError
+	if !errors.As(err, &re) || !strings.Contains(re.Detail, detail) || !strings.Contains(re.Hint, hint) {
+		t.Errorf("got %v (hint %q), want a refusal containing %q with a hint containing %q", err, hintOf(re), detail, hint)
+	}
+}
+
+func hintOf(re *lifecycle.RefusedError) string {
+	if re == nil {
+		return ""
+	}
+	return re.Hint
 }

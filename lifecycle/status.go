@@ -107,12 +107,11 @@ func (d *Dir) status() (*RotationStatus, error) {
 	}
 	s.old = old
 	if d.rotating() {
-		if s.new, err = layout.ReadCert(filepath.Join(NextCADir(d.Path), "ca.crt")); err != nil {
-			return nil, err
-		}
 		s.InProgress = true
-		if bytes.Equal(s.new.Raw, old.Raw) {
-			s.Promoted, s.old = true, nil
+		if d.promoted() {
+			s.Promoted, s.new, s.old = true, old, nil
+		} else if s.new, err = layout.ReadCert(filepath.Join(NextCADir(d.Path), "ca.crt")); err != nil {
+			return nil, err
 		}
 	}
 	if s.old != nil {
@@ -250,6 +249,9 @@ func (s *RotationStatus) next() (Step, string) {
 	case len(by[StageReissued]) > 0:
 		return StepFinalize, fmt.Sprintf("every leaf is signed by the new CA; finalize %s and restart each, one at a time, after its finalize",
 			strings.Join(by[StageReissued], ", "))
+	}
+	if s.Promoted {
+		return StepFinalize, "every member is finalized and the new CA is already " + layout.CADir(s.Dir) + "; finalize once more to remove " + NextCADir(s.Dir) + ", which ends the rotation (restart any member not yet restarted since its finalize)"
 	}
 	return StepFinalize, "every member is finalized; finalize once more to make the new CA " + layout.CADir(s.Dir) + " (restart any member not yet restarted since its finalize)"
 }

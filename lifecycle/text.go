@@ -21,7 +21,11 @@ func (s *RotationStatus) WriteText(w io.Writer, live []PortLive) error {
 		if s.Old != "" {
 			fmt.Fprintf(&b, "  old CA  %s  (%s)\n", shortFP(s.Old), filepath.Join(layout.CADir(s.Dir), "ca.crt"))
 		}
-		fmt.Fprintf(&b, "  new CA  %s  (%s)\n", shortFP(s.New), filepath.Join(NextCADir(s.Dir), "ca.crt"))
+		newPath := filepath.Join(NextCADir(s.Dir), "ca.crt")
+		if s.Promoted {
+			newPath = filepath.Join(layout.CADir(s.Dir), "ca.crt")
+		}
+		fmt.Fprintf(&b, "  new CA  %s  (%s)\n", shortFP(s.New), newPath)
 	} else {
 		fmt.Fprintf(&b, "no CA rotation in progress in %s\n", s.Dir)
 		fmt.Fprintf(&b, "  CA  %s  (%s)\n", shortFP(s.Old), filepath.Join(layout.CADir(s.Dir), "ca.crt"))
