@@ -123,11 +123,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	out := opts.Dir
 	if out == "" {
-		d, err := os.MkdirTemp("", "etcdpki-demo-")
+		d, release, err := local.TempDir("etcdpki-demo-")
 		if err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(d)
+		defer release()
 		out = d
 	} else if _, err := os.Stat(layout.SpecFile(out)); err == nil {
 		return nil, fmt.Errorf("%s already holds a PKI; demo needs a directory of its own", out)

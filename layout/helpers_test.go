@@ -53,13 +53,17 @@ type entry struct {
 }
 
 // snapshot records every entry under dir (relative paths, slash-separated),
-// to compare a tree before and after an operation byte for byte.
+// to compare a tree before and after an operation byte for byte. The lock
+// file (layout.LockFile) is left out: it is no part of the PKI.
 func snapshot(t testing.TB, dir string) map[string]entry {
 	t.Helper()
 	tree := map[string]entry{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if p == layout.LockFile(dir) {
+			return nil
 		}
 		info, err := d.Info()
 		if err != nil {

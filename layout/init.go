@@ -40,6 +40,9 @@ type InitResult struct {
 	// left as they were.
 	Written []string
 	Kept    []string
+	// Repaired lists the files whose write an interrupted run had left
+	// half done and that Init completed before anything else ([Repair]).
+	Repaired []string
 }
 
 // ConflictError is a file that init refuses to touch.
@@ -69,8 +72,16 @@ type leafJob struct {
 // Init writes the cluster's PKI under out: the CA in out/ca, each member's
 // tree in out/<member> in the spec's layout, and the spec itself in
 // out/cluster.yaml. An existing CA in out is reused and never replaced;
-// existing leaves are kept unless opts.Force. Every conflict is found
-// before the first file is written, so a refused run writes nothing.
+// existing leaves are kept unless opts.Force.
+//
+// Init holds out's [Lock] while it runs and refuses, with a
+// *[ConflictError], while another command holds it or while a CA rotation
+// is in progress ([RotationInProgress]), even with opts.Force. It first
+// completes what an interrupted run left half written and removes the
+// temporary files such a run left ([Repair]); a run killed at any moment
+// is completed by the next one, with the same spec and without Force.
+// Every conflict is found before the first file is written, so a refused
+// run writes nothing but the lock file and those repairs.
 func Init(c *spec.Cluster, out string, opts InitOptions) (*InitResult, error) {
 	// Callers other than the CLI may build a spec by hand; two members with
 	// one name would silently share (and overwrite) one tree.
@@ -86,6 +97,38 @@ func Init(c *spec.Cluster, out string, opts InitOptions) (*InitResult, error) {
 		return nil, err
 	}
 	res := &InitResult{Out: out}
+
+	if err := os.MkdirAll(out, DirPerm); err != nil {
+		return nil, err
+	}
+	unlock, err := Lock(out)
+	if err != nil {
+		var le *LockedError
+		if errors.As(err, &le) {
+			return nil, &ConflictError{Path: le.Path, Detail: le.Error(), Hint: le.Hint()}
+		}
+		return nil, err
+	}
+	defer unlock()
+	// Mid-rotation the members trust both CAs and some carry leaves of the
+	// new one; init (even without --force, for a new member) would sign
+	// with the CA the rotation retires, and --force would revert every
+	// member to it without a backup.
+	if RotationInProgress(out) {
+		return nil, &ConflictError{Path: NextCADir(out), Detail: "a CA rotation is in progress; finish it with rotate-ca finalize",
+			Hint: "etcdpki rotate-ca status --dir " + out + " says which step is next"}
+	}
+	// A run killed between two renames left a pair half written, and one
+	// killed earlier left temporary files, some of them copies of the CA
+	// key that would go to the nodes with the member trees.
+	pairs, singles := initFiles(c, out, l)
+	repaired, err := Repair(pairs, singles)
+	for _, p := range repaired {
+		res.Repaired = append(res.Repaired, rel(out, p))
+	}
+	if err != nil {
+		return res, err
+	}
 
 	ca, caExists, err := loadInitCA(out)
 	if err != nil {
@@ -251,6 +294,28 @@ func LeafRequest(c *spec.Cluster, m *spec.Member, kind pki.Kind) pki.Request {
 		Validity:   time.Duration(c.CertValidity),
 		Split:      c.SplitCredentials,
 	}
+}
+
+// initFiles lists the files init writes under out, for [Repair]: the CA's
+// pair, each member's leaf pairs and CA copy, and the spec. The copy of the
+// CA key in a member tree is listed even with an external CA, so that a
+// temporary copy an earlier run left there is removed.
+func initFiles(c *spec.Cluster, out string, l *Layout) ([]Pair, []string) {
+	pairs := []Pair{{Cert: filepath.Join(CADir(out), "ca.crt"), Key: filepath.Join(CADir(out), "ca.key"), KeepKey: true}}
+	singles := []string{SpecFile(out)}
+	for _, m := range c.Members {
+		root := MemberDir(out, m.Name)
+		for _, kind := range pki.LeafKinds(c.SplitCredentials) {
+			pairs = append(pairs, Pair{Cert: OnDisk(root, l.CertPath(kind)), Key: OnDisk(root, l.KeyPath(kind))})
+		}
+		caCert, caKey := OnDisk(root, l.CertPath(pki.KindCA)), OnDisk(root, l.KeyPath(pki.KindCA))
+		if c.ExternalCA {
+			singles = append(singles, caCert, caKey)
+		} else {
+			pairs = append(pairs, Pair{Cert: caCert, Key: caKey, KeepKey: true})
+		}
+	}
+	return pairs, singles
 }
 
 // loadInitCA loads out/ca if it is there. A CA certificate without its key

@@ -64,54 +64,16 @@ func TestInit(t *testing.T) {
 			res := runInit(t, c, out, false)
 
 			// Exactly these files: nothing missing, no stray temp files.
-			want := []string{"ca/ca.crt", "ca/ca.key", "cluster.yaml"}
-			kinds := append([]pki.Kind{pki.KindCA}, pki.LeafKinds(tt.split)...)
-			for _, m := range c.Members {
-				for _, k := range kinds {
-					want = append(want, path.Join(m.Name, tt.paths[k]+".crt"))
-					if k != pki.KindCA || !tt.externalCA {
-						want = append(want, path.Join(m.Name, tt.paths[k]+".key"))
-					}
-				}
-			}
-			slices.Sort(want)
-			tree := snapshot(t, out)
-			if got := files(tree); !slices.Equal(got, want) {
-				t.Fatalf("files:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-			}
+			tree := checkTree(t, c, out, tt.paths)
+			want := wantFiles(c, tt.paths)
 			written := slices.Sorted(slices.Values(slashes(res.Written)))
 			if !slices.Equal(written, want) || len(res.Kept) != 0 || !res.CACreated || res.Out != out {
 				t.Errorf("result: written %q kept %q CACreated %v Out %q", written, res.Kept, res.CACreated, res.Out)
 			}
 			checkPerms(t, tree)
-
-			caCert := readFile(t, out, "ca/ca.crt")
-			caKey := readFile(t, out, "ca/ca.key")
 			ca := readCert(t, out, "ca/ca.crt")
 			if !res.CA.Cert.Equal(ca) || !pki.KeyMatches(ca.PublicKey, res.CA.Key) {
 				t.Error("InitResult.CA is not the CA in ca/")
-			}
-			roots := x509.NewCertPool()
-			roots.AddCert(ca)
-			for i := range c.Members {
-				m := &c.Members[i]
-				if got := readFile(t, out, path.Join(m.Name, tt.paths[pki.KindCA]+".crt")); got != caCert {
-					t.Errorf("%s: ca.crt differs from ca/ca.crt", m.Name)
-				}
-				if !tt.externalCA {
-					if got := readFile(t, out, path.Join(m.Name, tt.paths[pki.KindCA]+".key")); got != caKey {
-						t.Errorf("%s: ca.key differs from ca/ca.key", m.Name)
-					}
-				}
-				for _, k := range pki.LeafKinds(tt.split) {
-					base := filepath.Join(out, m.Name, filepath.FromSlash(tt.paths[k]))
-					kp, err := layout.ReadKeyPair(base+".crt", base+".key")
-					if err != nil {
-						t.Errorf("%s %s: %v", m.Name, k, err)
-						continue
-					}
-					checkLeaf(t, c, m, k, kp.Cert, roots)
-				}
 			}
 
 			saved, err := spec.Load(layout.SpecFile(out))
@@ -123,6 +85,63 @@ func TestInit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wantFiles lists, sorted, the files init writes for c, its layout's
+// paths given: nothing more (no temporary files), nothing less.
+func wantFiles(c *spec.Cluster, paths map[pki.Kind]string) []string {
+	want := []string{"ca/ca.crt", "ca/ca.key", "cluster.yaml"}
+	kinds := append([]pki.Kind{pki.KindCA}, pki.LeafKinds(c.SplitCredentials)...)
+	for _, m := range c.Members {
+		for _, k := range kinds {
+			want = append(want, path.Join(m.Name, paths[k]+".crt"))
+			if k != pki.KindCA || !c.ExternalCA {
+				want = append(want, path.Join(m.Name, paths[k]+".key"))
+			}
+		}
+	}
+	slices.Sort(want)
+	return want
+}
+
+// checkTree checks that out is the complete tree of c: exactly the files of
+// wantFiles, the CA's certificate and key matching, every member's copy of
+// them identical, every leaf matching its key and its profile. It returns
+// the tree's snapshot.
+func checkTree(t *testing.T, c *spec.Cluster, out string, paths map[pki.Kind]string) map[string]entry {
+	t.Helper()
+	tree := snapshot(t, out)
+	if got, want := files(tree), wantFiles(c, paths); !slices.Equal(got, want) {
+		t.Fatalf("files:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	caKP, err := layout.ReadKeyPair(filepath.Join(out, "ca", "ca.crt"), filepath.Join(out, "ca", "ca.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, caKey := readFile(t, out, "ca/ca.crt"), readFile(t, out, "ca/ca.key")
+	roots := x509.NewCertPool()
+	roots.AddCert(caKP.Cert)
+	for i := range c.Members {
+		m := &c.Members[i]
+		if got := readFile(t, out, path.Join(m.Name, paths[pki.KindCA]+".crt")); got != caCert {
+			t.Errorf("%s: ca.crt differs from ca/ca.crt", m.Name)
+		}
+		if !c.ExternalCA {
+			if got := readFile(t, out, path.Join(m.Name, paths[pki.KindCA]+".key")); got != caKey {
+				t.Errorf("%s: ca.key differs from ca/ca.key", m.Name)
+			}
+		}
+		for _, k := range pki.LeafKinds(c.SplitCredentials) {
+			base := filepath.Join(out, m.Name, filepath.FromSlash(paths[k]))
+			kp, err := layout.ReadKeyPair(base+".crt", base+".key")
+			if err != nil {
+				t.Errorf("%s %s: %v", m.Name, k, err)
+				continue
+			}
+			checkLeaf(t, c, m, k, kp.Cert, roots)
+		}
+	}
+	return tree
 }
 
 // checkLeaf checks one issued leaf of member m against its profile.

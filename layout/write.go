@@ -151,6 +151,11 @@ type File struct {
 	Perm os.FileMode
 }
 
+// beforeRename, when set (by tests only), is called before each rename of
+// WriteFiles; a test that panics in it leaves the files as a process
+// killed at that moment would.
+var beforeRename func(path string)
+
 // writeParallelism bounds the files WriteFiles prepares at once.
 const writeParallelism = 8
 
@@ -190,6 +195,9 @@ func WriteFiles(files []File) error {
 	var dirs []string
 	seen := map[string]bool{}
 	for i, p := range pending {
+		if beforeRename != nil {
+			beforeRename(p.Path)
+		}
 		if err := os.Rename(p.Temp, p.Path); err != nil {
 			for _, q := range pending[i:] {
 				q.Abort()

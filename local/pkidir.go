@@ -1,8 +1,6 @@
 package local
 
 import (
-	"os"
-
 	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/pki"
 	"github.com/etcdpki/etcdpki/spec"
@@ -12,8 +10,9 @@ import (
 // keeps its PKI and data in.
 type PKIDir struct {
 	// Path is the directory; Temp says it was created for this run.
-	Path string
-	Temp bool
+	Path    string
+	Temp    bool
+	release func()
 	// Spec is the cluster's spec as written to Path/cluster.yaml.
 	Spec *spec.Cluster
 	// Init says what layout.Init wrote or kept.
@@ -29,7 +28,7 @@ func PreparePKI(dir, tempPrefix string, fresh *spec.Cluster, alg pki.Algorithm, 
 	p := &PKIDir{Path: dir, Spec: fresh}
 	var err error
 	if dir == "" {
-		if p.Path, err = os.MkdirTemp("", tempPrefix); err != nil {
+		if p.Path, p.release, err = TempDir(tempPrefix); err != nil {
 			return nil, err
 		}
 		p.Temp = true
@@ -48,7 +47,7 @@ func PreparePKI(dir, tempPrefix string, fresh *spec.Cluster, alg pki.Algorithm, 
 
 // Remove deletes the directory if it was created for this run.
 func (p *PKIDir) Remove() {
-	if p.Temp {
-		os.RemoveAll(p.Path)
+	if p.Temp && p.release != nil {
+		p.release()
 	}
 }
