@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,7 @@ import (
 func newAddMemberCmd() *cobra.Command {
 	var (
 		dir, pkiDir, out, config, member, format, image string
+		output                                          outputFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "add-member",
@@ -41,18 +43,22 @@ of a member that joins.`,
 			if member == "" {
 				return usagef("--member NAME=IP[,IP|DNS…] is required")
 			}
+			if err := output.validate(); err != nil {
+				return err
+			}
 			m, err := spec.ParseMember(member)
 			if err != nil {
-				return err
+				return memberDefHint(err)
 			}
 			if _, ok := formatIntro[format]; !ok {
 				return usagef("unknown --format %q (want cmdline, manifest or config)", format)
 			}
 			var res *lifecycle.AddMemberResult
 			switch {
-			case dir != "" && pkiDir != "":
+			case cmd.Flags().Changed("dir") && pkiDir != "":
 				return usagef("give --dir or --pki, not both")
 			case pkiDir != "":
+				dir = ""
 				var opts lifecycle.AddMemberOptions
 				if config != "" {
 					if opts.Cluster, err = spec.Load(config); err != nil {
@@ -67,9 +73,6 @@ of a member that joins.`,
 				if config != "" || out != "" {
 					return usagef("--config and --out go with --pki; with --dir the spec is <dir>/cluster.yaml and the member's tree goes to <dir>/<member>")
 				}
-				if dir == "" {
-					dir = "."
-				}
 				res, err = lifecycle.AddMember(dir, m, lifecycle.AddMemberOptions{})
 			}
 			if spec.IsValidationError(err) {
@@ -82,33 +85,85 @@ of a member that joins.`,
 			if err != nil {
 				return lifecycleErr(err)
 			}
-			return printAddMember(cmd, res, dir, format, image)
+			conf, err := renderFormat(res.Spec, res.Member, format, image, render.Options{Existing: true})
+			if err != nil {
+				return err
+			}
+			return output.write(cmd.OutOrStdout(), newAddMemberDoc(res, dir, format, conf), func(w io.Writer) error {
+				printAddMember(w, res, dir, format, conf)
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&dir, "dir", "d", "", "init's output `DIR` (default .)")
-	f.StringVar(&pkiDir, "pki", "", "a node's PKI `DIR` instead, e.g. /etc/kubernetes/pki")
-	f.StringVarP(&out, "out", "o", "", "with --pki: where the new member's tree goes (`DIR`/<member>; default .)")
+	dirFlag(f, &dir)
+	f.StringVar(&pkiDir, "pki", "", "a node's PKI `DIR` instead of --dir, e.g. /etc/kubernetes/pki")
+	f.StringVar(&out, "out", "", "with --pki: where the new member's tree goes (`DIR`/<member>; default .)")
 	f.StringVarP(&config, "config", "c", "", "with --pki: the cluster spec `FILE`, to check the new member against every member")
-	f.StringVarP(&member, "member", "m", "", "the new member as `NAME=IP[,IP|DNS…]`")
+	f.StringVarP(&member, "member", "m", "", "the new member, defined as `NAME=IP[,IP|DNS…]`")
 	f.StringVar(&format, "format", "cmdline", "the new member's configuration as: cmdline, manifest or config")
 	f.StringVar(&image, "image", render.DefaultImage, "etcd image for --format manifest")
+	output.register(cmd)
 	return cmd
 }
 
-func printAddMember(cmd *cobra.Command, res *lifecycle.AddMemberResult, dir, format, image string) error {
-	w := cmd.OutOrStdout()
+// addMemberDoc is add-member's -o json and yaml document: what
+// printAddMember says.
+type addMemberDoc struct {
+	Member   string   `json:"member"`
+	IPs      []string `json:"ips,omitempty"`
+	DNSNames []string `json:"dnsNames,omitempty"`
+	// SpecFile is the cluster.yaml the member was added to (with --dir).
+	SpecFile string `json:"specFile,omitempty"`
+	// Root is the member's tree, to be copied to its node's /.
+	Root string `json:"root"`
+	filesDoc
+	Issued []issuedDoc `json:"issued"`
+	// MemberAdd is the etcdctl command that announces the member to the
+	// running cluster, as a learner and as a voting member.
+	MemberAdd struct {
+		Learner string `json:"learner"`
+		Voter   string `json:"voter"`
+	} `json:"memberAdd"`
+	// Format names Config: the member's etcd flags, static pod or config
+	// file.
+	Format string `json:"format"`
+	Config string `json:"config"`
+}
+
+func newAddMemberDoc(res *lifecycle.AddMemberResult, dir, format string, conf []byte) addMemberDoc {
+	m, _ := res.Spec.Member(res.Member)
+	d := addMemberDoc{Member: m.Name, IPs: m.IPs, DNSNames: m.DNSNames, Root: res.Root, filesDoc: newFilesDoc(&res.Result),
+		Issued: issuedDocs(res.Issued), Format: format, Config: string(conf)}
+	if dir != "" {
+		d.SpecFile = layout.SpecFile(dir)
+	}
+	d.MemberAdd.Learner, _ = lifecycle.MemberAddCommand(res.Spec, m.Name, true)
+	d.MemberAdd.Voter, _ = lifecycle.MemberAddCommand(res.Spec, m.Name, false)
+	return d
+}
+
+// printAddMember writes add-member's text; conf is the member's
+// configuration in format.
+func printAddMember(w io.Writer, res *lifecycle.AddMemberResult, dir, format string, conf []byte) {
 	c := res.Spec
 	m, _ := c.Member(res.Member)
 	addrs := strings.Join(append(append([]string{}, m.IPs...), m.DNSNames...), ", ")
-	if dir != "" {
+	switch {
+	case res.AlreadyAdded:
+		// A re-run of a completed add-member: nothing to write, the
+		// same instructions.
+		fmt.Fprintf(w, "member %s (%s) was added already, with these addresses and files; nothing to do\n", m.Name, addrs)
+	case dir != "":
 		fmt.Fprintf(w, "added member %s (%s) to %s\n", m.Name, addrs, layout.SpecFile(dir))
-	} else {
+	default:
 		fmt.Fprintf(w, "issued the certificates of member %s (%s)\n", m.Name, addrs)
 	}
-	fmt.Fprintf(w, "wrote %d files under %s:\n", len(res.Written), res.Root)
-	printIssued(w, res.Issued, false)
-	printBackup(w, &res.Result)
+	if !res.AlreadyAdded {
+		fmt.Fprintf(w, "wrote %d files under %s:\n", len(res.Written), res.Root)
+		printIssued(w, res.Issued, false)
+		printBackup(w, &res.Result)
+	}
 
 	learner, _ := lifecycle.MemberAddCommand(c, m.Name, true)
 	voter, _ := lifecycle.MemberAddCommand(c, m.Name, false)
@@ -117,20 +172,15 @@ func printAddMember(cmd *cobra.Command, res *lifecycle.AddMemberResult, dir, for
 	fmt.Fprintf(w, "  2. on a running member, announce %s to the cluster, as a learner (as kubeadm does since 1.29):\n       %s\n", m.Name, learner)
 	fmt.Fprintf(w, "     or as a voting member at once:\n       %s\n", voter)
 	if dir != "" {
-		fmt.Fprintf(w, "     (etcdctl's environment: eval \"$(etcdpki flags --dir %s --member %s --format etcdctl)\")\n", dir, c.Members[0].Name)
+		fmt.Fprintf(w, "     (etcdctl's environment: eval \"$(etcdpki flags%s --member %s --format etcdctl)\")\n", dirArg(dir), c.Members[0].Name)
 	}
 	fmt.Fprintf(w, "  3. start etcd on %s with %s:\n\n", m.Name, formatIntro[format])
 	if dir == "" && len(c.Members) == 2 {
 		fmt.Fprintf(w, "     (--initial-cluster here knows only this node's member; use the ETCD_INITIAL_CLUSTER that member add prints, or give --config)\n\n")
 	}
-	out, err := renderFormat(c, m.Name, format, image, render.Options{Existing: true})
-	if err != nil {
-		return err
-	}
-	w.Write(out)
+	w.Write(conf)
 	fmt.Fprintf(w, "\n  4. once it has caught up, promote a learner: etcdctl member promote <the ID member add printed>\n")
 	fmt.Fprintf(w, "     (etcd refuses until the learner is in sync with the leader; retry)\n")
-	return nil
 }
 
 // formatIntro names what each --format of add-member prints.

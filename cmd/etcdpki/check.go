@@ -60,7 +60,7 @@ them. Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage error.`,
 			if err != nil {
 				return err
 			}
-			return rf.emit(cmd, audit.Check(members, audit.Options{WarnWithin: rf.warn(cmd)}))
+			return rf.emit(cmd, audit.Check(members, audit.Options{WarnWithin: rf.warn()}))
 		},
 	}
 	rf.register(cmd, "warn about certificates expiring within this window, e.g. 720h or 30d")

@@ -8,17 +8,9 @@ import (
 	"github.com/etcdpki/etcdpki/spec"
 )
 
-// outputFormats are the -o values of the commands whose values are not
-// text, json and yaml.
-var outputFormats = map[string][]string{
-	"demo":    {"text", "json"},
-	"explain": {"text", "json"},
-	"inspect": {"text", "json"},
-}
-
 // registerCompletions adds shell completion of flag values (cobra's
 // 'completion' command generates the scripts) to every command that has
-// the flag.
+// the flag. -o completes as outputFlag.register says.
 func registerCompletions(root *cobra.Command) {
 	var faults []string
 	for _, f := range demo.Faults {
@@ -29,12 +21,6 @@ func registerCompletions(root *cobra.Command) {
 		"layout":  func(*cobra.Command) []string { return []string{spec.LayoutKubeadm, spec.LayoutEtcd} },
 		"fail-on": func(*cobra.Command) []string { return []string{"info", "warning", "error"} },
 		"violate": func(*cobra.Command) []string { return faults },
-		"output": func(c *cobra.Command) []string {
-			if v, ok := outputFormats[c.Name()]; ok {
-				return v
-			}
-			return []string{"text", "json", "yaml"}
-		},
 		"format": func(c *cobra.Command) []string {
 			return map[string][]string{"flags": flagFormats, "graph": graphFormats}[c.Name()]
 		},

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -14,10 +13,10 @@ import (
 
 func newDemoCmd() *cobra.Command {
 	var (
-		opts   demo.Options
-		list   bool
-		output string
-		hf     hostsFlags
+		opts demo.Options
+		list bool
+		out  outputFlag
+		hf   hostsFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "demo [--violate FAULT]",
@@ -55,8 +54,8 @@ Exit status 0 when everything behaved as the fault predicts, 1 otherwise.`,
 					return withHint(usageErr(err), "etcdpki demo --list")
 				}
 			}
-			if output != "text" && output != "json" {
-				return usagef("unknown output format %q (want text or json)", output)
+			if err := out.validate(); err != nil {
+				return err
 			}
 			opts.LogWriter = cmd.ErrOrStderr()
 			if !cmd.Flags().Changed("base-port") {
@@ -71,14 +70,7 @@ Exit status 0 when everything behaved as the fault predicts, 1 otherwise.`,
 			if err != nil {
 				return upStartError(cmd.Context(), err, cmd.ErrOrStderr())
 			}
-			if output == "json" {
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				err = enc.Encode(r)
-			} else {
-				err = r.WriteText(w)
-			}
-			if err != nil {
+			if err := out.write(w, r, r.WriteText); err != nil {
 				return err
 			}
 			for _, v := range r.Compare() {
@@ -96,7 +88,7 @@ Exit status 0 when everything behaved as the fault predicts, 1 otherwise.`,
 	f.StringVar(&opts.Dir, "dir", "", "keep the PKI, manifests and data in this new `DIR` (default a temp dir, removed)")
 	f.DurationVar(&opts.ReadyTimeout, "timeout", 3*time.Second, "how long members get to form")
 	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "copy etcd's logs to stderr")
-	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	out.register(cmd)
 	hf.add(f)
 	return cmd
 }

@@ -8,14 +8,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpki/etcdpki/expiry"
-	"github.com/etcdpki/etcdpki/spec"
 )
 
 func newExpiryCmd() *cobra.Command {
 	var (
 		mf         memberFlags
-		output     string
-		failWithin spec.Duration
+		out        outputFlag
+		failWithin *durationFlag
 		noColor    bool
 	)
 	cmd := &cobra.Command{
@@ -38,7 +37,7 @@ anything expires within that window (or has expired).`,
   etcdpki expiry --fail-within 30d cp1/ cp2/ cp3/ || alert "etcd certs expire soon"
   etcdpki expiry -o json pki/ | jq '.certificates[0]'`,
 		RunE: func(cmd *cobra.Command, dirs []string) error {
-			if err := outputFlag(output, "text", "json", "yaml"); err != nil {
+			if err := out.validate(); err != nil {
 				return err
 			}
 			members, err := mf.load(dirs)
@@ -47,7 +46,7 @@ anything expires within that window (or has expired).`,
 			}
 			r := expiry.Scan(members, time.Now())
 			w := cmd.OutOrStdout()
-			switch output {
+			switch out.format {
 			case "json":
 				err = r.WriteJSON(w)
 			case "yaml":
@@ -58,9 +57,9 @@ anything expires within that window (or has expired).`,
 			if err != nil {
 				return err
 			}
-			if cmd.Flags().Changed("fail-within") {
-				if soon := r.Within(time.Duration(failWithin)); len(soon) > 0 {
-					fmt.Fprintf(cmd.ErrOrStderr(), "etcdpki: %d expire within %s: %s\n", len(soon), days(time.Duration(failWithin)), strings.Join(soon, ", "))
+			if failWithin.set {
+				if soon := r.Within(failWithin.Duration()); len(soon) > 0 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "etcdpki: %d expire within %s: %s\n", len(soon), failWithin, strings.Join(soon, ", "))
 					return &silentError{code: exitFailure}
 				}
 			}
@@ -69,17 +68,8 @@ anything expires within that window (or has expired).`,
 	}
 	mf.register(cmd)
 	f := cmd.Flags()
-	f.StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
-	f.Var(&failWithin, "fail-within", "exit 1 when a certificate or CA expires within this `DURATION`, e.g. 720h or 30d")
+	out.register(cmd)
+	failWithin = durationVar(f, "fail-within", 0, "exit 1 when a certificate or CA expires within this window, e.g. 30d, 1y or 720h")
 	f.BoolVar(&noColor, "no-color", false, "never colour the text output")
 	return cmd
-}
-
-// days writes a whole number of days as 30d, as --fail-within takes it,
-// and anything else as a Go duration.
-func days(d time.Duration) string {
-	if d > 0 && d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	}
-	return d.String()
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,7 +11,7 @@ import (
 )
 
 func newExplainCmd() *cobra.Command {
-	var output string
+	var out outputFlag
 	cmd := &cobra.Command{
 		Use:   `explain "ERROR TEXT"`,
 		Short: "Map an etcd or TLS error message to the rule that is broken and its fix",
@@ -21,6 +20,9 @@ func newExplainCmd() *cobra.Command {
   journalctl -u etcd | grep -m1 'rejected connection' | etcdpki explain -`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := out.validate(); err != nil {
+				return err
+			}
 			msg := strings.Join(args, " ")
 			if msg == "-" {
 				b, err := readAllLimited(cmd.InOrStdin(), 1<<20)
@@ -31,7 +33,7 @@ func newExplainCmd() *cobra.Command {
 			}
 			matches := audit.Explain(msg)
 			w := cmd.OutOrStdout()
-			if output == "json" {
+			if out.format != "text" {
 				type jm struct {
 					Rule      string `json:"rule"`
 					Severity  string `json:"severity"`
@@ -42,13 +44,11 @@ func newExplainCmd() *cobra.Command {
 					Matched   string `json:"matched"`
 					Note      string `json:"note,omitempty"`
 				}
-				out := []jm{}
+				doc := []jm{}
 				for _, m := range matches {
-					out = append(out, jm{string(m.Rule.ID), m.Rule.Severity.String(), m.Rule.Condition, m.Rule.Title, m.Rule.Why, m.Rule.Fix, m.Pattern, m.Note})
+					doc = append(doc, jm{string(m.Rule.ID), m.Rule.Severity.String(), m.Rule.Condition, m.Rule.Title, m.Rule.Why, m.Rule.Fix, m.Pattern, m.Note})
 				}
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(out); err != nil {
+				if err := out.write(w, doc, nil); err != nil {
 					return err
 				}
 			} else {
@@ -73,6 +73,6 @@ func newExplainCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	out.register(cmd)
 	return cmd
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/etcdpki/etcdpki/audit"
 	"github.com/etcdpki/etcdpki/exporter"
 	"github.com/etcdpki/etcdpki/spec"
 )
@@ -22,7 +23,7 @@ func newExporterCmd() *cobra.Command {
 		once       bool
 		withProbe  bool
 		pf         probeFlags
-		warnWithin spec.Duration
+		warnWithin *durationFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "exporter --listen ADDR DIR...",
@@ -67,12 +68,7 @@ for node_exporter's textfile collector.`,
 				}
 				opts.Spec = c
 			}
-			if cmd.Flags().Changed("warn-within") {
-				opts.WarnWithin = time.Duration(warnWithin)
-				if opts.WarnWithin == 0 {
-					opts.WarnWithin = -1
-				}
-			}
+			opts.WarnWithin = warnWindow(warnWithin)
 			if withProbe {
 				po, err := pf.resolve(cmd)
 				if err != nil {
@@ -117,7 +113,7 @@ for node_exporter's textfile collector.`,
 	f.StringVar(&listen, "listen", "", "serve HTTP on this `ADDR`, e.g. :9793 or 127.0.0.1:9793")
 	f.DurationVar(&interval, "interval", exporter.DefaultInterval, "rescan the directories (and probe) this often")
 	f.BoolVar(&once, "once", false, "scan once, print the metrics in Prometheus' text format and exit")
-	f.Var(&warnWithin, "warn-within", "check's expiry warning window for etcdpki_findings (default 30d; 0 disables)")
+	warnWithin = durationVar(f, "warn-within", audit.DefaultWarnWithin, "check's expiry warning window for etcdpki_findings; 0 disables")
 	f.BoolVar(&withProbe, "probe", false, "also probe the live cluster on every scan")
 	pf.register(cmd, "with --probe: ")
 	return cmd

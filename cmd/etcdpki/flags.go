@@ -39,8 +39,11 @@ node's /, e.g. the member's tree in init's output.`,
   eval "$(etcdpki flags --dir pki --member cp1 --format etcdctl)"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if strings.Contains(member, "=") {
-				return usagef("--member takes a member name here (got %q); members are defined with init", member)
+			if err := memberNamesFlag(member); err != nil {
+				return err
+			}
+			if config != "" && !cmd.Flags().Changed("dir") {
+				dir = ""
 			}
 			c, err := loadSpec(dir, config)
 			if err != nil {
@@ -64,10 +67,10 @@ node's /, e.g. the member's tree in init's output.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&dir, "dir", "d", "", "init's output `DIR` (reads DIR/cluster.yaml)")
+	dirFlag(f, &dir)
 	f.StringVarP(&config, "config", "c", "", "cluster spec `FILE` instead of --dir")
-	f.StringVarP(&member, "member", "m", "", "member `NAME`")
-	f.StringVar(&format, "format", "cmdline", "output: "+strings.Join(flagFormats, ", "))
+	f.StringVarP(&member, "member", "m", "", "the member's `NAME` (not NAME=IP: members are defined with init and add-member)")
+	f.StringVarP(&format, "format", "o", "cmdline", "output `FORMAT`: "+orList(flagFormats))
 	f.StringVar(&image, "image", render.DefaultImage, "etcd image for --format manifest")
 	f.StringVar(&opts.Root, "root", "", "`DIR` standing for the node's /: print file paths under it")
 	f.StringVar(&opts.DataDir, "data-dir", "", "etcd --data-dir (default /var/lib/etcd under --root)")
@@ -75,15 +78,14 @@ node's /, e.g. the member's tree in init's output.`,
 	return cmd
 }
 
-// loadSpec reads the spec from --config or from init's output directory.
+// loadSpec reads the spec from --config or from init's output directory
+// (--dir, empty when not given with --config).
 func loadSpec(dir, config string) (*spec.Cluster, error) {
 	switch {
 	case config != "" && dir != "":
 		return nil, usagef("give --dir or --config, not both")
 	case config != "":
 		return spec.Load(config)
-	case dir == "":
-		dir = "."
 	}
 	c, err := spec.Load(layout.SpecFile(dir))
 	var fe *spec.FieldError

@@ -76,7 +76,7 @@ DIRs are read as 'etcdpki check' reads them.`,
 	}
 	mf.register(cmd)
 	f := cmd.Flags()
-	f.StringVar(&format, "format", "dot", "output: dot or mermaid")
+	f.StringVarP(&format, "format", "o", "dot", "output `FORMAT`: "+orList(graphFormats))
 	f.StringVar(&svg, "svg", "", "render the graph to this SVG `FILE` with Graphviz's dot")
 	return cmd
 }

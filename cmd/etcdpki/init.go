@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"time"
@@ -25,8 +27,8 @@ type specFlags struct {
 	clientPort   int
 	peerPort     int
 	metricsPort  int
-	caValidity   spec.Duration
-	certValidity spec.Duration
+	caValidity   *durationFlag
+	certValidity *durationFlag
 	split        bool
 	externalCA   bool
 	extraSANs    []string
@@ -34,15 +36,15 @@ type specFlags struct {
 
 func (f *specFlags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.config, "config", "c", "", "cluster spec `FILE` (YAML)")
-	fs.StringArrayVarP(&f.members, "member", "m", nil, "a member as `NAME=IP[,IP|DNS…]` (repeat for each member)")
+	fs.StringArrayVarP(&f.members, "member", "m", nil, "a member to create, as `NAME=IP[,IP|DNS…]` (repeat for each member)")
 	fs.StringVar(&f.name, "name", "", "cluster name, used as --initial-cluster-token (default etcd-cluster)")
 	fs.StringVar(&f.algo, "algo", "", "key algorithm: "+strings.Join(pki.AlgorithmNames(), ", ")+" (default rsa-2048, as kubeadm)")
 	fs.StringVar(&f.layout, "layout", "", "file layout: kubeadm (/etc/kubernetes/pki) or etcd (/etc/etcd/pki) (default kubeadm)")
 	fs.IntVar(&f.clientPort, "client-port", 0, "etcd client port (default 2379)")
 	fs.IntVar(&f.peerPort, "peer-port", 0, "etcd peer port (default 2380)")
 	fs.IntVar(&f.metricsPort, "metrics-port", 0, "etcd plain-HTTP metrics and health port, on loopback (default 2381)")
-	fs.Var(&f.caValidity, "ca-validity", "CA lifetime, e.g. 87600h or 3650d (default 10 years)")
-	fs.Var(&f.certValidity, "cert-validity", "leaf certificate lifetime (default 1 year)")
+	f.caValidity = durationVar(fs, "ca-validity", pki.DefaultCAValidity, "CA lifetime, e.g. 10y, 3650d or 87600h")
+	f.certValidity = durationVar(fs, "cert-validity", pki.DefaultLeafValidity, "leaf certificate lifetime, e.g. 1y, 365d or 8760h")
 	fs.BoolVar(&f.split, "split-credentials", false, "also issue clientAuth-only credentials and make serving certs serverAuth-only (etcd 3.5+)")
 	fs.BoolVar(&f.externalCA, "external-ca", false, "keep ca.key only in <out>/ca, not on the members")
 	fs.StringArrayVar(&f.extraSANs, "extra-san", nil, "extra SAN (IP or DNS name) for every member's server and peer certs (repeatable)")
@@ -78,10 +80,10 @@ func (f *specFlags) cluster(fs *pflag.FlagSet) (*spec.Cluster, error) {
 		base.MetricsPort = f.metricsPort
 	}
 	if fs.Changed("ca-validity") {
-		base.CAValidity = f.caValidity
+		base.CAValidity = spec.Duration(f.caValidity.Duration())
 	}
 	if fs.Changed("cert-validity") {
-		base.CertValidity = f.certValidity
+		base.CertValidity = spec.Duration(f.certValidity.Duration())
 	}
 	if fs.Changed("split-credentials") {
 		base.SplitCredentials = f.split
@@ -95,9 +97,10 @@ func (f *specFlags) cluster(fs *pflag.FlagSet) (*spec.Cluster, error) {
 
 func newInitCmd() *cobra.Command {
 	var (
-		sf    specFlags
-		out   string
-		force bool
+		sf     specFlags
+		dir    string
+		force  bool
+		output outputFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "init",
@@ -131,26 +134,81 @@ The spec comes from --member flags or a YAML file (--config):
   etcdpki init --config cluster.yaml --out pki --layout etcd --external-ca`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := output.validate(); err != nil {
+				return err
+			}
 			c, err := sf.cluster(cmd.Flags())
 			if err != nil {
-				return err
+				return memberDefHint(err)
 			}
-			res, err := layout.Init(c, out, layout.InitOptions{Force: force, Progress: keyProgress(cmd.ErrOrStderr(), string(c.Algorithm))})
+			res, err := layout.Init(c, dir, layout.InitOptions{Force: force, Progress: keyProgress(cmd.ErrOrStderr(), string(c.Algorithm))})
 			if err != nil {
 				return err
 			}
-			printInit(cmd, c, res)
-			return nil
+			return output.write(cmd.OutOrStdout(), newInitDoc(c, res), func(w io.Writer) error {
+				printInit(w, c, res)
+				return nil
+			})
 		},
 	}
 	sf.register(cmd.Flags())
-	cmd.Flags().StringVarP(&out, "out", "o", "etcd-pki", "output `DIR`")
+	// --out is the directory the other commands call --dir, and --dir is
+	// accepted here too, as the same flag; -o is the output format, as on
+	// every command.
+	cmd.Flags().StringVarP(&dir, "out", "d", defaultDir, "output `DIR`, the --dir of flags, renew, rotate-ca and add-member (--dir is the same flag)")
+	cmd.Flags().SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "dir" {
+			name = "out"
+		}
+		return pflag.NormalizedName(name)
+	})
+	output.register(cmd)
 	cmd.Flags().BoolVar(&force, "force", false, "re-issue existing leaf certificates (never replaces a CA key)")
 	return cmd
 }
 
-func printInit(cmd *cobra.Command, c *spec.Cluster, res *layout.InitResult) {
-	w := cmd.OutOrStdout()
+// initDoc is init's -o json and yaml document: what printInit says.
+type initDoc struct {
+	Dir string `json:"dir"`
+	// CA is <dir>/ca/ca.crt; CACreated is false when an existing CA was
+	// reused.
+	CA        caDoc    `json:"ca"`
+	CAFile    string   `json:"caFile"`
+	CACreated bool     `json:"caCreated"`
+	Members   []dirDoc `json:"members"`
+	Written   []string `json:"written"`
+	Kept      []string `json:"kept"`
+}
+
+// dirDoc is a member and the directory of its files.
+type dirDoc struct {
+	Name string `json:"name"`
+	Dir  string `json:"dir"`
+}
+
+func newInitDoc(c *spec.Cluster, res *layout.InitResult) initDoc {
+	d := initDoc{
+		Dir: res.Out, CA: newCADoc(res.CA.Cert), CAFile: filepath.Join(layout.CADir(res.Out), "ca.crt"), CACreated: res.CACreated,
+		Written: orEmpty(res.Written), Kept: orEmpty(res.Kept),
+	}
+	l, _ := layout.ForName(c.Layout)
+	for _, m := range c.Members {
+		d.Members = append(d.Members, dirDoc{m.Name, layout.OnDisk(layout.MemberDir(res.Out, m.Name), l.PKIDir)})
+	}
+	return d
+}
+
+// memberDefHint explains a --member that is a name where init and
+// add-member want NAME=IP.
+func memberDefHint(err error) error {
+	var fe *spec.FieldError
+	if errors.As(err, &fe) && strings.HasPrefix(fe.Field, "--member ") && !strings.Contains(fe.Field, "=") {
+		return withHint(err, "here --member defines a member, as NAME=IP[,IP|DNS…]; the other commands take the member's name only")
+	}
+	return err
+}
+
+func printInit(w io.Writer, c *spec.Cluster, res *layout.InitResult) {
 	verb := "reused"
 	if res.CACreated {
 		verb = "created"
@@ -163,6 +221,6 @@ func printInit(cmd *cobra.Command, c *spec.Cluster, res *layout.InitResult) {
 	}
 	fmt.Fprintf(w, "wrote %d files, kept %d existing\n", len(res.Written), len(res.Kept))
 	first := c.Members[0]
-	fmt.Fprintf(w, "\nNext: copy each member's tree to its node's / (e.g. rsync -a %s/ root@%s:/)\nand print its etcd flags: etcdpki flags --dir %s --member %s\n",
-		layout.MemberDir(res.Out, first.Name), first.AdvertiseHost(), res.Out, first.Name)
+	fmt.Fprintf(w, "\nNext: copy each member's tree to its node's / (e.g. rsync -a %s/ root@%s:/)\nand print its etcd flags: etcdpki flags%s --member %s\n",
+		layout.MemberDir(res.Out, first.Name), first.AdvertiseHost(), dirArg(res.Out), first.Name)
 }

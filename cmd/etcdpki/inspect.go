@@ -10,8 +10,8 @@ import (
 
 func newInspectCmd() *cobra.Command {
 	var (
-		opts   inspect.Options
-		output string
+		opts inspect.Options
+		out  outputFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "inspect FILE|URL",
@@ -32,7 +32,8 @@ chain does not verify against --cacert.`,
 		Example: `  etcdpki inspect pki/cp1/etc/kubernetes/pki/etcd/peer.crt
   etcdpki inspect pki/cp1/etc/kubernetes/pki/etcd/peer.key --cert pki/cp1/etc/kubernetes/pki/etcd/peer.crt
   etcdpki inspect https://10.0.0.11:2379 --cacert ca.crt --cert healthcheck-client.crt --key healthcheck-client.key
-  etcdpki inspect -o json server.crt | jq '.certificates[0].roles'`,
+  etcdpki inspect -o json server.crt | jq '.certificates[0].roles'
+  etcdpki inspect -o yaml peer.crt`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return withHint(usagef("give one FILE or https://HOST:PORT (got %d arguments)", len(args)), "e.g. etcdpki inspect /etc/kubernetes/pki/etcd/peer.crt")
@@ -40,7 +41,7 @@ chain does not verify against --cacert.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := outputFlag(output, "text", "json"); err != nil {
+			if err := out.validate(); err != nil {
 				return err
 			}
 			var (
@@ -58,13 +59,7 @@ chain does not verify against --cacert.`,
 			if err != nil {
 				return err
 			}
-			w := cmd.OutOrStdout()
-			if output == "json" {
-				err = r.WriteJSON(w)
-			} else {
-				err = r.WriteText(w)
-			}
-			if err != nil {
+			if err := out.write(cmd.OutOrStdout(), writtenJSON(r.WriteJSON), r.WriteText); err != nil {
 				return err
 			}
 			if mismatch(r) {
@@ -74,7 +69,7 @@ chain does not verify against --cacert.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	out.register(cmd)
 	f.StringVar(&opts.Cert, "cert", "", "certificate `FILE`: the one a key should match, or the client certificate for an endpoint")
 	f.StringVar(&opts.Key, "key", "", "key `FILE`: the one a certificate should match, or the client key for an endpoint")
 	f.StringVar(&opts.CACert, "cacert", "", "CA bundle `FILE` to verify an endpoint's chain")

@@ -1,11 +1,11 @@
 package main
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -31,16 +31,6 @@ func lifecycleErr(err error) error {
 		return withHint(usageErr(err), re.Hint)
 	}
 	return err
-}
-
-// memberNamesFlag checks --member values that name existing members.
-func memberNamesFlag(names []string) error {
-	for _, n := range names {
-		if strings.Contains(n, "=") {
-			return withHint(usagef("--member takes a member name here (got %q)", n), "addresses change with --add-ip/--remove-ip; new members come with add-member")
-		}
-	}
-	return nil
 }
 
 // printIssued lists issued certificates, one a line.
@@ -97,4 +87,67 @@ func count(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// The -o json and yaml documents of add-member, renew and rotate-ca's
+// steps. package lifecycle's results carry no JSON names; these give them
+// the lower-camel names of check's and rotate-ca status's documents.
+
+// filesDoc is a [lifecycle.Result]: the files a command wrote.
+type filesDoc struct {
+	Dir       string   `json:"dir"`
+	Written   []string `json:"written"`
+	Unchanged []string `json:"unchanged,omitempty"`
+	Repaired  []string `json:"repaired,omitempty"`
+	// Backup is the backup directory's path (under Dir), empty when no
+	// file was replaced.
+	Backup string `json:"backup,omitempty"`
+}
+
+func newFilesDoc(res *lifecycle.Result) filesDoc {
+	d := filesDoc{Dir: res.Dir, Written: orEmpty(res.Written), Unchanged: res.Unchanged, Repaired: res.Repaired}
+	if res.Backup != "" {
+		d.Backup = filepath.Join(res.Dir, res.Backup)
+	}
+	return d
+}
+
+// issuedDoc is a [lifecycle.Issued].
+type issuedDoc struct {
+	Member         string    `json:"member"`
+	Kind           pki.Kind  `json:"kind"`
+	Serial         string    `json:"serial"`
+	Fingerprint    string    `json:"fingerprint"`
+	OldSerial      string    `json:"oldSerial,omitempty"`
+	OldFingerprint string    `json:"oldFingerprint,omitempty"`
+	NotAfter       time.Time `json:"notAfter"`
+	KeyReused      bool      `json:"keyReused"`
+}
+
+func issuedDocs(issued []lifecycle.Issued) []issuedDoc {
+	out := []issuedDoc{}
+	for _, is := range issued {
+		out = append(out, issuedDoc{is.Member, is.Kind, is.Serial, is.Fingerprint, is.OldSerial, is.OldFingerprint, is.NotAfter.UTC(), is.KeyReused})
+	}
+	return out
+}
+
+// caDoc names a CA certificate, as the text output does: subject CN, key
+// and expiry.
+type caDoc struct {
+	Subject  string    `json:"subject"`
+	Key      string    `json:"key"`
+	NotAfter time.Time `json:"notAfter"`
+}
+
+func newCADoc(c *x509.Certificate) caDoc {
+	return caDoc{c.Subject.CommonName, pki.KeyDescription(c.PublicKey), c.NotAfter.UTC()}
+}
+
+// orEmpty makes a nil list an empty one, so JSON says [] rather than null.
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

@@ -50,16 +50,6 @@ func (f *memberFlags) load(dirs []string) ([]*member.Member, error) {
 	return member.LoadDirs(dirs, c, member.DiscoverOptions{Layout: f.layout, SettingsFile: f.etcdFlags})
 }
 
-// outputFlag checks an -o value against the formats a command writes.
-func outputFlag(output string, formats ...string) error {
-	for _, f := range formats {
-		if output == f {
-			return nil
-		}
-	}
-	return usagef("unknown output format %q (want %s)", output, orList(formats))
-}
-
 // orList joins words as "a, b or c".
 func orList(words []string) string {
 	switch len(words) {

@@ -41,7 +41,7 @@ Findings, output formats and exit codes are those of 'etcdpki check'.`,
 			}
 			opts.NoDiscover = noDiscover
 			opts.MemberDirs = dirs
-			opts.WarnWithin = rf.warn(cmd)
+			opts.WarnWithin = rf.warn()
 			rep, err := probe.Run(cmd.Context(), opts)
 			if err != nil {
 				return usageErr(err)

@@ -25,7 +25,7 @@ func (p *probeFlags) register(cmd *cobra.Command, prefix string) {
 	f.StringVar(&p.opts.CACert, "cacert", "", prefix+"CA bundle `FILE` to verify the members (default $ETCDCTL_CACERT)")
 	f.StringVar(&p.opts.Cert, "cert", "", prefix+"client certificate `FILE` (default $ETCDCTL_CERT)")
 	f.StringVar(&p.opts.Key, "key", "", prefix+"client key `FILE` (default $ETCDCTL_KEY)")
-	f.DurationVar(&p.opts.Timeout, "timeout", 2*time.Second, prefix+"timeout of each dial, handshake and read")
+	f.DurationVar(&p.opts.Timeout, "timeout", 2*time.Second, prefix+"timeout of each dial, handshake and read; the whole probe ends within it plus 500ms, and dials at most 64 URLs from the member list")
 }
 
 // resolve fills unset flags from the environment and returns the probe

@@ -2,20 +2,21 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpki/etcdpki/lifecycle"
 	"github.com/etcdpki/etcdpki/pki"
-	"github.com/etcdpki/etcdpki/spec"
 )
 
 func newRenewCmd() *cobra.Command {
 	var (
 		dir                          string
 		members, kinds               []string
-		within                       spec.Duration
+		within                       *durationFlag
+		out                          outputFlag
 		opts                         lifecycle.RenewOptions
 		addIPs, addDNS, rmIPs, rmDNS []string
 	)
@@ -41,28 +42,44 @@ once they are copied to its node.`,
   etcdpki renew --dir pki --member cp2 --add-ip 10.0.1.12 --remove-ip 10.0.0.12`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := memberNamesFlag(members); err != nil {
+			if err := memberNamesFlag(members...); err != nil {
 				return err
 			}
-			if cmd.Flags().Changed("expiring-within") && within <= 0 {
-				return usagef("--expiring-within must be positive")
+			if within.set && within.Duration() <= 0 {
+				return usagef("--expiring-within %s: must be positive", within)
+			}
+			if err := out.validate(); err != nil {
+				return err
 			}
 			opts.Members, opts.Kinds = members, kindsFlag(kinds)
-			opts.ExpiringWithin = time.Duration(within)
+			opts.ExpiringWithin = within.Duration()
 			opts.AddIPs, opts.AddDNSNames, opts.RemoveIPs, opts.RemoveDNSNames = addIPs, addDNS, rmIPs, rmDNS
 			res, err := lifecycle.Renew(dir, opts)
 			if err != nil {
 				return lifecycleErr(err)
 			}
-			printRenew(cmd, dir, res, opts)
-			return nil
+			doc := renewDoc{
+				filesDoc: newFilesDoc(&res.Result), CA: newCADoc(res.CA), Issued: issuedDocs(res.Issued),
+				SpecChanged: res.SpecChanged,
+			}
+			if u := res.PeerURL; u != nil {
+				doc.PeerURL = &urlChangeDoc{u.Member, u.Old, u.New}
+			}
+			for _, k := range res.Kept {
+				doc.Kept = append(doc.Kept, keptDoc{k.Member, k.Kind, k.NotAfter.UTC()})
+			}
+			return out.write(cmd.OutOrStdout(), doc, func(w io.Writer) error {
+				printRenew(w, dir, res, opts, within.String())
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&dir, "dir", "d", ".", "init's output `DIR`")
-	f.StringArrayVarP(&members, "member", "m", nil, "renew this member's certificates only (`NAME`, repeatable)")
+	dirFlag(f, &dir)
+	f.StringArrayVarP(&members, "member", "m", nil, "renew this member's certificates only: its `NAME` (not NAME=IP; repeatable)")
 	f.StringArrayVar(&kinds, "kind", nil, "renew this kind only (`KIND`, repeatable): server, peer, healthcheck-client, apiserver-etcd-client, server-client, peer-client")
-	f.Var(&within, "expiring-within", "renew only certificates that expire within this window, e.g. 720h or 30d")
+	within = durationVar(f, "expiring-within", 0, "renew only certificates that expire within this window, e.g. 30d, 1y or 720h")
+	out.register(cmd)
 	f.BoolVar(&opts.ReuseKey, "reuse-key", false, "keep each certificate's key")
 	f.StringArrayVar(&addIPs, "add-ip", nil, "add this `IP` to the member's addresses (with one --member)")
 	f.StringArrayVar(&addDNS, "add-dns", nil, "add this DNS `NAME` to the member's names (with one --member)")
@@ -71,20 +88,48 @@ once they are copied to its node.`,
 	return cmd
 }
 
-func printRenew(cmd *cobra.Command, dir string, res *lifecycle.RenewResult, opts lifecycle.RenewOptions) {
-	w := cmd.OutOrStdout()
+// renewDoc is renew's -o json and yaml document.
+type renewDoc struct {
+	filesDoc
+	// CA signed the certificates.
+	CA          caDoc       `json:"ca"`
+	Issued      []issuedDoc `json:"issued"`
+	Kept        []keptDoc   `json:"kept,omitempty"`
+	SpecChanged bool        `json:"specChanged"`
+	// PeerURL is set when a member's advertised peer URL changed, which
+	// the running cluster must be told (etcdctl member update).
+	PeerURL *urlChangeDoc `json:"peerURLChange,omitempty"`
+}
+
+// urlChangeDoc is a [lifecycle.URLChange].
+type urlChangeDoc struct {
+	Member string `json:"member"`
+	Old    string `json:"old"`
+	New    string `json:"new"`
+}
+
+// keptDoc is a [lifecycle.Kept]: a certificate --expiring-within left alone.
+type keptDoc struct {
+	Member   string    `json:"member"`
+	Kind     pki.Kind  `json:"kind"`
+	NotAfter time.Time `json:"notAfter"`
+}
+
+// printRenew writes renew's text; window is --expiring-within as the user
+// wrote it.
+func printRenew(w io.Writer, dir string, res *lifecycle.RenewResult, opts lifecycle.RenewOptions, window string) {
 	if res.SpecChanged {
 		fmt.Fprintf(w, "updated the addresses of member %s in %s/cluster.yaml\n", opts.Members[0], dir)
 	}
 	if len(res.Issued) == 0 {
-		fmt.Fprintf(w, "nothing to renew: the %s selected are valid for more than %s\n", count(len(res.Kept), "certificate"), opts.ExpiringWithin)
+		fmt.Fprintf(w, "nothing to renew: the %s selected are valid for more than %s\n", count(len(res.Kept), "certificate"), window)
 		return
 	}
 	fmt.Fprintf(w, "renewed %s, signed by CA %q (%s, expires %s):\n", count(len(res.Issued), "certificate"),
 		res.CA.Subject.CommonName, pki.KeyDescription(res.CA.PublicKey), res.CA.NotAfter.UTC().Format(time.DateOnly))
 	printIssued(w, res.Issued, true)
 	if len(res.Kept) > 0 {
-		fmt.Fprintf(w, "kept %s that do not expire within %s\n", count(len(res.Kept), "certificate"), opts.ExpiringWithin)
+		fmt.Fprintf(w, "kept %s that do not expire within %s\n", count(len(res.Kept), "certificate"), window)
 	}
 	printBackup(w, &res.Result)
 	for _, is := range res.Issued {

@@ -7,23 +7,23 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpki/etcdpki/audit"
-	"github.com/etcdpki/etcdpki/spec"
 )
 
 // reportFlags are the output flags of the commands that print an audit
 // report (check, probe): -o, --fail-on, --warn-within, --no-color.
 type reportFlags struct {
-	output, failOn string
-	warnWithin     spec.Duration
-	noColor        bool
-	threshold      audit.Severity
+	out        outputFlag
+	failOn     string
+	warnWithin *durationFlag
+	noColor    bool
+	threshold  audit.Severity
 }
 
 func (r *reportFlags) register(cmd *cobra.Command, warnHelp string) {
 	f := cmd.Flags()
-	f.StringVarP(&r.output, "output", "o", "text", "output format: text, json or yaml")
+	r.out.register(cmd)
 	f.StringVar(&r.failOn, "fail-on", "error", "exit 1 when a finding is at or above this severity: info, warning or error")
-	f.Var(&r.warnWithin, "warn-within", warnHelp+" (default 30d; 0 disables)")
+	r.warnWithin = durationVar(f, "warn-within", audit.DefaultWarnWithin, warnHelp+"; 0 disables")
 	f.BoolVar(&r.noColor, "no-color", false, "never colour the text output")
 }
 
@@ -34,22 +34,20 @@ func (r *reportFlags) validate() error {
 		return usagef("--fail-on: %v", err)
 	}
 	r.threshold = t
-	if r.output != "text" && r.output != "json" && r.output != "yaml" {
-		return usagef("unknown output format %q (want text, json or yaml)", r.output)
-	}
-	return nil
+	return r.out.validate()
 }
 
-// warn is the expiry warning window for audit.Options.WarnWithin: zero
-// (the default) when the flag is unset, negative when set to 0 (off).
-func (r *reportFlags) warn(cmd *cobra.Command) time.Duration {
-	if !cmd.Flags().Changed("warn-within") {
-		return 0
-	}
-	if r.warnWithin == 0 {
+// warn is the expiry warning window for audit.Options.WarnWithin:
+// negative when --warn-within is 0 (off).
+func (r *reportFlags) warn() time.Duration { return warnWindow(r.warnWithin) }
+
+// warnWindow is a --warn-within flag as audit.Options.WarnWithin takes it:
+// 0 (off) becomes negative, since zero there means the default.
+func warnWindow(f *durationFlag) time.Duration {
+	if f.Duration() == 0 {
 		return -1
 	}
-	return time.Duration(r.warnWithin)
+	return f.Duration()
 }
 
 // report is what check and probe print.
@@ -65,7 +63,7 @@ type report interface {
 func (r *reportFlags) emit(cmd *cobra.Command, rep report) error {
 	w := cmd.OutOrStdout()
 	var err error
-	switch r.output {
+	switch r.out.format {
 	case "json":
 		err = rep.WriteJSON(w)
 	case "yaml":

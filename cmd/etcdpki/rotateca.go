@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
 	"github.com/etcdpki/etcdpki/lifecycle"
 )
@@ -49,7 +48,7 @@ Every replaced file is backed up to <dir>/backups/.`,
 			return withHint(usagef("rotate-ca needs a step: stage, reissue, finalize or status"), "etcdpki help rotate-ca")
 		},
 	}
-	cmd.PersistentFlags().StringVarP(&dir, "dir", "d", ".", "init's output `DIR`")
+	dirFlag(cmd.PersistentFlags(), &dir)
 	cmd.AddCommand(
 		rotateStep("stage", "Make the new CA and make each member's ca.crt trust old and new", `  etcdpki rotate-ca stage --dir pki
   etcdpki rotate-ca stage --dir pki --member cp1   # one member at a time`, &dir),
@@ -66,6 +65,7 @@ func rotateStep(step, short, example string, dir *string) *cobra.Command {
 	var (
 		members []string
 		opts    lifecycle.RotateOptions
+		out     outputFlag
 	)
 	cmd := &cobra.Command{
 		Use:     step,
@@ -74,7 +74,10 @@ func rotateStep(step, short, example string, dir *string) *cobra.Command {
 		Example: example,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := memberNamesFlag(members); err != nil {
+			if err := memberNamesFlag(members...); err != nil {
+				return err
+			}
+			if err := out.validate(); err != nil {
 				return err
 			}
 			opts.Members = members
@@ -95,11 +98,16 @@ func rotateStep(step, short, example string, dir *string) *cobra.Command {
 			if err != nil {
 				return lifecycleErr(err)
 			}
-			return printRotate(cmd, step, res)
+			doc := rotateDoc{
+				Step: step, filesDoc: newFilesDoc(&res.Result), Changed: orEmpty(res.Changed), Issued: issuedDocs(res.Issued),
+				CreatedCA: res.CreatedCA, NewCA: res.NewCA, Promoted: res.Promoted, Status: res.Status,
+			}
+			return out.write(cmd.OutOrStdout(), doc, func(w io.Writer) error { return printRotate(w, step, res) })
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVarP(&members, "member", "m", nil, "this member only (`NAME`, repeatable)")
+	f.StringArrayVarP(&members, "member", "m", nil, "this member only: its `NAME` (not NAME=IP; repeatable)")
+	out.register(cmd)
 	if step == "reissue" {
 		f.BoolVar(&opts.ReuseKey, "reuse-key", false, "keep each leaf's key")
 	}
@@ -110,8 +118,24 @@ func rotateStep(step, short, example string, dir *string) *cobra.Command {
 	return cmd
 }
 
-func printRotate(cmd *cobra.Command, step string, res *lifecycle.RotateResult) error {
-	w := cmd.OutOrStdout()
+// rotateDoc is the -o json and yaml document of a rotation step.
+type rotateDoc struct {
+	Step string `json:"step"`
+	filesDoc
+	// Changed lists the members this run moved to the step's stage.
+	Changed []string    `json:"changed"`
+	Issued  []issuedDoc `json:"issued"`
+	// CreatedCA is true when stage made the new CA; NewCA is its
+	// SHA-256 fingerprint.
+	CreatedCA bool   `json:"createdCA,omitempty"`
+	NewCA     string `json:"newCA,omitempty"`
+	// Promoted is true when finalize made the new CA <dir>/ca.
+	Promoted bool                      `json:"promoted,omitempty"`
+	Status   *lifecycle.RotationStatus `json:"status,omitempty"`
+}
+
+// printRotate writes a rotation step's text.
+func printRotate(w io.Writer, step string, res *lifecycle.RotateResult) error {
 	switch step {
 	case "stage":
 		verb := "reused"
@@ -158,7 +182,7 @@ func rotateStatusCmd(dir *string) *cobra.Command {
 	var (
 		live    bool
 		timeout time.Duration
-		output  string
+		out     outputFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "status",
@@ -172,8 +196,8 @@ restarted since its ca.crt changed. Exit status 1 when a member is
 inconsistent.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "text" && output != "json" && output != "yaml" {
-				return usagef("unknown output format %q (want text, json or yaml)", output)
+			if err := out.validate(); err != nil {
+				return err
 			}
 			st, err := lifecycle.Status(*dir)
 			if err != nil {
@@ -189,25 +213,11 @@ inconsistent.`,
 					return err
 				}
 			}
-			w := cmd.OutOrStdout()
 			doc := struct {
 				*lifecycle.RotationStatus
 				Live []lifecycle.PortLive `json:"live,omitempty"`
 			}{st, ports}
-			switch output {
-			case "json":
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				err = enc.Encode(doc)
-			case "yaml":
-				var b []byte
-				if b, err = yaml.Marshal(doc); err == nil {
-					_, err = w.Write(b)
-				}
-			default:
-				err = st.WriteText(w, ports)
-			}
-			if err != nil {
+			if err := out.write(cmd.OutOrStdout(), doc, func(w io.Writer) error { return st.WriteText(w, ports) }); err != nil {
 				return err
 			}
 			if st.Next == lifecycle.StepFix {
@@ -219,6 +229,6 @@ inconsistent.`,
 	f := cmd.Flags()
 	f.BoolVar(&live, "live", false, "also handshake with every member's client and peer URL")
 	f.DurationVar(&timeout, "timeout", 2*time.Second, "bound on each handshake of --live")
-	f.StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
+	out.register(cmd)
 	return cmd
 }

@@ -2,13 +2,12 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"runtime"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
 	"go.etcd.io/etcd/api/v3/version"
-
-	"github.com/etcdpki/etcdpki/internal/output"
 )
 
 // buildVersion describes this binary: etcdpki's module version (or the
@@ -41,7 +40,7 @@ func (v buildVersion) String() string {
 }
 
 func newVersionCmd() *cobra.Command {
-	var out string
+	var out outputFlag
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print etcdpki's version, the Go version and the linked etcd version",
@@ -49,20 +48,16 @@ func newVersionCmd() *cobra.Command {
   etcdpki version -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := outputFlag(out, "text", "json", "yaml"); err != nil {
+			if err := out.validate(); err != nil {
 				return err
 			}
-			v, w := currentVersion(), cmd.OutOrStdout()
-			switch out {
-			case "json":
-				return output.JSON(w, v)
-			case "yaml":
-				return output.YAML(w, v)
-			}
-			_, err := fmt.Fprintln(w, v)
-			return err
+			v := currentVersion()
+			return out.write(cmd.OutOrStdout(), v, func(w io.Writer) error {
+				_, err := fmt.Fprintln(w, v)
+				return err
+			})
 		},
 	}
-	cmd.Flags().StringVarP(&out, "output", "o", "text", "output format: text, json or yaml")
+	out.register(cmd)
 	return cmd
 }
