@@ -160,6 +160,23 @@ var faults = []fault{
 		want: []audit.RuleID{audit.RuleExtraCA}, forms: true, connects: true,
 	},
 	{
+		rule: audit.RuleFlagFile, name: "--cert-file climbs out of the member's tree with ..",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			// A valid certificate waits where an uncleaned path would lead
+			// (outside cp2's tree); check must not read it.
+			escaped := filepath.Join(c.MemberDir("cp2"), "etc/kubernetes/../../../../tmp/x.crt")
+			data, err := os.ReadFile(c.CertPath("cp2", pki.KindServer))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.WriteFile(escaped, data, 0o644)
+			c.EditFlags("cp2", func(f map[string]string) { f["cert-file"] = "/etc/kubernetes/../../../../tmp/x.crt" })
+		},
+		// The path is cleaned to the node's /tmp/x.crt, inside the tree,
+		// where nothing is: etcd on the node would not find it either.
+		want: []audit.RuleID{audit.RuleFlagFile}, forms: true, connects: false,
+	},
+	{
 		rule: audit.RuleKeyInCert, name: "server.crt with its key appended (mode 0644)",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			cert, err := os.ReadFile(c.CertPath("cp2", pki.KindServer))
