@@ -272,6 +272,13 @@ func (c *checker) checkChain(f *member.File, cert *x509.Certificate, impact stri
 // itself lacks, weak signatures and non-CA parents have rules of their
 // own and are not repeated here.
 func (c *checker) verifyChain(f *member.File, cert *x509.Certificate, ca *member.File, impact string) {
+	if !verifyCanDiffer(cert, f.Certs[1:], ca.Certs) {
+		// Signatures, validity, usages and basic constraints are judged
+		// by their own rules; with no name constraints, no CA EKUs, no
+		// unhandled critical extension and no intermediates, Verify can
+		// reject nothing more (and costs a signature check per usage).
+		return
+	}
 	roots := x509.NewCertPool()
 	for _, r := range ca.Certs {
 		roots.AddCert(r)
@@ -614,4 +621,34 @@ func baseNames(paths []string) []string {
 		out[i] = path.Base(p)
 	}
 	return out
+}
+
+// verifyCanDiffer reports whether x509.Verify could reject the chain for
+// a reason the signature and per-certificate rules do not see: a
+// critical extension Go does not handle, a CA's name constraints or
+// extended key usages, or intermediates in the leaf's file.
+func verifyCanDiffer(leaf *x509.Certificate, inter, roots []*x509.Certificate) bool {
+	if len(leaf.UnhandledCriticalExtensions) > 0 || len(inter) > 0 && !isOwnRoot(inter, roots) {
+		return true
+	}
+	for _, ca := range roots {
+		if len(ca.UnhandledCriticalExtensions) > 0 || len(ca.ExtKeyUsage) > 0 || len(ca.UnknownExtKeyUsage) > 0 ||
+			len(ca.PermittedDNSDomains)+len(ca.ExcludedDNSDomains)+len(ca.PermittedIPRanges)+len(ca.ExcludedIPRanges)+
+				len(ca.PermittedEmailAddresses)+len(ca.ExcludedEmailAddresses)+len(ca.PermittedURIDomains)+len(ca.ExcludedURIDomains) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// isOwnRoot reports whether the extra certificates of a leaf's file are
+// only copies of the trusted roots (k3s writes the leaf followed by its
+// CA): no intermediate to judge.
+func isOwnRoot(extra, roots []*x509.Certificate) bool {
+	for _, e := range extra {
+		if !containsCert(roots, e) {
+			return false
+		}
+	}
+	return true
 }

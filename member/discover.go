@@ -76,13 +76,18 @@ func Discover(dir string, opts DiscoverOptions) ([]*Input, error) {
 	}
 	// A directory this user cannot read is that, not a node without a
 	// PKI (nor one without a server certificate).
+	top := map[string]bool{}
 	if f, err := os.Open(dir); err != nil {
 		return nil, &layout.FileError{Path: dir, Err: fmt.Errorf("cannot be read: %w", unwrapPathError(err))}
-	} else if _, err := f.Readdirnames(1); err != nil && !errors.Is(err, io.EOF) {
-		f.Close()
-		return nil, &layout.FileError{Path: dir, Err: fmt.Errorf("cannot be read: %w", unwrapPathError(err))}
 	} else {
+		names, err := f.Readdirnames(-1)
 		f.Close()
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, &layout.FileError{Path: dir, Err: fmt.Errorf("cannot be read: %w", unwrapPathError(err))}
+		}
+		for _, n := range names {
+			top[n] = true
+		}
 	}
 	if isFile(layout.SpecFile(dir)) {
 		return discoverInit(dir, opts)
@@ -105,6 +110,12 @@ func Discover(dir string, opts DiscoverOptions) ([]*Input, error) {
 				}
 				if root == "/" && len(looked) < len(cands) && !strings.Contains(strings.Join(looked, ","), d.Title+" ") {
 					looked = append(looked, d.Title+" "+strings.TrimPrefix(m, "/"))
+				}
+				// A marker whose first component is not in the directory
+				// cannot be there: one readdir spares most of the probes.
+				first, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(m, root), "/"), "/")
+				if !top[first] {
+					continue
 				}
 				if in.exists(m) {
 					return []*Input{in}, nil
