@@ -44,17 +44,17 @@ func Repair(pairs []Pair, singles []string) (repaired []string, err error) {
 		if len(certTemps) == 0 && len(keyTemps) == 0 {
 			continue
 		}
-		if !pairMatches(p.Cert, p.Key) {
+		if !PairMatches(p.Cert, p.Key) {
 			temp, path := "", ""
 			for _, t := range certTemps {
-				if pairMatches(t, p.Key) {
+				if PairMatches(t, p.Key) {
 					temp, path = t, p.Cert
 					break
 				}
 			}
 			if temp == "" && !(p.KeepKey && exists(p.Key)) {
 				for _, t := range keyTemps {
-					if pairMatches(p.Cert, t) {
+					if PairMatches(p.Cert, t) {
 						temp, path = t, p.Key
 						break
 					}
@@ -83,9 +83,9 @@ func Repair(pairs []Pair, singles []string) (repaired []string, err error) {
 	return repaired, nil
 }
 
-// pairMatches reports whether certPath's first certificate and keyPath's
-// key both read and belong together.
-func pairMatches(certPath, keyPath string) bool {
+// PairMatches reports whether certPath's first certificate and keyPath's
+// key both read (with the bounded reader) and belong together.
+func PairMatches(certPath, keyPath string) bool {
 	certs, err := ReadCerts(certPath)
 	if err != nil || len(certs) == 0 {
 		return false

@@ -143,92 +143,24 @@ func (cs *changeSet) backupDir() (string, error) {
 	}
 }
 
-// pair is a certificate file and its key file, which must match: a leaf
-// and its key, or a CA certificate (the first one of a bundle) and the
-// CA's key.
-type pair struct{ cert, key string }
-
 // repair completes the replacements that a killed run left half done and
-// removes the temporary files it left. A group is replaced by renaming
-// complete, synced temporary files into place (apply), so a pair whose
-// certificate and key do not match, next to a temporary file that matches
-// the other half, is one that was killed between its two renames: the
-// rename is finished. Every other temporary file is left over from a run
-// killed before its renames began, while the old files were still whole,
-// and is removed.
-func (cs *changeSet) repair(pairs []pair, singles []string) error {
-	for _, p := range pairs {
-		certTemps, err := layout.TempFiles(p.cert)
-		if err != nil {
-			return err
-		}
-		keyTemps, err := layout.TempFiles(p.key)
-		if err != nil {
-			return err
-		}
-		if len(certTemps) == 0 && len(keyTemps) == 0 {
-			continue
-		}
-		if !pairMatches(p.cert, p.key) {
-			done := false
-			for _, t := range certTemps {
-				if pairMatches(t, p.key) {
-					done, err = true, cs.finish(t, p.cert)
-					break
-				}
-			}
-			for _, t := range keyTemps {
-				if !done && pairMatches(p.cert, t) {
-					done, err = true, cs.finish(t, p.key)
-				}
-			}
-			if err != nil {
-				return err
-			}
-		}
-		singles = append(singles, p.cert, p.key)
+// removes the temporary files it left: layout.Repair, the one repair init
+// uses too, with what it completed recorded in the result.
+func (cs *changeSet) repair(pairs []layout.Pair, singles []string) error {
+	done, err := layout.Repair(pairs, singles)
+	for _, p := range done {
+		cs.res.Repaired = append(cs.res.Repaired, relTo(cs.root, p))
 	}
-	for _, s := range singles {
-		temps, err := layout.TempFiles(s)
-		if err != nil {
-			return err
-		}
-		for _, t := range temps {
-			if err := os.Remove(t); err != nil && !notExist(err) {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// finish renames the temporary file temp, complete and synced, to path.
-func (cs *changeSet) finish(temp, path string) error {
-	if err := (&layout.PendingFile{Path: path, Temp: temp}).Commit(); err != nil {
-		return fmt.Errorf("completing the interrupted write of %s: %w", path, err)
-	}
-	cs.res.Repaired = append(cs.res.Repaired, relTo(cs.root, path))
-	return nil
-}
-
-// pairMatches reports whether certPath's first certificate and keyPath's
-// key both read and belong together.
-func pairMatches(certPath, keyPath string) bool {
-	certs, err := layout.ReadCerts(certPath)
-	if err != nil {
-		return false
-	}
-	key, err := layout.ReadKey(keyPath)
-	return err == nil && pki.KeyMatches(certs[0].PublicKey, key)
+	return err
 }
 
 // managed lists the files of the directory that the commands here change,
 // as the pairs and single files repair looks at; extra members (a member
 // being added, not yet in the spec) are included.
-func (d *Dir) managed(extra ...string) ([]pair, []string) {
-	pairs := []pair{
-		{filepath.Join(layout.CADir(d.Path), "ca.crt"), filepath.Join(layout.CADir(d.Path), "ca.key")},
-		{filepath.Join(NextCADir(d.Path), "ca.crt"), filepath.Join(NextCADir(d.Path), "ca.key")},
+func (d *Dir) managed(extra ...string) ([]layout.Pair, []string) {
+	pairs := []layout.Pair{
+		{Cert: filepath.Join(layout.CADir(d.Path), "ca.crt"), Key: filepath.Join(layout.CADir(d.Path), "ca.key")},
+		{Cert: filepath.Join(NextCADir(d.Path), "ca.crt"), Key: filepath.Join(NextCADir(d.Path), "ca.key")},
 	}
 	singles := []string{layout.SpecFile(d.Path)}
 	names := slices.Clone(extra)
@@ -237,12 +169,12 @@ func (d *Dir) managed(extra ...string) ([]pair, []string) {
 	}
 	for _, name := range names {
 		for _, kind := range d.LeafKinds() {
-			pairs = append(pairs, pair{d.CertPath(name, kind), d.KeyPath(name, kind)})
+			pairs = append(pairs, layout.Pair{Cert: d.CertPath(name, kind), Key: d.KeyPath(name, kind)})
 		}
 		if d.Spec.ExternalCA {
 			singles = append(singles, d.CertPath(name, pki.KindCA))
 		} else {
-			pairs = append(pairs, pair{d.CertPath(name, pki.KindCA), d.KeyPath(name, pki.KindCA)})
+			pairs = append(pairs, layout.Pair{Cert: d.CertPath(name, pki.KindCA), Key: d.KeyPath(name, pki.KindCA)})
 		}
 	}
 	return pairs, singles

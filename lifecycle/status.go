@@ -154,7 +154,7 @@ func (d *Dir) memberStatus(m *spec.Member, old, new *x509.Certificate) MemberSta
 	var mismatched []pki.Kind
 	for _, kind := range d.LeafKinds() {
 		cert, err := layout.ReadCert(d.CertPath(m.Name, kind))
-		if err == nil && !pairMatches(d.CertPath(m.Name, kind), d.KeyPath(m.Name, kind)) {
+		if err == nil && !layout.PairMatches(d.CertPath(m.Name, kind), d.KeyPath(m.Name, kind)) {
 			mismatched = append(mismatched, kind)
 		}
 		switch {
