@@ -93,6 +93,15 @@ func TestDistributionsClean(t *testing.T) {
 					t.Errorf("expected warning %s (%s) missing", rule, why)
 				}
 			}
+			for _, f := range r.Findings {
+				// Each key once, however the distribution's patterns overlap.
+				if f.Rule == audit.RuleOtherKeys {
+					parts := strings.Split(f.Detail[strings.Index(f.Detail, "(")+1:strings.Index(f.Detail, ")")], ", ")
+					if len(parts) != len(slices.Compact(slices.Sorted(slices.Values(parts)))) {
+						t.Errorf("a key listed twice: %s", f.Detail)
+					}
+				}
+			}
 			if !r.Verdict.ClusterForms || !r.Verdict.ClientsConnect {
 				t.Errorf("verdict %+v", r.Verdict)
 			}

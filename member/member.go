@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -440,7 +441,9 @@ func (m *Member) findOtherMembersKeys() {
 			if own[p] || strings.Contains(path.Base(p), "-"+m.Host+"-key.pem") || strings.HasSuffix(path.Base(p), "-"+m.Host+".key") {
 				continue
 			}
-			m.OtherMembersKeys = append(m.OtherMembersKeys, p)
+			if !slices.Contains(m.OtherMembersKeys, p) { // patterns overlap (etcd-serving-*, etcd-serving-metrics-*)
+				m.OtherMembersKeys = append(m.OtherMembersKeys, p)
+			}
 		}
 	}
 	sort.Strings(m.OtherMembersKeys)
