@@ -259,6 +259,12 @@ func TestNoKubeadmAdviceOutsideKubeadm(t *testing.T) {
 			if f.Fix == "" && f.Severity > audit.Info {
 				t.Errorf("%s: %s has no fix", name, f.Rule)
 			}
+			// kubeadm's file names are not this distribution's.
+			for _, kubeadmName := range []string{"server.crt", "peer.crt", "etcd/ca.crt", "apiserver-etcd-client.crt", "manifests/etcd.yaml"} {
+				if strings.Contains(f.Fix, kubeadmName) && !strings.Contains(f.File, kubeadmName) {
+					t.Errorf("%s: %s fix names kubeadm's %s: %s", name, f.Rule, kubeadmName, f.Fix)
+				}
+			}
 		}
 	}
 	_, r := checkFixture(t, "kubespray", distro.Options{OmitIP: "node2"})

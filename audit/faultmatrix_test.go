@@ -177,6 +177,14 @@ var faults = []fault{
 		want: []audit.RuleID{audit.RuleFlagFile}, forms: true, connects: false,
 	},
 	{
+		rule: audit.RuleSettingsInvalid, name: "--listen-client-urls that etcd's flag set refuses",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			c.EditFlags("cp2", func(f map[string]string) { f["listen-client-urls"] = "10.0.0.12:2379" })
+		},
+		// etcd does not start: cp2 is out, the others keep quorum.
+		want: []audit.RuleID{audit.RuleSettingsInvalid}, forms: true, connects: false,
+	},
+	{
 		rule: audit.RuleKeyInCert, name: "server.crt with its key appended (mode 0644)",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			cert, err := os.ReadFile(c.CertPath("cp2", pki.KindServer))

@@ -28,10 +28,15 @@ func ProblemFindings(m *member.Member) []Finding {
 			rule = RuleFlagFile
 		case member.ProblemKeyInCert:
 			rule = RuleKeyInCert
+		case member.ProblemSettings:
+			rule = RuleSettingsInvalid
 		}
 		impact := ""
 		switch {
-		case p.Harmless, p.Kind == member.ProblemOutside, p.Kind == member.ProblemSettings, p.Kind == member.ProblemKeyInCert:
+		case p.Kind == member.ProblemSettings && p.Role == "":
+			// etcd refuses to start on settings it cannot read.
+			impact = BreaksBoth
+		case p.Harmless, p.Kind == member.ProblemOutside, p.Kind == member.ProblemKeyInCert:
 		case p.Role == pki.KindCA && p.Key:
 			// etcd never reads ca.key; only issuing on the node needs it.
 		case p.Role != "":

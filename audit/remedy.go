@@ -1,9 +1,11 @@
 package audit
 
 import (
+	"path"
 	"strings"
 
 	"github.com/etcdpki/etcdpki/member"
+	"github.com/etcdpki/etcdpki/pki"
 )
 
 // reissueRules are the rules a re-issued leaf certificate repairs.
@@ -71,17 +73,61 @@ func withoutKubeadm(fix string) string {
 	}
 }
 
-// applyRemedies sets each finding's Fix from its member's distribution.
+// applyRemedies sets each finding's Fix from its member's distribution,
+// with kubeadm's file names (server.crt, etcd/ca.crt, …) replaced by the
+// member's own (kubespray's member-HOST.pem, k3s's server-client.crt).
 func applyRemedies(fs []Finding, members []*member.Member) {
-	byName := map[string]*member.Distribution{}
+	byName := map[string]*member.Member{}
 	for _, m := range members {
 		if m.Input != nil {
-			byName[m.Name] = m.Input.Distribution
+			byName[m.Name] = m
 		}
 	}
 	for i := range fs {
-		if fix := remedy(&fs[i], byName[fs[i].Member]); fix != "" {
+		m := byName[fs[i].Member]
+		if m == nil {
+			continue
+		}
+		d := m.Input.Distribution
+		if fix := remedy(&fs[i], d); fix != "" {
 			fs[i].Fix = fix
 		}
+		if d != nil && d.Name != "kubeadm" {
+			fs[i].Fix = ownFileNames(m).Replace(fs[i].Fix)
+		}
 	}
+}
+
+// ownFileNames replaces kubeadm's file names in a fix text with the
+// member's: longest names first, so etcd/ca.crt is one name.
+func ownFileNames(m *member.Member) *strings.Replacer {
+	base := func(f *member.File) string {
+		if f == nil || f.NodeCertPath == "" {
+			return ""
+		}
+		return path.Base(f.NodeCertPath)
+	}
+	var pairs []string
+	add := func(kubeadm, own string) {
+		if own != "" && own != kubeadm {
+			pairs = append(pairs, kubeadm, own)
+		}
+	}
+	if s := m.Settings; s != nil {
+		add("manifests/etcd.yaml", path.Base(s.Source))
+	}
+	add("apiserver-etcd-client.crt", base(m.Files[pki.KindAPIServerClient]))
+	add("healthcheck-client.crt", base(m.Files[pki.KindHealthcheckClient]))
+	add("peer-client.crt", base(m.Files[pki.KindPeerClient]))
+	add("etcd/ca.crt", base(m.CA))
+	add("server.crt", base(m.Files[pki.KindServer]))
+	add("peer.crt", base(m.Files[pki.KindPeer]))
+	add("ca.crt", base(m.CA))
+	if m.CA != nil && m.CA.NodeCertPath != "" {
+		add("ca.key", path.Base(member.KeyPathFor(m.CA.NodeCertPath)))
+	}
+	if m.Host != "" {
+		add("-HOST", "-"+m.Host) // kubespray's member-HOST.pem in its remedy
+	}
+	return strings.NewReplacer(pairs...)
 }

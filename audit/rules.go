@@ -131,6 +131,7 @@ const (
 	RuleKeyInCert        RuleID = "KEY-IN-CERT-FILE"
 	RuleChainRejected    RuleID = "CHAIN-REJECTED"
 	RuleExtraCA          RuleID = "R2-EXTRA-CA"
+	RuleSettingsInvalid  RuleID = "SETTINGS-INVALID"
 	// Rules only the live probe fires.
 	RuleProbeDiscovery     RuleID = "PROBE-DISCOVERY"
 	RuleProbeUnreachable   RuleID = "PROBE-UNREACHABLE"
@@ -495,6 +496,14 @@ var catalogue = []Rule{
 		Title: "a certificate file holds only its certificate and the chain to its CA",
 		Why:   "etcd (crypto/tls) sends the whole file as the chain; certificates in it that are not the leaf's issuers are sent too and help no one. A leaf followed by its CA (k3s, RKE2) is a chain and draws nothing.",
 		Fix:   "Keep the leaf and its intermediates only.",
+	},
+	{
+		ID: RuleSettingsInvalid, Severity: Error,
+		Title: "the member's etcd settings (manifest, config file, environment file, unit) read as etcd reads them",
+		Why: "etcd refuses to start on a value its flag set rejects (a URL that is not one, a boolean that is not), on a config file that is not YAML, " +
+			"or on an ETCD_* variable shadowed by a command-line flag; and a settings file that cannot be read leaves the member's name, addresses and files unknown to check.",
+		Errors: []string{"invalid value", "is not a valid flag", "conflicting environment variable is shadowed", "error converting YAML to JSON", "unexpected error setting up"},
+		Fix:    "Fix the value the detail names in the file it names (etcd --help lists its flags; the config file uses the same names).",
 	},
 	{
 		ID: RuleInferred, Severity: Info,

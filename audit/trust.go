@@ -3,8 +3,6 @@ package audit
 import (
 	"crypto/x509"
 	"fmt"
-	"net"
-	"net/url"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -160,40 +158,16 @@ func clientTrusts(a, b *member.Member) (bool, string) {
 	}
 	if srv := a.Files[pki.KindServer].Cert(); srv != nil {
 		for _, ca := range []*member.File{b.CA, b.APIServerCA} {
-			if ca != nil && len(ca.Certs) > 0 && !signedByAny(srv, ca.Certs) && namesMember(b, a) {
+			// Any client on b may dial a: kube-apiserver through its
+			// --etcd-servers, etcdctl, backups and monitoring with b's
+			// CA file wherever they are pointed.
+			if ca != nil && len(ca.Certs) > 0 && !signedByAny(srv, ca.Certs) {
 				failing = append(failing, fmt.Sprintf("%s's clients cannot verify %s's serving certificate", b.Name, a.Name))
 				break
 			}
 		}
 	}
 	return len(failing) == 0, strings.Join(failing, ", ")
-}
-
-// namesMember reports whether b's clients are known to dial a: kube-
-// apiserver's --etcd-servers names one of a's hosts, or nothing says
-// otherwise (etcdctl on b may dial any member).
-func namesMember(b, a *member.Member) bool {
-	if b.APIServer == nil || len(b.APIServer.Servers) == 0 {
-		return true
-	}
-	hosts := map[string]bool{}
-	for _, h := range urlHosts(a.ClientURLs) {
-		hosts[h] = true
-	}
-	for _, s := range b.APIServer.Servers {
-		if u, err := url.Parse(s); err == nil && hosts[u.Hostname()] && !isLoopback(u.Hostname()) {
-			return true
-		}
-	}
-	return true
-}
-
-func isLoopback(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // caSet is the sorted fingerprints of a trusted CA file.

@@ -120,15 +120,22 @@ func (in *Input) Lexical(nodePath string) (string, error) {
 // or a dangling symlink: a settings file that is there but unreadable is
 // reported rather than silently skipped.
 func (in *Input) exists(nodePath string) bool {
-	// Resolved inside the tree, never with this machine's root: an
-	// absolute symlink in a copied tree must not reach the host's /etc.
-	p, err := in.Disk(nodePath)
+	// The parent is resolved inside the tree, never with this machine's
+	// root (an absolute symlink in a copied tree must not reach the
+	// host's /etc); the last component is looked at, not followed, so a
+	// dangling or out-of-tree symlink is there (and reading it says what
+	// is wrong).
+	if !path.IsAbs(nodePath) {
+		nodePath = "/" + nodePath
+	}
+	nodePath = path.Clean(nodePath)
+	parent, err := in.Disk(path.Dir(nodePath))
 	if err != nil {
-		// A loop or a link out of the tree: something is there, and
-		// reading it says what is wrong.
+		// A loop or a link out of the tree on the way: something is
+		// there, and reading it says what is wrong.
 		return !errors.Is(err, ErrOutside) || in.lexicalExists(nodePath)
 	}
-	_, err = os.Lstat(p)
+	_, err = os.Lstat(filepath.Join(parent, path.Base(nodePath)))
 	return err == nil
 }
 

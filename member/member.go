@@ -134,9 +134,9 @@ func Load(in *Input) *Member {
 	m.loadSettings()
 	if d.APIServerManifest != "" && in.exists(d.APIServerManifest) {
 		if p, data, err := in.read(d.APIServerManifest); err != nil {
-			m.problem(ProblemSettings, "", p, "cannot read kube-apiserver's manifest: %v", err)
+			m.problem(ProblemSettings, pki.KindAPIServerClient, p, "cannot read kube-apiserver's manifest: %v", err)
 		} else if a, err := ParseAPIServerManifest(p, data); err != nil {
-			m.problem(ProblemSettings, "", p, "cannot read kube-apiserver's manifest: %v", err)
+			m.problem(ProblemSettings, pki.KindAPIServerClient, p, "cannot read kube-apiserver's manifest: %v", err)
 		} else {
 			m.APIServer = a
 		}

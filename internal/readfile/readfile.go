@@ -79,7 +79,7 @@ func checkReadable(st fs.FileInfo) error {
 	case !st.Mode().IsRegular():
 		return fmt.Errorf("is not a regular file (%s)", st.Mode().Type())
 	case st.Size() > MaxSize:
-		return fmt.Errorf("is %d bytes, too large for a certificate or key (limit %d)", st.Size(), MaxSize)
+		return fmt.Errorf("is %d bytes, too large for a certificate, key or settings file (limit %d)", st.Size(), MaxSize)
 	}
 	return nil
 }
