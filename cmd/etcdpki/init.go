@@ -79,11 +79,20 @@ func (f *specFlags) cluster(fs *pflag.FlagSet) (*spec.Cluster, error) {
 	if fs.Changed("metrics-port") {
 		base.MetricsPort = f.metricsPort
 	}
-	if fs.Changed("ca-validity") {
-		base.CAValidity = spec.Duration(f.caValidity.Duration())
-	}
-	if fs.Changed("cert-validity") {
-		base.CertValidity = spec.Duration(f.certValidity.Duration())
+	// Lifetimes under spec.MinValidity are refused here too, so that the
+	// error echoes what the user wrote ("59m"), not "59m0s".
+	for _, v := range []struct {
+		name string
+		f    *durationFlag
+		to   *spec.Duration
+	}{{"ca-validity", f.caValidity, &base.CAValidity}, {"cert-validity", f.certValidity, &base.CertValidity}} {
+		if !fs.Changed(v.name) {
+			continue
+		}
+		if v.f.Duration() < spec.MinValidity {
+			return nil, usagef("--%s %s: under an hour, the certificates would expire before they are in use", v.name, v.f.String())
+		}
+		*v.to = spec.Duration(v.f.Duration())
 	}
 	if fs.Changed("split-credentials") {
 		base.SplitCredentials = f.split
