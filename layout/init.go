@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -199,6 +201,9 @@ func Init(c *spec.Cluster, out string, opts InitOptions) (*InitResult, error) {
 	}
 	for i := range c.Members {
 		root := MemberDir(out, c.Members[i].Name)
+		if err := NodeDirs(root, l.PKIDir); err != nil {
+			return nil, err
+		}
 		type caFile struct {
 			path, what string
 			data       []byte
@@ -386,4 +391,40 @@ func rel(out, p string) string {
 		return r
 	}
 	return p
+}
+
+// NodeDirPerm is the mode of the directories above the PKI directory in a
+// member tree (the tree's root, etc, etc/kubernetes): the node's own, so
+// that copying the tree with its modes (rsync -a, tar) does not make the
+// node's /, /etc or /etc/kubernetes 0700. The PKI directory itself stays
+// DirPerm (0700), as kubeadm makes it.
+const NodeDirPerm os.FileMode = 0o755
+
+// NodeDirs creates a member tree's root and the directories down to, not
+// including, its PKI directory pkiDir (a node path), NodeDirPerm each.
+// Existing directories keep their mode: they are not ours to change.
+func NodeDirs(root, pkiDir string) error {
+	dirs := []string{root}
+	p := root
+	for _, part := range strings.Split(strings.Trim(path.Dir(pkiDir), "/"), "/") {
+		if part == "" {
+			continue
+		}
+		p = filepath.Join(p, part)
+		dirs = append(dirs, p)
+	}
+	for _, d := range dirs {
+		err := os.Mkdir(d, NodeDirPerm)
+		switch {
+		case errors.Is(err, os.ErrExist):
+			continue
+		case err != nil:
+			return err
+		}
+		// Mkdir applies the umask; the tree's modes are the node's.
+		if err := os.Chmod(d, NodeDirPerm); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -208,6 +208,12 @@ func checkPerms(t *testing.T, tree map[string]entry) {
 				continue // made by the test
 			}
 			want = fs.ModeDir | layout.DirPerm
+			// A member tree's root and the directories above its PKI
+			// directory are the node's: 0755 (layout.NodeDirPerm).
+			member, rest, _ := strings.Cut(p, "/")
+			if member != "ca" && member != "ca-next" && member != "backups" && (rest == "" || rest == "etc" || rest == "etc/kubernetes" || rest == "etc/etcd") {
+				want = fs.ModeDir | layout.NodeDirPerm
+			}
 		case strings.HasSuffix(p, ".key"):
 			want = layout.KeyPerm
 		}
@@ -463,5 +469,33 @@ func TestInitInvalidSpec(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("out exists after a refused run: %v", err)
+	}
+}
+
+// TestInitNodeDirModes: a member tree's directories above the PKI
+// directory are 0755, as on the node, so copying the tree with its modes
+// (rsync -a) leaves the node's /, /etc and /etc/kubernetes as they are;
+// the PKI directory is 0700, as kubeadm makes it.
+func TestInitNodeDirModes(t *testing.T) {
+	c, err := spec.FromFlags(spec.Cluster{Algorithm: pki.ECDSAP256}, []string{"cp1=10.0.0.11"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "pki")
+	if _, err := layout.Init(c, out, layout.InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	root := layout.MemberDir(out, "cp1")
+	for dir, want := range map[string]os.FileMode{
+		root: 0o755, filepath.Join(root, "etc"): 0o755, filepath.Join(root, "etc/kubernetes"): 0o755,
+		filepath.Join(root, "etc/kubernetes/pki"): 0o700,
+	} {
+		st, err := os.Stat(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != want {
+			t.Errorf("%s: mode %04o, want %04o", dir, st.Mode().Perm(), want)
+		}
 	}
 }

@@ -223,6 +223,11 @@ func withMember(c *spec.Cluster, m spec.Member) (*spec.Cluster, error) {
 // files) and every leaf, issued by ca.
 func writeMember(cs *changeSet, l *layout.Layout, c *spec.Cluster, root string, ca *pki.CA, caCert, caKey []byte, now time.Time) ([]Issued, error) {
 	m := &c.Members[len(c.Members)-1]
+	// The tree's directories above the PKI directory are the node's (as
+	// init makes them), so copying the tree keeps the node's modes.
+	if err := layout.NodeDirs(root, l.PKIDir); err != nil {
+		return nil, err
+	}
 	caGroup := []change{{layout.OnDisk(root, l.CertPath(pki.KindCA)), caCert, layout.CertPerm}}
 	if len(caKey) > 0 {
 		caGroup = append([]change{{layout.OnDisk(root, l.KeyPath(pki.KindCA)), caKey, layout.KeyPerm}}, caGroup...)

@@ -221,3 +221,22 @@ func TestAddMemberAgain(t *testing.T) {
 		})
 	}
 }
+
+// TestAddMemberNodeDirModes: a new member's tree has the node's modes
+// above its PKI directory (0755), as init's trees do, and 0700 for it.
+func TestAddMemberNodeDirModes(t *testing.T) {
+	out := threeMembers(t)
+	if _, err := lifecycle.AddMember(out, spec.Member{Name: "cp4", IPs: []string{"10.0.0.14"}}, lifecycle.AddMemberOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(out, "cp4")
+	for dir, want := range map[string]os.FileMode{root: 0o755, root + "/etc": 0o755, root + "/etc/kubernetes": 0o755, root + "/etc/kubernetes/pki": 0o700} {
+		st, err := os.Stat(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != want {
+			t.Errorf("%s: mode %04o, want %04o", dir, st.Mode().Perm(), want)
+		}
+	}
+}
