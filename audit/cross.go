@@ -68,19 +68,6 @@ func signedByAny(leaf *x509.Certificate, cas []*x509.Certificate) bool {
 	return false
 }
 
-// caIdentity is the set of fingerprints in a member's trusted CA file.
-func caIdentity(m *member.Member) string {
-	if m.CA == nil || len(m.CA.Certs) == 0 {
-		return ""
-	}
-	var fps []string
-	for _, c := range m.CA.Certs {
-		fps = append(fps, pki.Fingerprint(c))
-	}
-	sort.Strings(fps)
-	return strings.Join(fps, "+")
-}
-
 func short(fp string) string {
 	if len(fp) > 23 {
 		return fp[:23] + "…"
@@ -101,15 +88,6 @@ func plural(ms []*member.Member) string {
 		return "s"
 	}
 	return ""
-}
-
-func indexOf(ms []*member.Member, m *member.Member) int {
-	for i, x := range ms {
-		if x == m {
-			return i
-		}
-	}
-	return -1
 }
 
 func distinctMembers(n int, at func(int) *member.Member) int {

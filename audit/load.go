@@ -3,15 +3,7 @@ package audit
 import (
 	"github.com/etcdpki/etcdpki/member"
 	"github.com/etcdpki/etcdpki/pki"
-	"github.com/etcdpki/etcdpki/spec"
 )
-
-// LoadDirs discovers and reads the members in dirs with
-// [member.LoadDirs], for commands that look at the files without
-// checking them.
-func LoadDirs(dirs []string, c *spec.Cluster, opts member.DiscoverOptions) ([]*member.Member, error) {
-	return member.LoadDirs(dirs, c, opts)
-}
 
 // ProblemFindings turns what went wrong while loading a member into
 // findings: a missing file is FILE-MISSING (FLAG-FILE when a setting

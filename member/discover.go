@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
@@ -157,18 +156,6 @@ func discoverInit(dir string, opts DiscoverOptions) ([]*Input, error) {
 	return ins, nil
 }
 
-func dedupe(s []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, x := range s {
-		if !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
 func isFile(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && !st.IsDir()
@@ -186,6 +173,3 @@ func unwrapPathError(err error) error {
 	}
 	return err
 }
-
-// LocalRoot is the member directory of this node for --local: "/".
-const LocalRoot = string(filepath.Separator)

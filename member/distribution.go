@@ -342,20 +342,3 @@ func (d *Distribution) base(in *Input) string {
 	}
 	return matches[0]
 }
-
-// pkiDirs are the directories holding the distribution's files, for the
-// "what was looked for" of a failed detection.
-func (d *Distribution) pkiDirs() []string {
-	seen := map[string]bool{}
-	var dirs []string
-	for _, p := range append([]string{d.ClientCA, d.PeerCA}, d.Files[pki.KindServer], d.Files[pki.KindPeer]) {
-		if p == "" {
-			continue
-		}
-		if dir := path.Dir(p); !seen[dir] {
-			seen[dir] = true
-			dirs = append(dirs, dir)
-		}
-	}
-	return dirs
-}

@@ -24,9 +24,9 @@ func FuzzParseSystemdUnit(f *testing.F) {
 	f.Add([]byte("[Service]\nEnvironmentFile=-/etc/etcd.env\nExecStart=/usr/local/bin/etcd --name=a \\\n  --cert-file=/x.crt\n"))
 	f.Add([]byte("ExecStart=\nEnvironment=\"ETCD_NAME=a\" ETCD_X=1\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		args, files, env, err := ParseSystemdUnit("src", data)
-		if err == nil && args == nil && files == nil && env == nil && !strings.Contains(string(data), "ExecStart") {
-			t.Fatal("no ExecStart, no error")
+		_, _, _, err := ParseSystemdUnit("src", data)
+		if err == nil && !strings.Contains(string(data), "ExecStart") {
+			t.Fatal("a unit without ExecStart parsed without an error")
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package distro
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -44,10 +45,12 @@ func (k *Keys) RSA() crypto.Signer {
 	rsaOnce.Do(func() {
 		rest := rsa2048PEM
 		for len(rest) > 0 {
-			i := indexAfter(rest, "-----END PRIVATE KEY-----\n")
+			end := []byte("-----END PRIVATE KEY-----\n")
+			i := bytes.Index(rest, end)
 			if i < 0 {
 				break
 			}
+			i += len(end)
 			var key crypto.Signer
 			key, rsaErr = pki.ParseKey(rest[:i])
 			if rsaErr != nil {
@@ -83,13 +86,4 @@ func (k *Keys) ECDSA() crypto.Signer {
 		k.t.Fatalf("distro: %v", err)
 	}
 	return key
-}
-
-func indexAfter(b []byte, marker string) int {
-	for i := 0; i+len(marker) <= len(b); i++ {
-		if string(b[i:i+len(marker)]) == marker {
-			return i + len(marker)
-		}
-	}
-	return -1
 }
