@@ -31,12 +31,29 @@ type changeSet struct {
 	op   string
 	now  time.Time
 	res  *Result
+	// backups is where the run's backup directory goes: <root>/backups
+	// for init's output, a node's state directory for a member tree
+	// ([NodeStateDir]).
+	backups string
 	// backup is the run's backup directory, made on first use.
 	backup string
+	// keepMode makes a replaced file keep its mode rather than take the
+	// change's: a node's files are the node's (an etcd user's 0640 key).
+	keepMode bool
 }
 
 func newChangeSet(root, op string, now time.Time) *changeSet {
-	return &changeSet{root: root, op: op, now: now, res: &Result{Dir: root}}
+	return &changeSet{root: root, op: op, now: now, res: &Result{Dir: root}, backups: BackupsDir(root)}
+}
+
+// newNodeChangeSet is the change set of a command that changes the files of
+// a node's tree (dir, standing for the node path root): backups go to the
+// node's state directory, and replaced files keep their mode.
+func newNodeChangeSet(dir, root, op string, now time.Time) *changeSet {
+	cs := newChangeSet(dir, op, now)
+	cs.backups = filepath.Join(NodeStateDir(dir, root), "backups")
+	cs.keepMode = true
+	return cs
 }
 
 // apply brings one group of files to their new content: a certificate and
@@ -75,7 +92,11 @@ func (cs *changeSet) apply(group ...change) error {
 		}
 	}
 	for _, c := range todo {
-		p, err := layout.PrepareFile(c.path, c.data, c.perm)
+		perm := c.perm
+		if st, err := os.Stat(c.path); err == nil && cs.keepMode {
+			perm = st.Mode().Perm()
+		}
+		p, err := layout.PrepareFile(c.path, c.data, perm)
 		if err != nil {
 			abort()
 			return fmt.Errorf("writing %s: %w", c.path, err)
@@ -113,14 +134,14 @@ func (cs *changeSet) backupFile(path string, data []byte) error {
 	return nil
 }
 
-// backupDir makes <root>/backups/<UTC time>-<op> on first use; a second
+// backupDir makes <backups>/<UTC time>-<op> on first use; a second
 // run within the same second gets a suffix rather than mixing its backups
 // with the first one's.
 func (cs *changeSet) backupDir() (string, error) {
 	if cs.backup != "" {
 		return cs.backup, nil
 	}
-	parent := BackupsDir(cs.root)
+	parent := cs.backups
 	if err := os.MkdirAll(parent, layout.DirPerm); err != nil {
 		return "", err
 	}

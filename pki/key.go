@@ -134,6 +134,34 @@ func KeyDescription(pub crypto.PublicKey) string {
 	return fmt.Sprintf("%T", pub)
 }
 
+// AlgorithmOf is the algorithm of a public key: what a renewal generates
+// to keep a certificate's key type (kubeadm certs renew keeps it too). ok
+// is false for a key type or size that is not one of [Algorithms] (RSA
+// 1024, say); the caller then picks one.
+func AlgorithmOf(pub crypto.PublicKey) (alg Algorithm, ok bool) {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		switch k.N.BitLen() {
+		case 2048:
+			return RSA2048, true
+		case 3072:
+			return RSA3072, true
+		case 4096:
+			return RSA4096, true
+		}
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256():
+			return ECDSAP256, true
+		case elliptic.P384():
+			return ECDSAP384, true
+		}
+	case ed25519.PublicKey:
+		return Ed25519, true
+	}
+	return "", false
+}
+
 // KeyMatches reports whether the private key key belongs to the public key
 // pub (typically a certificate's). tls.X509KeyPair does the same check when
 // etcd loads a cert/key pair and fails with "private key does not match

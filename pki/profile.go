@@ -61,6 +61,11 @@ type Request struct {
 	// Split drops clientAuth from server and peer certs, for use with
 	// separate client credentials.
 	Split bool
+	// Subject, when set, is the subject the certificate gets instead of
+	// the kind's: a renewal in place keeps the subject of the certificate
+	// it replaces, as kubeadm certs renew does (its renewal reuses the old
+	// certificate's config, cmd/kubeadm/app/phases/certs/renewal).
+	Subject *pkix.Name
 }
 
 // caTemplate is the etcd CA profile.
@@ -125,6 +130,9 @@ func leafTemplate(req Request, now time.Time) (*x509.Certificate, error) {
 		t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	default:
 		return nil, fmt.Errorf("unknown certificate kind %q", req.Kind)
+	}
+	if req.Subject != nil {
+		t.Subject = *req.Subject
 	}
 	return t, nil
 }
