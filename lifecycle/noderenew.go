@@ -227,11 +227,20 @@ func selectNodeLeaves(op string, m *member.Member, kinds []pki.Kind) ([]nodeLeaf
 
 // nodeCAs are the CAs whose certificate and key are both on the member's
 // node: each certificate of its trusted CA files (and kube-apiserver's
-// --etcd-cafile) that the key next to the file belongs to.
+// --etcd-cafile, and the distribution's SigningCAs) that the key next to
+// the file belongs to.
 func nodeCAs(m *member.Member) []*pki.CA {
 	var cas []*pki.CA
 	seen := map[string]bool{}
-	for _, f := range []*member.File{m.CA, m.PeerCA, m.APIServerCA} {
+	files := []*member.File{m.CA, m.PeerCA, m.APIServerCA}
+	for _, p := range m.Distribution().SigningCAs {
+		if disk, err := m.Input.Disk(p); err == nil {
+			if certs, err := layout.ReadCerts(disk); err == nil {
+				files = append(files, &member.File{Kind: pki.KindCA, CertPath: disk, Certs: certs})
+			}
+		}
+	}
+	for _, f := range files {
 		if f == nil || seen[f.CertPath] {
 			continue
 		}

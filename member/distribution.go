@@ -50,6 +50,10 @@ type Distribution struct {
 	Renew string
 	// RenewSAN is its way to re-issue one with new SANs, when that differs.
 	RenewSAN string
+	// SigningCAs are node paths of CA certificates (each with its key
+	// next to it, [KeyPathFor]) that sign the member's leaves but are not
+	// its trusted CA files: renew on the node signs with them.
+	SigningCAs []string
 	// Base, when set, is a node path pattern ("*" per component) for a
 	// directory that "{base}" in Files, ClientCA and PeerCA stands for
 	// (kops keeps each member's certificates in its volume, under
@@ -204,6 +208,11 @@ var distributions = []*Distribution{
 			pki.KindAPIServerClient: "/srv/kubernetes/kube-apiserver/etcd-client.crt",
 		},
 		ClientCA: "{base}/clients/ca.crt", PeerCA: "{base}/peers/ca.crt",
+		// nodeup writes etcd-manager's CA pairs here; etcd-manager signs
+		// each member's certificates in its volume with them
+		// (kops nodeup/pkg/model/etcd_manager_tls.go).
+		SigningCAs: []string{"/etc/kubernetes/pki/etcd-manager-main/etcd-clients-ca.crt", "/etc/kubernetes/pki/etcd-manager-main/etcd-peers-ca.crt",
+			"/etc/kubernetes/pki/etcd-manager-events/etcd-peers-ca.crt"},
 		Renew: "etcd-manager re-issues the member certificates from the CAs in /etc/kubernetes/pki/etcd-manager-main when it restarts; kops rotates the CAs (kops docs: rotate secrets)",
 	},
 	{
