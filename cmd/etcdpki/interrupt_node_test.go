@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etcdpki/etcdpki/audit"
+	"github.com/etcdpki/etcdpki/internal/filetree"
+	"github.com/etcdpki/etcdpki/layout"
+	"github.com/etcdpki/etcdpki/pki"
+	"github.com/etcdpki/etcdpki/render"
+	"github.com/etcdpki/etcdpki/spec"
+)
+
+// TestRenewNodeKilledMidWrite kills `etcdpki renew NODE` with SIGKILL at
+// random moments while it renews a kubeadm node's tree in place (rsa-4096,
+// four pairs, each written as it is issued), and checks after each kill
+// that every file of the node is wholly old or new (as
+// TestRenewKilledMidWrite does for init's output), with what was replaced
+// in the node's backups under /var/lib/etcdpki; then a plain re-run
+// completes and check is clean.
+func TestRenewNodeKilledMidWrite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: generates rsa-4096 keys for seconds")
+	}
+	bin, err := exec.LookPath("etcdpki")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := spec.FromFlags(spec.Cluster{Algorithm: pki.RSA4096}, []string{"cp1=10.0.0.11"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if _, err := layout.Init(c, out, layout.InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := render.ForMember(c, "cp1", render.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest, err := conf.Manifest(c, render.DefaultImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The node: init's tree of cp1 moved out of init's output (so renew
+	// reads it as a node, from its manifest), with kubeadm's etcd.yaml.
+	node := filepath.Join(t.TempDir(), "cp1")
+	if err := os.Rename(layout.MemberDir(out, "cp1"), node); err != nil {
+		t.Fatal(err)
+	}
+	if err := layout.WriteFile(filepath.Join(node, "etc/kubernetes/manifests/etcd.yaml"), manifest, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	renew := func() *exec.Cmd {
+		cmd := exec.Command(bin, "renew", node)
+		cmd.Stdout, cmd.Stderr = new(bytes.Buffer), new(bytes.Buffer)
+		return cmd
+	}
+	start := time.Now()
+	if cmd := renew(); cmd.Run() != nil {
+		t.Fatalf("renew failed:\n%s%s", cmd.Stdout, cmd.Stderr)
+	}
+	full := time.Since(start)
+	t.Logf("a whole renew of a node's 4 rsa-4096 pairs takes %s", full.Round(time.Millisecond))
+
+	files := func() map[string][]byte {
+		f, err := filetree.Read(node, "var/lib/etcdpki")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	first := files()
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+	for i := 0; i < 6; i++ {
+		before := files()
+		delay := time.Duration(float64(full) * (0.05 + 0.7*rng.Float64()))
+		cmd := renew()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay)
+		cmd.Process.Kill() // SIGKILL: no deferred clean-up runs
+		werr := cmd.Wait()
+		replaced, pending := checkKilledNode(t, node, before, files())
+		t.Logf("killed after %s (%v): %d files replaced, %d pairs caught between their renames", delay.Round(time.Millisecond), werr, replaced, pending)
+	}
+	cmd := renew()
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("renew after the kills: %v\n%s%s", err, cmd.Stdout, cmd.Stderr)
+	}
+	for p, data := range files() {
+		if strings.Contains(filepath.Base(p), ".tmp-") {
+			t.Errorf("temporary file left: %s", p)
+		}
+		if isNodeLeaf(p) && bytes.Equal(data, first[p]) {
+			t.Errorf("%s was not renewed by the last run", p)
+		}
+	}
+	r, err := audit.CheckDirs([]string{node}, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range r.Findings {
+		if f.Severity >= audit.Warning {
+			t.Errorf("check after the kills: %s", f.Error())
+		}
+	}
+}
+
+// isNodeLeaf reports whether p (relative to a node's /) is one of its etcd
+// leaf certificates or keys.
+func isNodeLeaf(p string) bool {
+	return strings.HasPrefix(p, "etc/kubernetes/pki/") && !strings.HasPrefix(filepath.Base(p), "ca.") && !strings.HasPrefix(filepath.Base(p), ".")
+}
+
+// checkKilledNode is checkKilledTree for a node renewed in place: every
+// replaced file whole and in the node's backups under /var/lib/etcdpki,
+// every pair matching unless its other half waits under its temporary
+// name.
+func checkKilledNode(t *testing.T, node string, before, after map[string][]byte) (replaced, pending int) {
+	t.Helper()
+	for p, old := range before {
+		data, ok := after[p]
+		if !ok {
+			t.Errorf("%s is gone", p)
+			continue
+		}
+		if bytes.Equal(data, old) {
+			continue
+		}
+		replaced++
+		full := filepath.Join(node, p)
+		switch {
+		case strings.HasSuffix(p, ".key"):
+			if _, err := layout.ReadKey(full); err != nil {
+				t.Errorf("%s: %v", p, err)
+			}
+		case strings.HasSuffix(p, ".crt"):
+			if _, err := layout.ReadCert(full); err != nil {
+				t.Errorf("%s: %v", p, err)
+			}
+		}
+		if !nodeBackedUp(node, p, old) {
+			t.Errorf("%s was replaced without a backup of its old content", p)
+		}
+	}
+	for p := range after {
+		if _, ok := before[p]; !ok && !strings.Contains(filepath.Base(p), ".tmp-") {
+			t.Errorf("new file %s", p)
+		}
+		if !isNodeLeaf(p) || !strings.HasSuffix(p, ".crt") {
+			continue
+		}
+		certPath := filepath.Join(node, p)
+		keyPath := strings.TrimSuffix(certPath, ".crt") + ".key"
+		if _, err := layout.ReadKeyPair(certPath, keyPath); err != nil {
+			temps, _ := layout.TempFiles(certPath)
+			keyTemps, _ := layout.TempFiles(keyPath)
+			if len(temps)+len(keyTemps) == 0 {
+				t.Errorf("%s: %v, and no temporary file to complete it", p, err)
+			}
+			pending++
+		}
+	}
+	return replaced, pending
+}
+
+// nodeBackedUp reports whether some backup of the node holds old as p.
+func nodeBackedUp(node, p string, old []byte) bool {
+	dir := filepath.Join(node, "var/lib/etcdpki/backups")
+	runs, _ := os.ReadDir(dir)
+	for _, r := range runs {
+		if b, err := os.ReadFile(filepath.Join(dir, r.Name(), p)); err == nil && bytes.Equal(b, old) {
+			return true
+		}
+	}
+	return false
+}
