@@ -20,7 +20,7 @@ import (
 // lifecycleCommands are the day-2 commands that change a cluster's files:
 // add-member, renew, rotate-ca (issue 5). They call package lifecycle.
 func lifecycleCommands() []*cobra.Command {
-	return []*cobra.Command{newAddMemberCmd(), newRenewCmd(), newRotateCACmd()}
+	return []*cobra.Command{newAddMemberCmd(), newReplaceMemberCmd(), newRenewCmd(), newRotateCACmd()}
 }
 
 // lifecycleErr makes a lifecycle refusal a usage error (exit 2) with its
