@@ -31,6 +31,10 @@ type RenewOptions struct {
 	AddIPs, AddDNSNames, RemoveIPs, RemoveDNSNames []string
 	// Now is the issue time; zero means time.Now().
 	Now time.Time
+
+	// missing issues certificates that are not there at all (a rebuilt
+	// member's, ReplaceMember) instead of refusing.
+	missing bool
 }
 
 func (o *RenewOptions) editsSANs() bool {
@@ -143,7 +147,7 @@ func Renew(out string, opts RenewOptions) (*RenewResult, error) {
 	for _, m := range members {
 		for _, kind := range kinds {
 			j, err := d.readLeaf(op, m, kind, opts.ReuseKey)
-			if err != nil {
+			if err != nil && !(opts.missing && !exists(j.cert) && !exists(j.key)) {
 				return nil, err
 			}
 			mustRenew := m.Name == edited && slices.Contains(sanKinds(d.Spec.SplitCredentials), kind)

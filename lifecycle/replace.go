@@ -67,7 +67,7 @@ func ReplaceMember(out string, m spec.Member, opts AddMemberOptions) (*ReplaceMe
 		return nil, &RefusedError{Op: op, Detail: err.(*RefusedError).Detail, Hint: "replace-member replaces an existing member; etcdpki add-member adds a new one"}
 	}
 	oldPeer := d.Spec.PeerURL(old)
-	ropts := RenewOptions{Members: []string{m.Name}, Now: opts.Now}
+	ropts := RenewOptions{Members: []string{m.Name}, Now: opts.Now, missing: true}
 	if len(m.IPs)+len(m.DNSNames) > 0 {
 		for _, ip := range m.IPs {
 			if !containsSAN(old.IPs, ip) {

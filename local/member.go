@@ -155,3 +155,35 @@ func (cl *Cluster) startMember(ctx context.Context, m *member) error {
 	cl.StopMember(m.cfg.Name)
 	return fail
 }
+
+// RejoinMember starts member name, stopped, as a replacement that joins the
+// running cluster afresh: its configuration is rendered again with
+// --initial-cluster-state=existing, from its tree as it is now (new
+// certificates), and its data directory must be empty (the old member's
+// data is gone). The cluster must already list its peer URL, as a learner
+// or a voting member (clientv3's MemberAddAsLearner after MemberRemove of
+// the old one), as etcdctl member add does before a replaced node starts.
+// It waits until the member is ready.
+func (cl *Cluster) RejoinMember(ctx context.Context, name string) error {
+	cl.mu.Lock()
+	m := cl.member(name)
+	if m == nil {
+		cl.mu.Unlock()
+		return fmt.Errorf("no member %q", name)
+	}
+	if m.etcd != nil {
+		cl.mu.Unlock()
+		return fmt.Errorf("member %q is running; stop it first", name)
+	}
+	rc, err := render.ForMember(cl.spec, name, render.Options{Root: layout.MemberDir(cl.out, name), DataDir: DataDir(cl.out, name), Existing: true})
+	if err != nil {
+		cl.mu.Unlock()
+		return err
+	}
+	if cl.opts.Configure != nil {
+		cl.opts.Configure(rc)
+	}
+	m.cfg = rc
+	cl.mu.Unlock()
+	return cl.startMember(ctx, m)
+}
