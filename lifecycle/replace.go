@@ -157,7 +157,27 @@ func retitle(err error, op string) error {
 // issue a rebuilt node's certificates themselves when it joins (the
 // error, a *RefusedError, names their way).
 func ReplaceMemberFromNodes(ms []*member.Member, m spec.Member, out string, opts AddMemberOptions) (*ReplaceMemberResult, error) {
-	const op = "replace-member"
+	return fromNodes("replace-member", ms, m, out, opts)
+}
+
+// AddMemberFromNodes is add-member on member directories: the new member
+// m's certificates from the CA on the first of the members' trees (ms)
+// that holds its key, its tree in their layout under <out>/<m.Name>, and
+// the cluster (Spec, for --initial-cluster) of every member of the trees
+// and of their --initial-cluster. A name the cluster has already is
+// refused (a *RefusedError): a rebuilt member is replaced
+// ([ReplaceMemberFromNodes]), not added.
+func AddMemberFromNodes(ms []*member.Member, m spec.Member, out string, opts AddMemberOptions) (*AddMemberResult, error) {
+	res, err := fromNodes("add-member", ms, m, out, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &res.AddMemberResult, nil
+}
+
+// fromNodes is ReplaceMemberFromNodes and AddMemberFromNodes, op saying
+// which.
+func fromNodes(op string, ms []*member.Member, m spec.Member, out string, opts AddMemberOptions) (*ReplaceMemberResult, error) {
 	var src *member.Member
 	var others []*member.Member
 	for _, x := range ms {
@@ -170,8 +190,8 @@ func ReplaceMemberFromNodes(ms []*member.Member, m spec.Member, out string, opts
 		}
 	}
 	if len(others) == 0 {
-		return nil, &RefusedError{Op: op, Detail: "no other member's directory given: the replacement's certificates come from the CA on a healthy member",
-			Hint: "etcdpki replace-member cp1/ --member " + m.Name + " --out join"}
+		return nil, &RefusedError{Op: op, Detail: "no other member's directory given: the new certificates come from the CA on a running member's node",
+			Hint: "etcdpki " + op + " cp1/ --member " + m.Name + " --out join"}
 	}
 	if src == nil {
 		return nil, &RefusedError{Op: op, Detail: "none of the members given holds its CA's key",
@@ -199,6 +219,15 @@ func ReplaceMemberFromNodes(ms []*member.Member, m spec.Member, out string, opts
 	c, oldPeer, err := clusterOfNodes(op, others, src, m.Name, layoutName)
 	if err != nil {
 		return nil, err
+	}
+	if op == "add-member" {
+		if oldPeer != "" || len(others) < len(ms) {
+			return nil, &RefusedError{Op: op, Detail: fmt.Sprintf("%s is a member of the cluster already (the others' --initial-cluster has %s)", m.Name, orUnknown(oldPeer)),
+				Hint: "a rebuilt node keeps its name and is replaced: etcdpki replace-member with the same directories and --member " + m.Name}
+		}
+		if len(m.IPs)+len(m.DNSNames) == 0 {
+			return nil, &RefusedError{Op: op, Detail: "the new member needs an address", Hint: "--member " + m.Name + "=IP"}
+		}
 	}
 	if len(m.IPs)+len(m.DNSNames) == 0 {
 		if oldPeer == "" {
@@ -288,6 +317,13 @@ func clusterOfNodes(op string, ms []*member.Member, src *member.Member, replaced
 	}
 	c = c.WithDefaults()
 	return &c, oldPeer, nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "its own directory"
+	}
+	return s
 }
 
 func firstURL(urls []string) *url.URL {

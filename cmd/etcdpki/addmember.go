@@ -15,14 +15,24 @@ import (
 
 func newAddMemberCmd() *cobra.Command {
 	var (
-		dir, pkiDir, out, config, member, format, image string
-		output                                          outputFlag
+		dir, pkiDir, out, config, member, format, image, root string
+		output                                                outputFlag
+		mf                                                    memberFlags
+		local                                                 bool
 	)
 	cmd := &cobra.Command{
-		Use:   "add-member",
+		Use:   "add-member [DIR...]",
 		Short: "Issue a new member's certificates from the cluster's existing CA",
 		Long: `Issue the certificates of a new member from the existing etcd CA, the
 kubeadm join case, and print how to join it to the running cluster.
+
+From member directories (DIR..., read as 'etcdpki check' reads them: copies
+or mounts of the running members' nodes, kubeadm or etcdadm; --local for
+this node), the first that holds the CA's key signs, the tree is written to
+<out>/<member> in their layout, and the new member's --initial-cluster names
+every member of the directories and of their --initial-cluster. A name the
+cluster has already is refused: a rebuilt node is replaced
+(etcdpki replace-member), not added.
 
 From init's output directory (--dir), the member's tree is written to
 <dir>/<member> and the member is added to <dir>/cluster.yaml. From a node's
@@ -35,13 +45,18 @@ A name or address that another member has is refused (exit 2) and nothing is
 written. The new member's flags have --initial-cluster-state=existing and an
 --initial-cluster that lists every member, itself included, as etcd requires
 of a member that joins.`,
-		Example: `  etcdpki add-member --dir pki --member cp4=10.0.0.14
+		Example: `  etcdpki add-member cp1/ cp2/ cp3/ --member cp4=10.0.0.14 --out join
+  etcdpki add-member --local --member cp4=10.0.0.14 --out join   # on a control-plane node
+  etcdpki add-member --dir pki --member cp4=10.0.0.14
   etcdpki add-member --pki /etc/kubernetes/pki --member cp4=10.0.0.14 --out join
   etcdpki add-member --dir pki --member cp4=10.0.0.14 --format manifest`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, dirs []string) error {
 			if member == "" {
 				return usagef("--member NAME=IP[,IP|DNS…] is required")
+			}
+			if local {
+				dirs = append(dirs, root)
 			}
 			if err := output.validate(); err != nil {
 				return err
@@ -55,6 +70,19 @@ of a member that joins.`,
 			}
 			var res *lifecycle.AddMemberResult
 			switch {
+			case len(dirs) > 0 && (cmd.Flags().Changed("dir") || pkiDir != ""):
+				return usagef("give member directories, --dir or --pki, not two of them")
+			case len(dirs) > 0:
+				dir = ""
+				if out == "" {
+					out = "."
+				}
+				mf.config = config
+				ms, lerr := mf.load(dirs)
+				if lerr != nil {
+					return lerr
+				}
+				res, err = lifecycle.AddMemberFromNodes(ms, m, out, lifecycle.AddMemberOptions{})
 			case cmd.Flags().Changed("dir") && pkiDir != "":
 				return usagef("give --dir or --pki, not both")
 			case pkiDir != "":
@@ -103,6 +131,9 @@ of a member that joins.`,
 	f.StringVarP(&member, "member", "m", "", "the new member, defined as `NAME=IP[,IP|DNS…]`")
 	f.StringVar(&format, "format", "cmdline", "the new member's configuration as: cmdline, manifest or config")
 	f.StringVar(&image, "image", render.DefaultImage, "etcd image for --format manifest")
+	f.BoolVar(&local, "local", false, "read this node's tree (see --root) as the running member that signs")
+	f.StringVar(&root, "root", "/", "the node's root directory that --local reads")
+	mf.registerLayout(cmd)
 	output.register(cmd)
 	return cmd
 }

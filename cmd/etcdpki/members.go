@@ -19,6 +19,12 @@ type memberFlags struct {
 
 func (f *memberFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&f.config, "config", "c", "", "cluster spec `FILE` giving members' names and addresses when their directories have no etcd manifest")
+	f.registerLayout(cmd)
+}
+
+// registerLayout registers --layout and --etcd-flags only, for a command
+// whose --config means something else (add-member's).
+func (f *memberFlags) registerLayout(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.layout, "layout", "", "the distribution the member directories follow (default: detected): "+strings.Join(member.DistributionNames(), ", "))
 	cmd.Flags().StringVar(&f.etcdFlags, "etcd-flags", "", "`FILE` with the member's etcd settings (etcd flags, ETCD_* variables, a config file or unit), for trees whose settings live elsewhere")
 	_ = cmd.RegisterFlagCompletionFunc("layout", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
