@@ -28,6 +28,24 @@ them, by ` + "`probe`" + ` too. **Observed with real etcd** says what etcd 3.7 d
 ` + "`etcdpki demo`" + ` broke the rule (docs/demo.md lists every fault; the demo
 fault-matrix test reproduces each one against real etcd).
 
+**Fix texts name the etcdpki command that repairs the rule**, where one
+does, next to the distribution's own remedy. In them MEMBER_DIR is the
+member's directory as given to ` + "`check`" + ` (` + "`--local`" + ` on the node itself,
+` + "`--dir DIR --member NAME`" + ` for a member of init's output), NAME the member's
+name, KIND the kind of the certificate at fault (` + "`server`, `peer`, `healthcheck-client`," + `
+` + "`apiserver-etcd-client`, `server-client`, `peer-client`" + `),
+HEALTHY_MEMBER_DIR the directory of another member that holds the cluster's CA
+and its key, OUT_DIR a new directory, and MEMBER_DIRS every member's
+directory (` + "`--dir DIR`" + ` for init's output). ` + "`check`" + ` fills them in for each
+finding, names the member's own files (` + "`member-node2.pem`, `server-client.crt`" + `),
+and adds the remedy of the member's distribution: ` + "`kubeadm certs renew`" + `
+(which copies the old certificate's SANs and usages, so it repairs neither a missing name nor a missing usage),
+` + "`k3s certificate rotate`, `rke2 certificate rotate`" + `, kubespray's playbook,
+OpenShift's operator. A parenthesis that opens with a distribution's name,
+"(kubeadm: …)", is for that distribution only. A command that changes a
+trusted CA needs a restart of etcd (it reads its trusted CAs at start); a
+renewed leaf is served from the next handshake.
+
 **What a loopback demo can and cannot show.** ` + "`demo`" + ` runs three members on
 127.0.0.1, 127.0.0.2 and 127.0.0.3 of one host. Linux routes all of 127.0.0.0/8
 to lo, and a connection from one 127.0.0.x to another leaves from 127.0.0.1. So
@@ -80,6 +98,9 @@ ports' trust and both break. Separate client and peer CAs are legal and clean
 			b.WriteString("\n")
 		}
 		fmt.Fprintf(&b, "**Fix.** %s\n", r.Fix)
+		if r.FixCA != "" {
+			fmt.Fprintf(&b, "\n**Fix, when the file at fault is a CA.** %s\n", r.FixCA)
+		}
 		if r.Observed != "" {
 			fmt.Fprintf(&b, "\n**Observed with real etcd.** %s\n", r.Observed)
 		}

@@ -687,6 +687,13 @@ func TestFaultMatrix(t *testing.T) {
 				if fd.Rule == f.rule && fd.Member == "" {
 					t.Errorf("%s fired without naming a member: %v", f.rule, fd.Error())
 				}
+				// The fix names the command for this member (remedy_test.go
+				// checks which), never init --force on a member.
+				for _, bad := range []string{"init --force", "MEMBER_DIR", " KIND", "OUT_DIR"} {
+					if strings.Contains(fd.Fix, bad) {
+						t.Errorf("%s fix contains %q: %s", fd.Rule, bad, fd.Fix)
+					}
+				}
 			}
 		})
 	}

@@ -18,9 +18,10 @@ type Finding struct {
 	// BreaksPeers, BreaksClients, BreaksBoth, or empty for findings that
 	// weaken security without breaking connections.
 	Breaks string `json:"breaks,omitempty"`
-	// Fix is how to repair it: the catalogue's, or the remedy in the
-	// member's own distribution's terms where that differs (k3s
-	// certificate rotate, kubeadm's stale-SAN trap).
+	// Fix is how to repair it: the catalogue's fix for the member, with
+	// the etcdpki command filled in (etcdpki renew node2 --kind peer) and
+	// the member's own distribution's remedy next to it (k3s certificate
+	// rotate; kubeadm's, which keeps the old SANs).
 	Fix string `json:"fix,omitempty"`
 }
 

@@ -76,7 +76,8 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 			}
 			fmt.Fprintf(w, "\n          %s\n", output.Safe(f.Detail))
 			if f.Fix != "" && f.Severity > Info {
-				fmt.Fprintf(w, "          fix: %s\n", f.Fix)
+				// A fix names the member's directories as given.
+				fmt.Fprintf(w, "          fix: %s\n", output.Safe(f.Fix))
 			} else if rule := f.CatalogueRule(); rule != nil && f.Severity > Info {
 				fmt.Fprintf(w, "          fix: %s\n", rule.Fix)
 			}

@@ -48,7 +48,8 @@ type Distribution struct {
 	// Renew is the distribution's own way to re-issue a member's etcd
 	// certificates, for fix texts; empty when it has none.
 	Renew string
-	// RenewSAN is its way to re-issue one with new SANs, when that differs.
+	// RenewSAN is its way to re-issue one from the profile (new SANs or
+	// usages), where Renew copies the old certificate's.
 	RenewSAN string
 	// SigningCAs are node paths of CA certificates (each with its key
 	// next to it, [KeyPathFor]) that sign the member's leaves but are not
@@ -232,7 +233,6 @@ var distributions = []*Distribution{
 			pki.KindPeerClient:        etcdadmPKI + "/peer-client.crt",
 		},
 		ClientCA: etcdadmPKI + "/ca.crt", PeerCA: etcdadmPKI + "/ca.crt",
-		Renew: "etcdpki renew on the member",
 	},
 	{
 		Name: "kubeadm", Title: "kubeadm",
@@ -251,8 +251,8 @@ var distributions = []*Distribution{
 		ClientCA: kubeadmPKI + "/etcd/ca.crt", PeerCA: kubeadmPKI + "/etcd/ca.crt",
 		APIServerManifest: "/etc/kubernetes/manifests/kube-apiserver.yaml",
 		K8sCA:             kubeadmPKI + "/ca.crt",
-		Renew:             "kubeadm certs renew etcd-server etcd-peer etcd-healthcheck-client apiserver-etcd-client (it keeps the old SANs)",
-		RenewSAN:          "delete the certificate and its key, then kubeadm init phase certs etcd-server (or etcd-peer) --config with the member's SANs",
+		Renew:             "kubeadm certs renew etcd-server etcd-peer etcd-healthcheck-client apiserver-etcd-client (it keeps the old SANs and usages)",
+		RenewSAN:          "delete the certificate and its key, then kubeadm init phase certs etcd-server, etcd-peer, etcd-healthcheck-client or apiserver-etcd-client --config with the member's SANs",
 	},
 }
 
