@@ -182,8 +182,9 @@ func (d *Dir) managed(extra ...string) ([]layout.Pair, []string) {
 	pairs := []layout.Pair{
 		{Cert: filepath.Join(layout.CADir(d.Path), "ca.crt"), Key: filepath.Join(layout.CADir(d.Path), "ca.key")},
 		{Cert: filepath.Join(NextCADir(d.Path), "ca.crt"), Key: filepath.Join(NextCADir(d.Path), "ca.key")},
+		{Cert: filepath.Join(RetiredCADir(d.Path), "ca.crt"), Key: filepath.Join(RetiredCADir(d.Path), "ca.key")},
 	}
-	singles := []string{layout.SpecFile(d.Path)}
+	singles := []string{layout.SpecFile(d.Path), BundlePath(d.Path)}
 	names := slices.Clone(extra)
 	for _, m := range d.Spec.Members {
 		names = append(names, m.Name)
@@ -224,11 +225,14 @@ func begin(out, op string, now time.Time, extra ...string) (*Dir, *changeSet, fu
 		unlock()
 		return nil, nil, nil, err
 	}
-	// What a finalize killed while removing <out>/ca-next left behind
-	// (removeNextCA): the rotation had ended already.
-	if err := os.RemoveAll(filepath.Join(out, nextCATombstone)); err != nil {
-		unlock()
-		return nil, nil, nil, err
+	// What a run killed while removing <out>/ca-next or <out>/ca-retired
+	// left behind (removeDir): the rotation had ended, or the retired CA
+	// had been forgotten, already.
+	for _, tomb := range []string{nextCATombstone, retiredCATombstone} {
+		if err := os.RemoveAll(filepath.Join(out, tomb)); err != nil {
+			unlock()
+			return nil, nil, nil, err
+		}
 	}
 	return d, cs, unlock, nil
 }

@@ -41,15 +41,24 @@
 // member by member, with a rolling restart after Stage and after Finalize:
 //
 //  1. Stage: make a new CA once (kept in <out>/ca-next until Finalize) and
-//     make every member's ca.crt the bundle old+new. Restart each member,
-//     one at a time, so it trusts both.
+//     make every member's ca.crt the bundle old+new, which is also written
+//     for the etcd clients that are not members (BundlePath). Restart each
+//     member, one at a time, so it trusts both.
 //  2. Reissue: sign every member's leaves with the new CA. No restart:
 //     the next handshake serves them, and every member trusts both CAs.
 //  3. Finalize: make every member's ca.crt (and ca.key) the new CA's, and
 //     restart each member, one at a time, so it trusts only the new CA.
-//     When every member is finalized the new CA becomes <out>/ca.
+//     When every member is finalized the new CA becomes <out>/ca, and the
+//     old one is kept in <out>/ca-retired (RetiredCADir).
 //
 // Status reads each member's stage from its files alone (there is no state
 // file that could disagree with them), and Reissue and Finalize refuse to
-// run while a member is not ready for them.
+// run while a member's files are not ready for them. Whether a member was
+// restarted, the files cannot say: by default Reissue and Finalize also
+// check the running members (CheckLive, TLS handshakes with client
+// certificates of each CA made for the purpose) and refuse, one line per
+// member, while one is unreachable or runs with the trust of the stage
+// before (RotateOptions.Offline skips that check). StatusLive names the
+// members that still need a restart at every stage, and forgets the
+// retired CA once every member refuses it.
 package lifecycle

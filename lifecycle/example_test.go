@@ -38,7 +38,9 @@ func ExampleRenew() {
 }
 
 // Rotate the CA of a PKI in its three steps. On a running cluster, each
-// member is restarted, one at a time, after Stage and after Finalize.
+// member is restarted, one at a time, after Stage and after Finalize, and
+// Offline stays false: Reissue and Finalize then refuse until the running
+// members are ready. No cluster runs this PKI, so nothing could answer.
 func ExampleStage() {
 	out, _ := os.MkdirTemp("", "pki")
 	defer os.RemoveAll(out)
@@ -61,17 +63,19 @@ func ExampleStage() {
 		log.Fatal(err)
 	}
 	show()
-	if _, err := lifecycle.Reissue(ctx, out, lifecycle.RotateOptions{}); err != nil {
+	if _, err := lifecycle.Reissue(ctx, out, lifecycle.RotateOptions{Offline: true}); err != nil {
 		log.Fatal(err)
 	}
 	show()
-	res, err := lifecycle.Finalize(ctx, out, lifecycle.RotateOptions{})
+	res, err := lifecycle.Finalize(ctx, out, lifecycle.RotateOptions{Offline: true})
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("new CA in place:", res.Promoted)
+	show()
 	// Output:
 	// cp1=staged cp2=staged cp3=staged next: reissue
 	// cp1=reissued cp2=reissued cp3=reissued next: finalize
 	// new CA in place: true
+	// cp1=old cp2=old cp3=old next: restart
 }

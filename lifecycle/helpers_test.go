@@ -35,10 +35,11 @@ func threeMembers(t testing.TB) string {
 	return initPKI(t, nil, "cp1=10.0.0.11", "cp2=10.0.0.12", "cp3=10.0.0.13")
 }
 
-// snapshot reads every file under dir but the backups and the lock file.
-func snapshot(t testing.TB, dir string) map[string]string {
+// snapshot reads every file under dir but the backups, the lock file and
+// skip (paths relative to dir).
+func snapshot(t testing.TB, dir string, skip ...string) map[string]string {
 	t.Helper()
-	files, err := filetree.Read(dir, "backups", ".etcdpki.lock")
+	files, err := filetree.Read(dir, append([]string{"backups", ".etcdpki.lock"}, skip...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package lifecycle
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -10,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -24,12 +24,16 @@ type PortLive struct {
 	Port string `json:"port"`
 	URL  string `json:"url"`
 	// Served says which CA signed the certificate the port served: "old",
-	// "new", or its issuer and fingerprint.
+	// "new", or its issuer and fingerprint (see AcceptsOld for which CAs
+	// these are).
 	Served string `json:"served,omitempty"`
 	// AcceptsOld and AcceptsNew say whether a client certificate of the
 	// old or new CA was accepted: what the member's trust pool holds,
-	// which etcd builds when it starts. AcceptsOld is false, untested,
-	// once the old CA has left <out>/ca.
+	// which etcd builds when it starts. During a rotation the old CA is
+	// <out>/ca and the new one <out>/ca-next; once the new CA is <out>/ca,
+	// the old one is the CA the rotation retired (<out>/ca-retired, see
+	// [RetiredCADir]) while it is kept, and with none kept AcceptsOld is
+	// false, untested.
 	AcceptsOld bool `json:"acceptsOld"`
 	AcceptsNew bool `json:"acceptsNew"`
 	// Error is set when the port could not be reached.
@@ -39,51 +43,66 @@ type PortLive struct {
 // CheckLive handshakes with every member's client and peer URL (from the
 // spec) and reports, per port, which CA signed the certificate it serves
 // and whether a client certificate of the old and of the new CA is
-// accepted. The client certificates are made for the occasion, signed by
-// the CAs' keys in <out>/ca and <out>/ca-next, valid for a few minutes and
-// never written anywhere. This is how to tell whether a member has been
-// restarted since its ca.crt changed: the files cannot say. timeout bounds
-// each handshake (zero: 2 s).
+// accepted (see [PortLive]). The client certificates are made for the
+// occasion, signed by the CAs' keys in <out>/ca, <out>/ca-next and
+// <out>/ca-retired, valid for a few minutes and never written anywhere.
+// This is how to tell whether a member has been restarted since its
+// ca.crt changed: the files cannot say. timeout bounds each handshake
+// (zero: 2 s). [StatusLive] judges the result member by member.
 func CheckLive(ctx context.Context, out string, timeout time.Duration) ([]PortLive, error) {
 	d, err := Open(out)
 	if err != nil {
 		return nil, err
 	}
-	return d.checkLive(ctx, timeout)
-}
-
-func (d *Dir) checkLive(ctx context.Context, timeout time.Duration) ([]PortLive, error) {
-	if timeout <= 0 {
-		timeout = 2 * time.Second
-	}
 	st, err := d.status()
 	if err != nil {
 		return nil, err
 	}
-	cur, err := d.CA()
+	return d.checkLive(ctx, st, timeout)
+}
+
+// liveCAs are the two CAs a live check tells apart (see [PortLive]); old
+// is nil when there is none to tell apart from.
+func (d *Dir) liveCAs(st *RotationStatus) (old, new *pki.CA, err error) {
+	if st.InProgress && !st.Promoted {
+		if old, err = d.CA(); err != nil {
+			return nil, nil, err
+		}
+		new, err = d.NextCA()
+		return old, new, err
+	}
+	if new, err = d.CA(); err != nil {
+		return nil, nil, err
+	}
+	old, err = d.retiredCA()
+	return old, new, err
+}
+
+func (d *Dir) checkLive(ctx context.Context, st *RotationStatus, timeout time.Duration) ([]PortLive, error) {
+	if timeout <= 0 {
+		timeout = 2 * time.Second
+	}
+	oldCA, newCA, err := d.liveCAs(st)
 	if err != nil {
 		return nil, err
 	}
-	next, err := d.NextCA()
-	if err != nil {
-		return nil, err
-	}
-	// Which client certificates to try: the old CA's while it still is
-	// <out>/ca, the new CA's while it is in <out>/ca-next.
 	var oldClient, newClient *tls.Certificate
-	if st.old != nil {
-		if oldClient, err = probeClientCert(cur); err != nil {
+	if oldCA != nil {
+		if oldClient, err = probeClientCert(oldCA); err != nil {
 			return nil, err
 		}
 	}
-	switch {
-	case next != nil:
-		newClient, err = probeClientCert(next)
-	case st.old == nil:
-		newClient, err = probeClientCert(cur)
-	}
-	if err != nil {
+	if newClient, err = probeClientCert(newCA); err != nil {
 		return nil, err
+	}
+	label := func(c *x509.Certificate) string {
+		switch {
+		case oldCA != nil && pki.SignedBy(c, oldCA.Cert) == nil:
+			return "old"
+		case pki.SignedBy(c, newCA.Cert) == nil:
+			return "new"
+		}
+		return fmt.Sprintf("issuer %q", c.Issuer.CommonName)
 	}
 	var ports []PortLive
 	for i := range d.Spec.Members {
@@ -106,12 +125,12 @@ func (d *Dir) checkLive(ctx context.Context, timeout time.Duration) ([]PortLive,
 				}
 				served, accepted, err := handshake(ctx, p.URL, try.client, timeout)
 				if err != nil {
-					p.Error = err.Error()
+					p.Error = reachError(err, timeout)
 					return
 				}
 				*try.ok = accepted
 				if served != nil {
-					p.Served = st.label(served)
+					p.Served = label(served)
 				}
 			}
 		}(&ports[i])
@@ -120,15 +139,22 @@ func (d *Dir) checkLive(ctx context.Context, timeout time.Duration) ([]PortLive,
 	return ports, nil
 }
 
-// label names the CA that signed a served certificate.
-func (s *RotationStatus) label(c *x509.Certificate) string {
+// reachError says briefly why a port could not be reached: "connection
+// refused" rather than the whole "dial tcp 10.0.0.13:2379: connect:
+// connection refused", whose address the report names already.
+func reachError(err error, timeout time.Duration) string {
+	var oe *net.OpError
 	switch {
-	case s.old != nil && pki.SignedBy(c, s.old) == nil:
-		return "old"
-	case s.new != nil && pki.SignedBy(c, s.new) == nil:
-		return "new"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Sprintf("no answer within %s", timeout)
+	case errors.As(err, &oe):
+		var se *os.SyscallError
+		if errors.As(oe.Err, &se) {
+			return se.Err.Error()
+		}
+		return oe.Err.Error()
 	}
-	return fmt.Sprintf("issuer %q", c.Issuer.CommonName)
+	return err.Error()
 }
 
 // probeClientCert makes a short-lived healthcheck-client certificate of
@@ -203,30 +229,4 @@ func handshake(ctx context.Context, rawURL string, client *tls.Certificate, time
 func refused(err error) bool {
 	var oe *net.OpError
 	return (errors.As(err, &oe) && oe.Op == "remote error") || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
-}
-
-// refuseLive is the live gate of Reissue and Finalize: every port must
-// accept a client certificate of the new CA (the member was restarted
-// after Stage) and, for Finalize, serve a certificate of the new CA.
-func refuseLive(op string, ports []PortLive, mustServeNew bool) error {
-	var bad bytes.Buffer
-	for _, p := range ports {
-		var why string
-		switch {
-		case p.Error != "":
-			why = "unreachable: " + p.Error
-		case !p.AcceptsNew:
-			why = "does not accept a client certificate of the new CA (restart the member: etcd reads its trusted CA file only at start)"
-		case mustServeNew && p.Served != "new":
-			why = "serves a certificate of the " + p.Served + " CA"
-		default:
-			continue
-		}
-		fmt.Fprintf(&bad, "; %s %s port (%s) %s", p.Member, p.Port, p.URL, why)
-	}
-	if bad.Len() == 0 {
-		return nil
-	}
-	return &RefusedError{Op: op, Detail: "the running cluster is not ready" + bad.String(),
-		Hint: "etcdpki rotate-ca status --live shows what each member's ports accept and serve"}
 }

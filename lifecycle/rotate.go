@@ -3,7 +3,6 @@ package lifecycle
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -21,9 +20,19 @@ type RotateOptions struct {
 	Members []string
 	// ReuseKey makes Reissue keep each leaf's key.
 	ReuseKey bool
-	// Live makes Reissue and Finalize check the running members first
-	// (CheckLive) and refuse unless every port accepts a client
-	// certificate of the new CA and, for Finalize, serves one.
+	// Offline makes Reissue and Finalize go by the files alone. By
+	// default they first check the running members ([CheckLive]) and
+	// refuse, naming each member that is not ready, unless every port
+	// accepts a client certificate of the new CA (each member was
+	// restarted since its stage) and, for Finalize, serves one (its
+	// reissued tree is on its node): a step that goes ahead without
+	// that breaks the cluster's connections. With Offline nothing checks
+	// the running members, and the result says so (Unchecked).
+	Offline bool
+	// Live is what asked for the live check before it was the default.
+	//
+	// Deprecated: Reissue and Finalize check the running members unless
+	// Offline is set; Live has no effect.
 	Live bool
 	// LiveTimeout bounds each handshake of the live check (zero: 2 s).
 	LiveTimeout time.Duration
@@ -43,18 +52,44 @@ type RotateResult struct {
 	CreatedCA bool
 	NewCA     string
 	// Promoted is true when Finalize made the new CA <out>/ca, ending the
-	// rotation.
+	// rotation; the old CA is then kept in <out>/ca-retired (see
+	// [RetiredCADir]) until [StatusLive] has seen every member refuse it.
 	Promoted bool
+	// Bundle is the file Stage wrote for the etcd clients that are not
+	// members (see [BundlePath]).
+	Bundle string
+	// ForgotRetired is the fingerprint of the CA an earlier rotation
+	// retired that Stage forgot (removed <out>/ca-retired, backed up):
+	// the restarts this rotation needs end every member's trust in it.
+	ForgotRetired string
+	// Unchecked is true when opts.Offline skipped the check of the
+	// running members that the step would have made.
+	Unchecked bool
 	// Status is where the rotation stands after the step.
 	Status *RotationStatus
 }
 
+// BundlePath is the file Stage writes for the etcd clients that are not
+// members and keep a copy of the CA certificate of their own (backup jobs,
+// monitoring, CNI plugins, …): the bundle old+new, <out>/ca-next/bundle.crt,
+// the same bytes as every staged member's ca.crt. Such a client must
+// trust it before Reissue, from which members serve certificates of the
+// new CA; it can trust the new CA alone once every member does (each port
+// serves the new CA's certificates, which Finalize checks). The file goes
+// with <out>/ca-next when the rotation ends.
+func BundlePath(out string) string { return filepath.Join(NextCADir(out), "bundle.crt") }
+
 // Stage starts (or continues) a CA rotation of the PKI directory out: it
-// makes the new CA, once, in <out>/ca-next, and makes the ca.crt of every
-// selected member that is still on the old CA the bundle old+new. Each
-// staged member must then be restarted, one at a time: etcd builds its
-// trusted CA pools only when it starts (transport.TLSInfo.ServerConfig and
-// ClientConfig).
+// makes the new CA, once, in <out>/ca-next, writes the bundle old+new for
+// other clients ([BundlePath]), and makes the ca.crt of every selected
+// member that is still on the old CA that bundle. Each staged member must
+// then be restarted, one at a time: etcd builds its trusted CA pools only
+// when it starts (transport.TLSInfo.ServerConfig and ClientConfig).
+//
+// A CA an earlier rotation retired and [StatusLive] has not yet forgotten
+// is forgotten first (backed up, removed; RotateResult.ForgotRetired):
+// each member is restarted after this stage before Reissue goes ahead,
+// which ends its trust in that CA as well.
 func Stage(out string, opts RotateOptions) (*RotateResult, error) {
 	const op = "rotate-ca stage"
 	ready := func(st *RotationStatus) error {
@@ -66,13 +101,19 @@ func Stage(out string, opts RotateOptions) (*RotateResult, error) {
 		}
 		return nil
 	}
-	s, err := beginStep(context.Background(), out, op, opts, ready, false)
+	s, err := beginStep(context.Background(), out, op, opts, ready, expect{})
 	if err != nil {
 		return nil, err
 	}
 	defer s.unlock()
 	d, cs, st, members := s.d, s.cs, s.st, s.members
 	res := &RotateResult{}
+	if !st.InProgress && exists(RetiredCADir(out)) {
+		res.ForgotRetired = st.Retired
+		if err := forgetRetired(cs, out); err != nil {
+			return res.done(d, cs, err)
+		}
+	}
 	next, err := d.NextCA()
 	if err != nil {
 		return nil, err
@@ -104,6 +145,10 @@ func Stage(out string, opts RotateOptions) (*RotateResult, error) {
 	// Old first: the first certificate of ca.crt stays the one ca.key
 	// belongs to, which is how kubeadm reads a CA pair from disk.
 	bundle := pki.EncodeCerts(st.old, next.Cert)
+	if err := cs.apply(change1(BundlePath(out), bundle)); err != nil {
+		return res.done(d, cs, err)
+	}
+	res.Bundle = BundlePath(out)
 	for _, m := range members {
 		if st.member(m.Name).Stage != StageOld {
 			continue
@@ -119,14 +164,16 @@ func Stage(out string, opts RotateOptions) (*RotateResult, error) {
 // Reissue signs the leaves of the selected members with the new CA, with
 // new keys unless opts.ReuseKey. It refuses unless every member's ca.crt
 // trusts the new CA (a member's new leaves are presented to all the
-// others) and, with opts.Live, every running member accepts it. No restart
+// others) and, unless opts.Offline, every running member accepts it on
+// both ports; the refusal, a [*RefusedError], names each member that is
+// not, one line each, with the restart it needs. No restart
 // is needed afterwards: etcd reads its certificate and key on every
 // handshake (the GetCertificate and GetClientCertificate callbacks of
 // transport.TLSInfo call tlsutil.NewCert).
 func Reissue(ctx context.Context, out string, opts RotateOptions) (*RotateResult, error) {
 	const op = "rotate-ca reissue"
 	ready := func(st *RotationStatus) error { return st.refuseBefore(op, StageStaged) }
-	s, err := beginStep(ctx, out, op, opts, ready, false)
+	s, err := beginStep(ctx, out, op, opts, ready, reissueGate)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +183,7 @@ func Reissue(ctx context.Context, out string, opts RotateOptions) (*RotateResult
 	if err != nil {
 		return nil, err
 	}
-	res := &RotateResult{NewCA: pki.Fingerprint(next.Cert)}
+	res := &RotateResult{NewCA: pki.Fingerprint(next.Cert), Unchecked: s.unchecked}
 	var jobs []leafJob
 	for _, m := range members {
 		ms := st.member(m.Name)
@@ -159,9 +206,14 @@ func Reissue(ctx context.Context, out string, opts RotateOptions) (*RotateResult
 // ca.crt becomes the new CA's certificate and, unless the CA is external,
 // their ca.key its key (the old key is backed up first). It refuses while
 // any member still has a leaf of the old CA: a finalized member refuses
-// them once restarted. Each finalized member must then be restarted, one
-// at a time. When every member is finalized, the new CA replaces <out>/ca
-// (backed up) and <out>/ca-next is removed, which ends the rotation.
+// them once restarted, and, unless opts.Offline, while a running member
+// does not serve the new CA's certificates on both ports (or does not
+// accept them), naming each such member, one line each. Each finalized
+// member must then be restarted, one at a time. When every member is
+// finalized, the old CA is kept in <out>/ca-retired (see [RetiredCADir]),
+// the new CA replaces <out>/ca (backed up) and <out>/ca-next is removed,
+// which ends the rotation; [StatusLive] says which members still need
+// their restart and forgets the old CA once none does.
 //
 // Finalize is idempotent: run again after a finalize that was killed, it
 // completes it (from <out>/ca once the new CA is there, whatever is left of
@@ -179,7 +231,7 @@ func Finalize(ctx context.Context, out string, opts RotateOptions) (*RotateResul
 		}
 		return st.refuseBefore(op, StageReissued)
 	}
-	s, err := beginStep(ctx, out, op, opts, ready, true)
+	s, err := beginStep(ctx, out, op, opts, ready, finalizeGate)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +260,7 @@ func Finalize(ctx context.Context, out string, opts RotateOptions) (*RotateResul
 	if _, err := readCA(src); err != nil {
 		return nil, err
 	}
-	res := &RotateResult{NewCA: st.New}
+	res := &RotateResult{NewCA: st.New, Unchecked: s.unchecked}
 	pairOf := func(certPath, keyPath string, withKey bool) []change {
 		g := []change{{certPath, certPEM, layout.CertPerm}}
 		if withKey {
@@ -235,8 +287,15 @@ func Finalize(ctx context.Context, out string, opts RotateOptions) (*RotateResul
 		}
 	}
 	// Every member is finalized: the new CA becomes the cluster's CA, for
-	// init, add-member and renew from now on.
+	// init, add-member and renew from now on. The old one is kept first,
+	// for StatusLive's check of the restarts after finalize; once the new
+	// CA is <out>/ca (st.Promoted, an interrupted run) it has been kept.
 	caDir := layout.CADir(out)
+	if !st.Promoted {
+		if err := retire(cs, out); err != nil {
+			return res.done(d, cs, err)
+		}
+	}
 	if err := cs.apply(pairOf(filepath.Join(caDir, "ca.crt"), filepath.Join(caDir, "ca.key"), true)...); err != nil {
 		return res.done(d, cs, err)
 	}
@@ -251,42 +310,28 @@ func Finalize(ctx context.Context, out string, opts RotateOptions) (*RotateResul
 // leading dot makes it no valid member name (spec.Validate).
 const nextCATombstone = ".ca-next.removed"
 
-// removeNextCA ends a rotation whose new CA is <out>/ca: it renames
-// <out>/ca-next to <out>/.ca-next.removed, syncs <out>, and only then
-// removes it. Removing ca-next in place unlinks ca.crt and ca.key one at a
-// time, and a run killed between the two would leave half a CA there that
-// rotating still sees; the rename takes it out of sight at once. A
-// tombstone left by a run killed after the rename is removed by the next
-// command (begin) and by this function.
-func removeNextCA(out string) error {
-	tomb := filepath.Join(out, nextCATombstone)
-	if err := os.RemoveAll(tomb); err != nil {
-		return err
-	}
-	if err := os.Rename(NextCADir(out), tomb); err != nil && !notExist(err) {
-		return err
-	}
-	if err := layout.SyncDir(out); err != nil {
-		return err
-	}
-	return os.RemoveAll(tomb)
-}
+// removeNextCA ends a rotation whose new CA is <out>/ca: it removes
+// <out>/ca-next in one step (removeDir), because half a CA left there
+// would still be seen as a rotation in progress.
+func removeNextCA(out string) error { return removeDir(out, NextCADir(out), nextCATombstone) }
 
 // step is a rotation step under way: the directory (locked and repaired),
-// its change set, the status it started from, and the selected members.
+// its change set, the status it started from, and the selected members;
+// unchecked when opts.Offline skipped the live check.
 type step struct {
-	d       *Dir
-	cs      *changeSet
-	st      *RotationStatus
-	members []*spec.Member
-	unlock  func()
+	d         *Dir
+	cs        *changeSet
+	st        *RotationStatus
+	members   []*spec.Member
+	unlock    func()
+	unchecked bool
 }
 
 // beginStep starts a rotation step: begin, the status, the step's own
-// refusal (ready), the members selected and, with opts.Live, the check of
-// the running members (every port must accept the new CA and, with
-// serveNew, serve it). Nothing is written before all of them pass.
-func beginStep(ctx context.Context, out, op string, opts RotateOptions, ready func(*RotationStatus) error, serveNew bool) (*step, error) {
+// refusal (ready), the members selected and, unless opts.Offline, the
+// check of the running members, each of which must show gate. Nothing is
+// written before all of them pass.
+func beginStep(ctx context.Context, out, op string, opts RotateOptions, ready func(*RotationStatus) error, gate expect) (*step, error) {
 	d, cs, unlock, err := begin(out, op, opts.Now)
 	if err != nil {
 		return nil, err
@@ -307,14 +352,23 @@ func beginStep(ctx context.Context, out, op string, opts RotateOptions, ready fu
 	}
 	// With no rotation in progress there is nothing the running members
 	// must be ready for (finalize run again has nothing to do).
-	if opts.Live && s.st.InProgress {
-		ports, err := d.checkLive(ctx, opts.LiveTimeout)
-		if err != nil {
-			return fail(err)
-		}
-		if err := refuseLive(op, ports, serveNew); err != nil {
-			return fail(err)
-		}
+	if !s.st.InProgress || gate == (expect{}) {
+		return s, nil
+	}
+	if opts.Offline {
+		s.unchecked = true
+		return s, nil
+	}
+	running, err := d.runLive(ctx, s.st, opts.LiveTimeout, func(MemberStatus) expect { return gate })
+	if err != nil {
+		return fail(err)
+	}
+	header := "the running cluster is not ready for new-CA leaves"
+	if gate.serveNew {
+		header = "the running cluster is not ready to trust only the new CA"
+	}
+	if err := refuseLive(op, header, out, running); err != nil {
+		return fail(err)
 	}
 	return s, nil
 }

@@ -45,6 +45,10 @@ const (
 	StepFinalize Step = "finalize"
 	// StepFix: a member's files are inconsistent; a person must look.
 	StepFix Step = "fix"
+	// StepRestart: members must be restarted (or started) before the
+	// next step is safe, as a live check found or, after a finalize, as
+	// nothing has confirmed yet; Advice names them.
+	StepRestart Step = "restart"
 )
 
 // MemberStatus is one member's files, judged against the old and new CA.
@@ -78,8 +82,26 @@ type RotationStatus struct {
 	New string `json:"new,omitempty"`
 	// Promoted is true when <out>/ca already holds the new CA: finalize
 	// was interrupted before it removed <out>/ca-next.
-	Promoted bool           `json:"promoted,omitempty"`
-	Members  []MemberStatus `json:"members"`
+	Promoted bool `json:"promoted,omitempty"`
+	// Retired is the fingerprint of the CA the last rotation retired,
+	// while <out>/ca-retired keeps it (see [RetiredCADir]): from the
+	// finalize that made the new CA <out>/ca until [StatusLive] has seen
+	// every member refuse it.
+	Retired string         `json:"retired,omitempty"`
+	Members []MemberStatus `json:"members"`
+	// Running is what the live check of [StatusLive] found, one entry a
+	// member in spec order; nil from [Status].
+	Running []MemberLive `json:"running,omitempty"`
+	// Restart and Unreachable name the members the live check found
+	// running with the trust of an earlier stage (each must be restarted)
+	// or could not reach ([StatusLive] only).
+	Restart     []string `json:"restart,omitempty"`
+	Unreachable []string `json:"unreachable,omitempty"`
+	// ForgotRetired is the fingerprint of the retired CA that StatusLive
+	// forgot, having seen every member refuse it; Backup is where its
+	// files went, relative to Dir.
+	ForgotRetired string `json:"forgotRetired,omitempty"`
+	Backup        string `json:"backup,omitempty"`
 	// Next is the step that is safe now, and Advice says it in words.
 	Next   Step   `json:"next"`
 	Advice string `json:"advice"`
@@ -89,8 +111,9 @@ type RotationStatus struct {
 
 // Status reads where a CA rotation of the PKI directory out stands: each
 // member's stage from its ca.crt, ca.key and leaves, judged against
-// <out>/ca and <out>/ca-next, and the step that is safe next. It changes
-// nothing; the running members' state is CheckLive's business.
+// <out>/ca and <out>/ca-next, the retired CA still kept, and the step that
+// is safe next. It changes nothing and reads files only: whether the
+// running members were restarted is [StatusLive]'s business.
 func Status(out string) (*RotationStatus, error) {
 	d, err := Open(out)
 	if err != nil {
@@ -120,11 +143,38 @@ func (d *Dir) status() (*RotationStatus, error) {
 	if s.new != nil {
 		s.New = pki.Fingerprint(s.new)
 	}
+	if !s.InProgress || s.Promoted {
+		retired, err := d.retiredCert()
+		if err != nil {
+			return nil, err
+		}
+		if retired != nil {
+			s.Retired = pki.Fingerprint(retired)
+		}
+	}
 	for i := range d.Spec.Members {
 		s.Members = append(s.Members, d.memberStatus(&d.Spec.Members[i], s.old, s.new))
 	}
 	s.Next, s.Advice = s.next()
 	return s, nil
+}
+
+// setLive records what a live check found (see [StatusLive]) and says
+// what is next in its light.
+func (s *RotationStatus) setLive(running []MemberLive) {
+	s.Running, s.Restart, s.Unreachable = running, nil, nil
+	if s.Running == nil {
+		s.Running = []MemberLive{}
+	}
+	for _, m := range running {
+		switch {
+		case m.Unreachable:
+			s.Unreachable = append(s.Unreachable, m.Member)
+		case m.Restart:
+			s.Restart = append(s.Restart, m.Member)
+		}
+	}
+	s.Next, s.Advice = s.next()
 }
 
 // memberStatus judges one member's files.
@@ -222,38 +272,75 @@ func (d *Dir) memberStatus(m *spec.Member, old, new *x509.Certificate) MemberSta
 	return ms
 }
 
-// next says which step is safe, from the members' stages.
+// next says which step is safe, from the members' stages and, once
+// setLive has run, from what the running members showed.
 func (s *RotationStatus) next() (Step, string) {
 	by := map[MemberStage][]string{}
+	var all []string
 	for _, m := range s.Members {
 		by[m.Stage] = append(by[m.Stage], m.Name)
+		all = append(all, m.Name)
 	}
-	list := func(stages ...MemberStage) []string {
+	list := func(stages ...MemberStage) string {
 		var names []string
 		for _, st := range stages {
 			names = append(names, by[st]...)
 		}
-		return names
+		return strings.Join(names, ", ")
 	}
+	live := s.Running != nil
+	// then is the step after the restarts a live check asks for, and
+	// thenAdvice says it.
+	var then Step
+	var advice, thenAdvice string
 	switch {
 	case len(by[StageInconsistent]) > 0:
-		return StepFix, "members in no consistent stage: " + strings.Join(by[StageInconsistent], ", ") + "; fix them before any rotation step"
-	case !s.InProgress:
+		return StepFix, "members in no consistent stage: " + list(StageInconsistent) + "; fix them before any rotation step"
+	case s.ForgotRetired != "":
+		return StepStage, "every member refuses the retired CA now: the rotation is complete, and the retired CA is forgotten (" + RetiredCADir(s.Dir) + " removed, backed up in " + filepath.Join(s.Dir, s.Backup) + "); 'rotate-ca stage' starts the next one"
+	case !s.InProgress && s.Retired == "":
 		return StepStage, "no CA rotation in progress; 'rotate-ca stage' starts one"
+	case !s.InProgress:
+		if !live {
+			return StepRestart, fmt.Sprintf("the rotation is complete in the files, but nothing has confirmed that each member was restarted since its finalize (unconfirmed: %s); restart any that was not, one at a time, then 'rotate-ca status --live' checks that every member refuses the retired CA and forgets it (%s)",
+				strings.Join(all, ", "), RetiredCADir(s.Dir))
+		}
+		then, advice = StepStage, "every member refuses the retired CA now: the rotation is complete"
+		thenAdvice = "'rotate-ca status --live' again, which forgets the retired CA once every member refuses it"
 	case len(by[StageOld]) > 0:
-		return StepStage, fmt.Sprintf("stage %s; then restart every staged member (etcd, and the kube-apiserver next to it), one at a time (both read the trusted CA file only at start), and reissue",
-			strings.Join(by[StageOld], ", "))
+		then, advice = StepStage, fmt.Sprintf("stage %s; then restart every staged member (etcd, and the kube-apiserver next to it), one at a time (both read the trusted CA file only at start), and reissue", list(StageOld))
+		thenAdvice = "stage " + list(StageOld)
 	case len(list(StageStaged, StageReissuing)) > 0:
-		return StepReissue, fmt.Sprintf("every member's ca.crt trusts the new CA; once each has been restarted since it was staged (check with --live), reissue %s; no restart is needed after reissue",
-			strings.Join(list(StageStaged, StageReissuing), ", "))
+		then, advice = StepReissue, fmt.Sprintf("every member's ca.crt trusts the new CA; once each has been restarted since it was staged (reissue checks it; 'rotate-ca status --live' shows who has), reissue %s; no restart is needed after reissue", list(StageStaged, StageReissuing))
+		if live {
+			advice = fmt.Sprintf("every member runs trusting the new CA; reissue %s; no restart is needed after reissue", list(StageStaged, StageReissuing))
+		}
+		thenAdvice = "reissue " + list(StageStaged, StageReissuing)
 	case len(by[StageReissued]) > 0:
-		return StepFinalize, fmt.Sprintf("every leaf is signed by the new CA; finalize %s and restart each, one at a time, after its finalize",
-			strings.Join(by[StageReissued], ", "))
+		then, advice = StepFinalize, fmt.Sprintf("every leaf is signed by the new CA; finalize %s and restart each, one at a time, after its finalize", list(StageReissued))
+		thenAdvice = "finalize " + list(StageReissued)
+	case s.Promoted:
+		then, advice = StepFinalize, "every member is finalized and the new CA is already "+layout.CADir(s.Dir)+"; finalize once more to remove "+NextCADir(s.Dir)+", which ends the rotation (restart any member not yet restarted since its finalize)"
+		thenAdvice = "finalize once more"
+	default:
+		then, advice = StepFinalize, "every member is finalized; finalize once more to make the new CA "+layout.CADir(s.Dir)+" (restart any member not yet restarted since its finalize)"
+		thenAdvice = "finalize once more"
 	}
-	if s.Promoted {
-		return StepFinalize, "every member is finalized and the new CA is already " + layout.CADir(s.Dir) + "; finalize once more to remove " + NextCADir(s.Dir) + ", which ends the rotation (restart any member not yet restarted since its finalize)"
+	if !live || len(s.Restart)+len(s.Unreachable) == 0 {
+		return then, advice
 	}
-	return StepFinalize, "every member is finalized; finalize once more to make the new CA " + layout.CADir(s.Dir) + " (restart any member not yet restarted since its finalize)"
+	var parts []string
+	if len(s.Restart) > 0 {
+		who := strings.Join(s.Restart, ", ")
+		if len(s.Restart) > 1 {
+			who += ", one at a time"
+		}
+		parts = append(parts, "restart "+who+" (etcd, and the kube-apiserver next to it: both read their trusted CA file only at start)")
+	}
+	if len(s.Unreachable) > 0 {
+		parts = append(parts, "start "+strings.Join(s.Unreachable, ", ")+", or make each reachable (nothing can tell what a member runs with until then)")
+	}
+	return StepRestart, strings.Join(parts, "; ") + "; then " + thenAdvice
 }
 
 func btoi(b bool) int {

@@ -40,9 +40,10 @@ var dnsName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-
 
 // reservedNames cannot be member names because etcdpki uses them as
 // directory and file names next to the members' trees: init's CA and spec
-// (layout.CADir and layout.SpecFile), and the new CA during a CA rotation
-// and the backups of replaced files (package lifecycle).
-var reservedNames = map[string]bool{"ca": true, "cluster.yaml": true, "ca-next": true, "backups": true}
+// (layout.CADir and layout.SpecFile), the new CA during a CA rotation and
+// the old one kept after it, and the backups of replaced files (package
+// lifecycle).
+var reservedNames = map[string]bool{"ca": true, "cluster.yaml": true, "ca-next": true, "ca-retired": true, "backups": true}
 
 // Validate checks c (after WithDefaults) and returns a *ValidationError
 // listing every problem, or nil.
@@ -125,7 +126,7 @@ func (c *Cluster) Validate() error {
 		case !dnsName.MatchString(m.Name) || len(m.Name) > 253:
 			add(f+".name", "%q is not a valid member name (lower-case letters, digits, '-' and '.')", m.Name)
 		case reservedNames[m.Name]:
-			add(f+".name", "%q is reserved (etcdpki keeps <out>/ca, <out>/ca-next, <out>/backups and <out>/cluster.yaml next to the members' directories)", m.Name)
+			add(f+".name", "%q is reserved (etcdpki keeps <out>/ca, <out>/ca-next, <out>/ca-retired, <out>/backups and <out>/cluster.yaml next to the members' directories)", m.Name)
 		case names[m.Name] != "":
 			add(f+".name", "duplicate member name %q (also %s)", m.Name, names[m.Name])
 		default:

@@ -89,6 +89,7 @@ func TestValidate(t *testing.T) {
 		// init writes the spec to <out>/cluster.yaml, next to the members'
 		// directories.
 		{"reserved name cluster.yaml", func(c *spec.Cluster) { c.Members[0].Name = "cluster.yaml" }, "members[0].name", "reserved"},
+		{"reserved name ca-retired", func(c *spec.Cluster) { c.Members[0].Name = "ca-retired" }, "members[0].name", "reserved"},
 		{"upper-case name", func(c *spec.Cluster) { c.Members[0].Name = "CP1" }, "members[0].name", "not a valid member name"},
 		{"name with a slash", func(c *spec.Cluster) { c.Members[0].Name = "../cp1" }, "members[0].name", "not a valid member name"},
 		{"empty name", func(c *spec.Cluster) { c.Members[0].Name = "" }, "members[0].name", "missing"},

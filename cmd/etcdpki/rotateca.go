@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -28,21 +29,37 @@ time never loses quorum and clients never lose the cluster:
             reads its certificate and key on every handshake
   finalize  make each member's ca.crt and ca.key the new CA's; then restart
             each member, one at a time; when every member is finalized the
-            new CA becomes <dir>/ca
-  status    each member's stage, from its files, and what is safe next
+            new CA becomes <dir>/ca and the old one is kept in
+            <dir>/ca-retired until status --live sees every member refuse it
+  status    each member's stage, from its files, and what is safe next;
+            --live: which members still need a restart
 
 kube-apiserver reads --etcd-cafile (the same ca.crt) only at start too:
-restart it with its node's etcd after stage.
+restart it with its node's etcd after stage (and after finalize, so that it
+too stops trusting the old CA).
+
+Other etcd clients with a copy of ca.crt of their own (backup jobs,
+monitoring, CNI plugins, ...) must trust the bundle that stage writes,
+<dir>/ca-next/bundle.crt, before reissue, from which members serve
+certificates of the new CA; once every member does, they can trust the new
+CA alone. A client certificate of the old CA is refused by each member once
+it restarts after finalize.
 
 Steps run out of order are refused: reissue until every member trusts the
-new CA, finalize while any member has a leaf of the old CA. --live checks the
-running members too (reissue: every port accepts the new CA; finalize: every
-port serves it), which is the only way to know a member was restarted.
-Every replaced file is backed up to <dir>/backups/.`,
+new CA, finalize while any member has a leaf of the old CA. reissue and
+finalize also check the running members first (TLS handshakes with every
+member's client and peer URL, with client certificates made for the purpose
+and never written) and refuse, one line per member, while a member is
+unreachable or runs with the trust of the previous stage: reissue needs every
+port to accept the new CA (the member was restarted after stage), finalize
+every port to serve it. --offline skips that check, with a warning: nothing
+then knows whether the members were restarted. Every replaced file is backed
+up to <dir>/backups/.`,
 		Example: `  etcdpki rotate-ca stage --dir pki
   etcdpki rotate-ca status --dir pki --live
-  etcdpki rotate-ca reissue --dir pki --live
-  etcdpki rotate-ca finalize --dir pki --member cp1`,
+  etcdpki rotate-ca reissue --dir pki
+  etcdpki rotate-ca finalize --dir pki --member cp1
+  etcdpki rotate-ca status --dir pki --live      # after the restarts: forgets the old CA`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withHint(usagef("rotate-ca needs a step: stage, reissue, finalize or status"), "etcdpki help rotate-ca")
@@ -52,10 +69,11 @@ Every replaced file is backed up to <dir>/backups/.`,
 	cmd.AddCommand(
 		rotateStep("stage", "Make the new CA and make each member's ca.crt trust old and new", `  etcdpki rotate-ca stage --dir pki
   etcdpki rotate-ca stage --dir pki --member cp1   # one member at a time`, &dir),
-		rotateStep("reissue", "Sign each member's leaves with the new CA", `  etcdpki rotate-ca reissue --dir pki --live      # refuse unless every running member trusts the new CA
-  etcdpki rotate-ca reissue --dir pki --member cp2 --reuse-key`, &dir),
-		rotateStep("finalize", "Make each member trust only the new CA; end the rotation", `  etcdpki rotate-ca finalize --dir pki --member cp1
-  etcdpki rotate-ca finalize --dir pki --live     # refuse unless every running member serves the new CA`, &dir),
+		rotateStep("reissue", "Sign each member's leaves with the new CA", `  etcdpki rotate-ca reissue --dir pki               # refused unless every running member trusts the new CA
+  etcdpki rotate-ca reissue --dir pki --member cp2 --reuse-key
+  etcdpki rotate-ca reissue --dir pki --offline     # files only: nothing checks the running members`, &dir),
+		rotateStep("finalize", "Make each member trust only the new CA; end the rotation", `  etcdpki rotate-ca finalize --dir pki --member cp1 # refused unless every running member serves the new CA
+  etcdpki rotate-ca finalize --dir pki`, &dir),
 		rotateStatusCmd(&dir))
 	return cmd
 }
@@ -65,6 +83,7 @@ func rotateStep(step, short, example string, dir *string) *cobra.Command {
 	var (
 		members []string
 		opts    lifecycle.RotateOptions
+		live    bool
 		out     outputFlag
 	)
 	cmd := &cobra.Command{
@@ -79,6 +98,12 @@ func rotateStep(step, short, example string, dir *string) *cobra.Command {
 			}
 			if err := out.validate(); err != nil {
 				return err
+			}
+			if live && opts.Offline {
+				return usagef("--live and --offline contradict each other (the live check is the default; --offline skips it)")
+			}
+			if live {
+				fmt.Fprintln(cmd.ErrOrStderr(), "etcdpki: warning: --live is deprecated: the live check is the default now (--offline skips it)")
 			}
 			opts.Members = members
 			ctx := cmd.Context()
@@ -98,9 +123,13 @@ func rotateStep(step, short, example string, dir *string) *cobra.Command {
 			if err != nil {
 				return lifecycleErr(err)
 			}
+			if res.Unchecked {
+				fmt.Fprintf(cmd.ErrOrStderr(), "etcdpki: warning: --offline: nothing checked the running members; %s\n", offlineRisk[step])
+			}
 			doc := rotateDoc{
 				Step: step, filesDoc: newFilesDoc(&res.Result), Changed: orEmpty(res.Changed), Issued: issuedDocs(res.Issued),
-				CreatedCA: res.CreatedCA, NewCA: res.NewCA, Promoted: res.Promoted, Status: res.Status,
+				CreatedCA: res.CreatedCA, NewCA: res.NewCA, Promoted: res.Promoted, Bundle: res.Bundle,
+				ForgotRetired: res.ForgotRetired, Unchecked: res.Unchecked, Status: res.Status,
 			}
 			return out.write(cmd.OutOrStdout(), doc, func(w io.Writer) error { return printRotate(w, step, res) })
 		},
@@ -112,10 +141,19 @@ func rotateStep(step, short, example string, dir *string) *cobra.Command {
 		f.BoolVar(&opts.ReuseKey, "reuse-key", false, "keep each leaf's key")
 	}
 	if step != "stage" {
-		f.BoolVar(&opts.Live, "live", false, "refuse unless the running members are ready (TLS handshakes with every member's client and peer URL)")
-		f.DurationVar(&opts.LiveTimeout, "timeout", 2*time.Second, "bound on each handshake of --live")
+		f.BoolVar(&opts.Offline, "offline", false, "go by the files alone: skip the check of the running members (TLS handshakes with every member's client and peer URL)")
+		f.DurationVar(&opts.LiveTimeout, "timeout", 2*time.Second, "bound on each handshake of the live check")
+		// --live asked for the check before it was the default.
+		f.BoolVar(&live, "live", false, "deprecated: the live check is the default")
+		_ = f.MarkHidden("live")
 	}
 	return cmd
+}
+
+// offlineRisk is what an --offline step leaves unchecked, by step.
+var offlineRisk = map[string]string{
+	"reissue":  "reissue is safe only if every member has been restarted since its stage (etcd reads its trusted CA file only at start); otherwise those members refuse the new leaves",
+	"finalize": "finalize is safe only if every member serves its reissued certificates; a finalized member refuses the old CA's once restarted",
 }
 
 // rotateDoc is the -o json and yaml document of a rotation step.
@@ -130,14 +168,25 @@ type rotateDoc struct {
 	CreatedCA bool   `json:"createdCA,omitempty"`
 	NewCA     string `json:"newCA,omitempty"`
 	// Promoted is true when finalize made the new CA <dir>/ca.
-	Promoted bool                      `json:"promoted,omitempty"`
-	Status   *lifecycle.RotationStatus `json:"status,omitempty"`
+	Promoted bool `json:"promoted,omitempty"`
+	// Bundle is the bundle old+new that stage wrote for the other etcd
+	// clients.
+	Bundle string `json:"bundle,omitempty"`
+	// ForgotRetired is the fingerprint of an earlier rotation's retired
+	// CA that stage forgot.
+	ForgotRetired string `json:"forgotRetired,omitempty"`
+	// Unchecked is true when --offline skipped the live check.
+	Unchecked bool                      `json:"unchecked,omitempty"`
+	Status    *lifecycle.RotationStatus `json:"status,omitempty"`
 }
 
 // printRotate writes a rotation step's text.
 func printRotate(w io.Writer, step string, res *lifecycle.RotateResult) error {
 	switch step {
 	case "stage":
+		if res.ForgotRetired != "" {
+			fmt.Fprintf(w, "forgot the CA the last rotation retired (SHA-256 %s): the restarts after this stage end every member's trust in it\n", res.ForgotRetired)
+		}
 		verb := "reused"
 		if res.CreatedCA {
 			verb = "created"
@@ -146,6 +195,7 @@ func printRotate(w io.Writer, step string, res *lifecycle.RotateResult) error {
 		if len(res.Changed) > 0 {
 			fmt.Fprintf(w, "staged %s: ca.crt now trusts the old and the new CA\n", strings.Join(res.Changed, ", "))
 		}
+		fmt.Fprintf(w, "bundle of the old and the new CA for the other etcd clients: %s\n", res.Bundle)
 	case "reissue":
 		if len(res.Issued) > 0 {
 			fmt.Fprintf(w, "reissued %s with the new CA:\n", count(len(res.Issued), "certificate"))
@@ -156,24 +206,38 @@ func printRotate(w io.Writer, step string, res *lifecycle.RotateResult) error {
 			fmt.Fprintf(w, "finalized %s: ca.crt and ca.key are the new CA's only\n", strings.Join(res.Changed, ", "))
 		}
 		if res.Promoted {
-			fmt.Fprintf(w, "the new CA is now %s/ca; the rotation is complete\n", res.Dir)
+			fmt.Fprintf(w, "the new CA is now %s; the rotation is complete in the files\n", filepath.Join(res.Dir, "ca"))
+			fmt.Fprintf(w, "the old CA is kept in %s until 'rotate-ca status --live' sees every member refuse it\n", lifecycle.RetiredCADir(res.Dir))
 		}
 	}
 	if len(res.Changed) == 0 && !res.Promoted {
 		fmt.Fprintf(w, "nothing to %s: every selected member is past this step\n", step)
 	}
 	printBackup(w, &res.Result)
+	bundle := lifecycle.BundlePath(res.Dir)
 	switch {
 	case step == "stage" && len(res.Changed) > 0:
-		fmt.Fprintf(w, "\nNow, one member at a time: copy its tree to its node and restart etcd (and kube-apiserver) there;\netcd reads its trusted CA file only when it starts. 'rotate-ca status --live' shows who has.\n")
+		fmt.Fprintf(w, "\nNow, one member at a time: copy its tree to its node and restart etcd (and kube-apiserver) there;\n"+
+			"etcd reads its trusted CA file only when it starts. 'rotate-ca status --live' shows who has; reissue\n"+
+			"refuses until every member has.\n"+
+			"Before reissue, every other etcd client with a copy of ca.crt of its own (backup jobs, monitoring,\n"+
+			"CNI plugins, ...) must trust %s: from reissue on, members serve certificates of the new CA.\n", bundle)
 	case step == "reissue" && len(res.Changed) > 0:
-		fmt.Fprintf(w, "\nCopy the trees to the nodes; no restart: etcd reads its certificate and key on every handshake.\n")
+		fmt.Fprintf(w, "\nCopy the trees to the nodes; no restart: etcd reads its certificate and key on every handshake.\n"+
+			"Every other etcd client must trust %s (stage wrote it) by now.\n", bundle)
 	case step == "finalize" && len(res.Changed) > 0:
-		fmt.Fprintf(w, "\nNow, one member at a time: copy its tree to its node and restart etcd there, so it trusts only the new CA.\n")
+		newCA := filepath.Join(lifecycle.NextCADir(res.Dir), "ca.crt")
+		if res.Promoted {
+			newCA = filepath.Join(res.Dir, "ca", "ca.crt")
+		}
+		fmt.Fprintf(w, "\nNow, one member at a time: copy its tree to its node and restart etcd (and kube-apiserver) there,\n"+
+			"so that it trusts only the new CA; 'rotate-ca status --live' shows who still needs it.\n"+
+			"The other etcd clients can trust the new CA alone (%s) now: every member serves its\n"+
+			"certificates. A client certificate of the old CA is refused by each member once it restarts.\n", newCA)
 	}
 	if res.Status != nil {
 		fmt.Fprintln(w)
-		return res.Status.WriteText(w, nil)
+		return res.Status.WriteText(w)
 	}
 	return nil
 }
@@ -192,32 +256,32 @@ func rotateStatusCmd(dir *string) *cobra.Command {
 that is safe next. With --live, also what each running member serves and
 which CA's client certificates it accepts (TLS handshakes with short-lived
 client certificates made for the purpose), which tells whether a member was
-restarted since its ca.crt changed. Exit status 1 when a member is
-inconsistent.`,
+restarted since its ca.crt changed: status then names each member that still
+needs a restart (after stage: it does not accept the new CA yet; after
+finalize: it still accepts the old one), and next is "restart" until none
+does. After the last finalize the old CA is kept in <dir>/ca-retired; the
+first status --live that sees every member refuse it removes it (backed up
+to <dir>/backups/). Exit status 1 when a member is inconsistent.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := out.validate(); err != nil {
 				return err
 			}
-			st, err := lifecycle.Status(*dir)
-			if err != nil {
-				return lifecycleErr(err)
-			}
-			var ports []lifecycle.PortLive
+			var st *lifecycle.RotationStatus
+			var err error
 			if live {
 				ctx := cmd.Context()
 				if ctx == nil {
 					ctx = context.Background()
 				}
-				if ports, err = lifecycle.CheckLive(ctx, *dir, timeout); err != nil {
-					return err
-				}
+				st, err = lifecycle.StatusLive(ctx, *dir, timeout)
+			} else {
+				st, err = lifecycle.Status(*dir)
 			}
-			doc := struct {
-				*lifecycle.RotationStatus
-				Live []lifecycle.PortLive `json:"live,omitempty"`
-			}{st, ports}
-			if err := out.write(cmd.OutOrStdout(), doc, func(w io.Writer) error { return st.WriteText(w, ports) }); err != nil {
+			if err != nil {
+				return lifecycleErr(err)
+			}
+			if err := out.write(cmd.OutOrStdout(), st, st.WriteText); err != nil {
 				return err
 			}
 			if st.Next == lifecycle.StepFix {
@@ -227,7 +291,7 @@ inconsistent.`,
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&live, "live", false, "also handshake with every member's client and peer URL")
+	f.BoolVar(&live, "live", false, "also handshake with every member's client and peer URL: who still needs a restart")
 	f.DurationVar(&timeout, "timeout", 2*time.Second, "bound on each handshake of --live")
 	out.register(cmd)
 	return cmd
