@@ -397,7 +397,8 @@ func rel(out, p string) string {
 // member tree (the tree's root, etc, etc/kubernetes): the node's own, so
 // that copying the tree with its modes (rsync -a, tar) does not make the
 // node's /, /etc or /etc/kubernetes 0700. The PKI directory itself stays
-// DirPerm (0700), as kubeadm makes it.
+// DirPerm (0700), stricter than kubeadm's 0755 (client-go's keyutil.WriteKey
+// and cert.WriteCert make it with os.MkdirAll(dir, 0o755)).
 const NodeDirPerm os.FileMode = 0o755
 
 // NodeDirs creates a member tree's root and the directories down to, not

@@ -27,7 +27,13 @@ func beginNode(dir, root, op string, now time.Time) (*changeSet, func(), error) 
 			return nil, nil, &layout.FileError{Path: state, Err: unwrapPath(err)}
 		}
 	}
-	if err := os.Mkdir(state, layout.DirPerm); err != nil && !errors.Is(err, os.ErrExist) {
+	switch err := os.Mkdir(state, layout.DirPerm); {
+	case err == nil:
+		// Mkdir applies the umask; the state directory is 0700 whatever it is.
+		if err := os.Chmod(state, layout.DirPerm); err != nil {
+			return nil, nil, &layout.FileError{Path: state, Err: unwrapPath(err)}
+		}
+	case !errors.Is(err, os.ErrExist):
 		return nil, nil, &layout.FileError{Path: state, Err: unwrapPath(err)}
 	}
 	unlock, err := lock(state, op)

@@ -199,7 +199,7 @@ func printAddMember(w io.Writer, res *lifecycle.AddMemberResult, dir, format str
 	learner, _ := lifecycle.MemberAddCommand(c, m.Name, true)
 	voter, _ := lifecycle.MemberAddCommand(c, m.Name, false)
 	fmt.Fprintf(w, "\nNext:\n")
-	fmt.Fprintf(w, "  1. copy %s/ to %s's / (e.g. rsync -a %s/ root@%s:/); keys stay 0600\n", res.Root, m.Name, res.Root, m.AdvertiseHost())
+	fmt.Fprintf(w, "  1. copy %s to %s and install it there:\n       %s\n", res.Root, m.Name, installHint(res.Root, m.AdvertiseHost()))
 	fmt.Fprintf(w, "  2. on a running member, announce %s to the cluster, as a learner (as kubeadm does since 1.29):\n       %s\n", m.Name, learner)
 	fmt.Fprintf(w, "     or as a voting member at once:\n       %s\n", voter)
 	if dir != "" {

@@ -230,6 +230,6 @@ func printInit(w io.Writer, c *spec.Cluster, res *layout.InitResult) {
 	}
 	fmt.Fprintf(w, "wrote %d files, kept %d existing\n", len(res.Written), len(res.Kept))
 	first := c.Members[0]
-	fmt.Fprintf(w, "\nNext: copy each member's tree to its node's / (e.g. rsync -a %s/ root@%s:/)\nand print its etcd flags: etcdpki flags%s --member %s\n",
-		layout.MemberDir(res.Out, first.Name), first.AdvertiseHost(), dirArg(res.Out), first.Name)
+	fmt.Fprintf(w, "\nNext: copy each member's tree to its node and install it there, e.g.\n  %s\nand print its etcd flags: etcdpki flags%s --member %s\n",
+		installHint(layout.MemberDir(res.Out, first.Name), first.AdvertiseHost()), dirArg(res.Out), first.Name)
 }

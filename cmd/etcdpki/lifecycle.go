@@ -69,7 +69,17 @@ func copyHint(c *spec.Cluster, dir string, members []string) string {
 	if err != nil {
 		return ""
 	}
-	return fmt.Sprintf("copy each changed member's tree to its node, e.g. rsync -a %s/ root@%s:/", layout.MemberDir(dir, m.Name), m.AdvertiseHost())
+	return "copy each changed member's tree to its node and install it there, e.g.\n  " + installHint(layout.MemberDir(dir, m.Name), m.AdvertiseHost())
+}
+
+// installHint is how to put a member tree on its node: copied into root's
+// home (not a shared /tmp another user may have made the name in) and
+// placed by etcdpki install, which keeps the node's directory modes,
+// writes atomically and backs up what it replaces. rsync -a of the tree
+// to / would copy the tree's directory modes onto the node's.
+func installHint(tree, host string) string {
+	name := "etcdpki-" + filepath.Base(tree)
+	return fmt.Sprintf("scp -rp %s root@%s:%s && ssh root@%s 'etcdpki install --from %s && rm -rf %s'", tree, host, name, host, name, name)
 }
 
 // kindsFlag parses --kind values.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -239,9 +238,8 @@ func printReplace(w io.Writer, res *lifecycle.ReplaceMemberResult, l oldIDLookup
 	}
 	learner, _ := lifecycle.MemberAddCommand(c, m.Name, true)
 	fmt.Fprintf(w, "  2. add the replacement as a learner (it does not count towards quorum until promoted):\n       %s\n", learner)
-	tree := filepath.Base(res.Root)
 	fmt.Fprintf(w, "  3. on %s: stop etcd, wipe its data directory (e.g. rm -rf /var/lib/etcd/member), put its files in place:\n", m.Name)
-	fmt.Fprintf(w, "       scp -r %s root@%s:/tmp/etcdpki-%s && ssh root@%s etcdpki install --from /tmp/etcdpki-%s\n", res.Root, m.AdvertiseHost(), tree, m.AdvertiseHost(), tree)
+	fmt.Fprintf(w, "       %s\n", installHint(res.Root, m.AdvertiseHost()))
 	fmt.Fprintf(w, "     and start etcd with %s (--initial-cluster-state=existing, every current member in --initial-cluster):\n\n", formatIntro[format])
 	w.Write(conf)
 	fmt.Fprintf(w, "\n  4. once it has caught up, promote it: etcdctl member promote <the ID member add printed>\n")
