@@ -98,11 +98,6 @@ func newRemedies(fs []Finding, members []*member.Member) *remedies {
 	}
 	if initDir != "" {
 		dirs = []string{"--dir " + initDir}
-	} else {
-		// rotate-ca runs on init's output (the CA and every member's
-		// tree in one directory); across node trees it is not automated
-		// yet, and a fix must not name a form that does not exist.
-		dirs = []string{"--dir DIR (init's output holding the cluster's CA; for nodes etcdpki did not make, see docs/day2.md)"}
 	}
 	r.all = strings.Join(dirs, " ")
 	return r

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -225,7 +226,8 @@ func contains(s []string, x string) bool {
 // credentials, client certificates) chains to it. Anyone with its key
 // can connect as a client or a peer. The two CAs of a CA rotation in
 // progress (rotate-ca stage's <out>/ca-next and <out>/ca, read from
-// init's output directory) are expected: the next signs nothing before
+// init's output directory, or a node's <state>/ca-next and the CA file
+// that holds it) are expected: the next signs nothing before
 // reissue, the old nothing after it.
 func extraCAs(members []*member.Member) []Finding {
 	var leaves []*x509.Certificate
@@ -246,6 +248,15 @@ func extraCAs(members []*member.Member) []Finding {
 				for _, c := range certs {
 					next[pki.Fingerprint(c)] = true
 				}
+			}
+		}
+		// A rotation on member directories keeps the new CA in the
+		// node's state directory (rotate-ca stage on node trees): the
+		// member's CA file holding it is the rotation's bundle.
+		nd := filepath.Join(layout.NodeStateDir(m.Input.Dir, m.Input.Root), "ca-next", "ca.crt")
+		if nc, err := layout.ReadCert(nd); err == nil && m.CA != nil && slices.ContainsFunc(m.CA.Certs, nc.Equal) {
+			for _, c := range m.CA.Certs {
+				next[pki.Fingerprint(c)] = true
 			}
 		}
 	}

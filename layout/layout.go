@@ -94,3 +94,19 @@ func SpecFile(out string) string { return filepath.Join(out, "cluster.yaml") }
 
 // OnDisk maps a node path into a member tree rooted at root.
 func OnDisk(root, nodePath string) string { return filepath.Join(root, filepath.FromSlash(nodePath)) }
+
+// NodeStateDir is where the commands that change a node's tree in place
+// (renew, install, rotate-ca on member directories) keep their lock file,
+// their backups (<state>/backups/<time>-<command>/, the replaced files
+// under their paths relative to dir) and a CA rotation's state
+// (<state>/ca-next, <state>/ca-retired): /var/lib/etcdpki of the node when
+// dir stands for the node's / (root "/"), else <dir>/.etcdpki for a copy
+// of a subtree such as /etc/kubernetes. Neither is read by any
+// distribution, and both stay out of the PKI directories that etcd and
+// kubeadm list.
+func NodeStateDir(dir, root string) string {
+	if path.Clean(root) == "/" {
+		return filepath.Join(dir, "var", "lib", "etcdpki")
+	}
+	return filepath.Join(dir, ".etcdpki")
+}

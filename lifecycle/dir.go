@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -49,19 +48,8 @@ func NextCADir(out string) string { return layout.NextCADir(out) }
 func BackupsDir(out string) string { return filepath.Join(out, "backups") }
 
 // NodeStateDir is where the commands that change a node's tree in place
-// (renew, install, rotate-ca on member directories) keep their lock file
-// and their backups (<state>/backups/<time>-<command>/, the replaced files
-// under their paths relative to dir): /var/lib/etcdpki of the node when
-// dir stands for the node's / (root "/"), else <dir>/.etcdpki for a copy
-// of a subtree such as /etc/kubernetes. Neither is read by any
-// distribution, and both stay out of the PKI directories that etcd and
-// kubeadm list.
-func NodeStateDir(dir, root string) string {
-	if path.Clean(root) == "/" {
-		return filepath.Join(dir, "var", "lib", "etcdpki")
-	}
-	return filepath.Join(dir, ".etcdpki")
-}
+// keep their lock, backups and rotation state (see [layout.NodeStateDir]).
+func NodeStateDir(dir, root string) string { return layout.NodeStateDir(dir, root) }
 
 // MemberRoot is member's tree, standing for the node's /.
 func (d *Dir) MemberRoot(member string) string { return layout.MemberDir(d.Path, member) }

@@ -86,14 +86,32 @@ func (d *Dir) checkLive(ctx context.Context, st *RotationStatus, timeout time.Du
 	if err != nil {
 		return nil, err
 	}
+	var ports []PortLive
+	for i := range d.Spec.Members {
+		m := &d.Spec.Members[i]
+		ports = append(ports,
+			PortLive{Member: m.Name, Port: "client", URL: d.Spec.ClientURL(m)},
+			PortLive{Member: m.Name, Port: "peer", URL: d.Spec.PeerURL(m)})
+	}
+	if err := dialPorts(ctx, ports, oldCA, newCA, timeout); err != nil {
+		return nil, err
+	}
+	return ports, nil
+}
+
+// dialPorts handshakes with every port that has a URL, with a client
+// certificate of oldCA (when not nil) and of newCA made for the occasion,
+// and records in each what it served and accepted (see [PortLive]).
+func dialPorts(ctx context.Context, ports []PortLive, oldCA, newCA *pki.CA, timeout time.Duration) error {
 	var oldClient, newClient *tls.Certificate
+	var err error
 	if oldCA != nil {
 		if oldClient, err = probeClientCert(oldCA); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if newClient, err = probeClientCert(newCA); err != nil {
-		return nil, err
+		return err
 	}
 	label := func(c *x509.Certificate) string {
 		switch {
@@ -104,15 +122,11 @@ func (d *Dir) checkLive(ctx context.Context, st *RotationStatus, timeout time.Du
 		}
 		return fmt.Sprintf("issuer %q", c.Issuer.CommonName)
 	}
-	var ports []PortLive
-	for i := range d.Spec.Members {
-		m := &d.Spec.Members[i]
-		ports = append(ports,
-			PortLive{Member: m.Name, Port: "client", URL: d.Spec.ClientURL(m)},
-			PortLive{Member: m.Name, Port: "peer", URL: d.Spec.PeerURL(m)})
-	}
 	var wg sync.WaitGroup
 	for i := range ports {
+		if ports[i].URL == "" {
+			continue
+		}
 		wg.Add(1)
 		go func(p *PortLive) {
 			defer wg.Done()
@@ -136,7 +150,7 @@ func (d *Dir) checkLive(ctx context.Context, st *RotationStatus, timeout time.Du
 		}(&ports[i])
 	}
 	wg.Wait()
-	return ports, nil
+	return nil
 }
 
 // reachError says briefly why a port could not be reached: "connection

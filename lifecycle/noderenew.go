@@ -69,7 +69,10 @@ type nodeLeaf struct {
 // written, when a file cannot be renewed here (no CA key on the node, an
 // unreadable certificate, a removal that the member's settings still use).
 func RenewMember(m *member.Member, opts RenewOptions) (*RenewResult, error) {
-	const op = "renew"
+	op := "renew"
+	if opts.op != "" {
+		op = opts.op
+	}
 	in := m.Input
 	cs, unlock, err := beginNode(in.Dir, in.Root, op, opts.Now)
 	if err != nil {
@@ -108,9 +111,17 @@ func RenewMember(m *member.Member, opts RenewOptions) (*RenewResult, error) {
 			return nil, &RefusedError{Op: op, Detail: fmt.Sprintf("member %s's %s key (%s) cannot be reused: it does not read or does not match its certificate", m.Name, kind, f.KeyPath),
 				Hint: "renew without --reuse-key makes a new key"}
 		}
-		ca, err := nodeIssuer(op, m, old, kind)
-		if err != nil {
-			return nil, err
+		ca := opts.signer
+		if ca != nil && pki.SignedBy(old, ca.Cert) == nil {
+			for _, k := range l.kinds {
+				res.Kept = append(res.Kept, Kept{Member: m.Name, Kind: k, NotAfter: old.NotAfter})
+			}
+			continue
+		}
+		if ca == nil {
+			if ca, err = nodeIssuer(op, m, old, kind); err != nil {
+				return nil, err
+			}
 		}
 		req := pki.Request{Kind: kind, Subject: &old.Subject}
 		if carriesSANs(l.kinds) {

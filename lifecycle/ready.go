@@ -98,7 +98,13 @@ func (d *Dir) runLive(ctx context.Context, st *RotationStatus, timeout time.Dura
 // whether a rotation is (see caWord).
 func judge(client, peer PortLive, e expect, inProgress bool) MemberLive {
 	ml := MemberLive{Member: client.Member, Client: client, Peer: peer}
-	ports := []PortLive{client, peer}
+	if ml.Member == "" {
+		ml.Member = peer.Member
+	}
+	// A zero PortLive is a port whose address is unknown (another
+	// member's client port, which only its own settings name): not
+	// judged.
+	ports := portsWhere([]PortLive{client, peer}, func(p PortLive) bool { return p.Port != "" })
 	if down := portsWhere(ports, func(p PortLive) bool { return p.Error != "" }); len(down) > 0 {
 		ml.Unreachable = true
 		ml.Problem = "unreachable (" + reachSummary(down) + ")"

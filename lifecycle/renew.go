@@ -32,6 +32,13 @@ type RenewOptions struct {
 	// Now is the issue time; zero means time.Now().
 	Now time.Time
 
+	// signer, when set, signs instead of the CA that signed each
+	// certificate, and a certificate it signed already is kept (rotate-ca
+	// reissue on member directories); op names the command for backups
+	// and refusals.
+	signer *pki.CA
+	op     string
+
 	// missing issues certificates that are not there at all (a rebuilt
 	// member's, ReplaceMember) instead of refusing.
 	missing bool

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpki/etcdpki/lifecycle"
+	"github.com/etcdpki/etcdpki/member"
 )
 
 func newRotateCACmd() *cobra.Command {
@@ -44,6 +47,12 @@ monitoring, CNI plugins, ...) must trust the bundle that stage writes,
 certificates of the new CA; once every member does, they can trust the new
 CA alone. A client certificate of the old CA is refused by each member once
 it restarts after finalize.
+
+On member directories (DIR..., as 'etcdpki check' reads them, or --local)
+the same steps run on each node's own files, one CA for both ports: the new
+CA and the bundle for the node's other etcd clients are kept in the node's
+/var/lib/etcdpki/ca-next, the retired CA in /var/lib/etcdpki/ca-retired
+(docs/day2.md).
 
 Steps run out of order are refused: reissue until every member trusts the
 new CA, finalize while any member has a leaf of the old CA. reissue and
@@ -85,14 +94,15 @@ func rotateStep(step, short, example string, dir *string) *cobra.Command {
 		opts    lifecycle.RotateOptions
 		live    bool
 		out     outputFlag
+		nf      nodeFlags
 	)
 	cmd := &cobra.Command{
-		Use:     step,
+		Use:     step + " [DIR...]",
 		Short:   short,
 		Long:    short + ".\n\nSee 'etcdpki help rotate-ca' for the order of the steps and the restarts between them.",
 		Example: example,
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args:    cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, dirs []string) error {
 			if err := memberNamesFlag(members...); err != nil {
 				return err
 			}
@@ -109,6 +119,12 @@ func rotateStep(step, short, example string, dir *string) *cobra.Command {
 			ctx := cmd.Context()
 			if ctx == nil {
 				ctx = context.Background()
+			}
+			if ms, err := nf.members(cmd, dirs, members); err != nil || ms != nil {
+				if err != nil {
+					return err
+				}
+				return rotateNodes(ctx, cmd, step, ms, opts, out)
 			}
 			var res *lifecycle.RotateResult
 			var err error
@@ -137,6 +153,7 @@ func rotateStep(step, short, example string, dir *string) *cobra.Command {
 	f := cmd.Flags()
 	f.StringArrayVarP(&members, "member", "m", nil, "this member only: its `NAME` (not NAME=IP; repeatable)")
 	out.register(cmd)
+	nf.register(cmd)
 	if step == "reissue" {
 		f.BoolVar(&opts.ReuseKey, "reuse-key", false, "keep each leaf's key")
 	}
@@ -247,9 +264,10 @@ func rotateStatusCmd(dir *string) *cobra.Command {
 		live    bool
 		timeout time.Duration
 		out     outputFlag
+		nf      nodeFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "status",
+		Use:   "status [DIR...]",
 		Short: "Show each member's rotation stage, from its files, and what is safe next",
 		Long: `Show where a CA rotation stands: each member's stage as its files say
 (old, staged, reissuing, reissued, finalized, or inconsistent), and the step
@@ -262,10 +280,30 @@ finalize: it still accepts the old one), and next is "restart" until none
 does. After the last finalize the old CA is kept in <dir>/ca-retired; the
 first status --live that sees every member refuse it removes it (backed up
 to <dir>/backups/). Exit status 1 when a member is inconsistent.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, dirs []string) error {
 			if err := out.validate(); err != nil {
 				return err
+			}
+			if ms, err := nf.members(cmd, dirs, nil); err != nil || ms != nil {
+				if err != nil {
+					return err
+				}
+				ctx := cmd.Context()
+				if ctx == nil {
+					ctx = context.Background()
+				}
+				st, err := lifecycle.StatusNodes(ctx, ms, live, timeout)
+				if err != nil {
+					return lifecycleErr(err)
+				}
+				if err := out.write(cmd.OutOrStdout(), st, func(w io.Writer) error { printNodeStatus(w, st); return nil }); err != nil {
+					return err
+				}
+				if st.Next == lifecycle.StepFix {
+					return &silentError{code: exitFailure}
+				}
+				return nil
 			}
 			var st *lifecycle.RotationStatus
 			var err error
@@ -294,5 +332,171 @@ to <dir>/backups/). Exit status 1 when a member is inconsistent.`,
 	f.BoolVar(&live, "live", false, "also handshake with every member's client and peer URL: who still needs a restart")
 	f.DurationVar(&timeout, "timeout", 2*time.Second, "bound on each handshake of --live")
 	out.register(cmd)
+	nf.register(cmd)
 	return cmd
+}
+
+// nodeFlags are the flags that make a rotation step work on member
+// directories: DIR... as check reads them, --local, --root, --layout and
+// --etcd-flags.
+type nodeFlags struct {
+	mf    memberFlags
+	local bool
+	root  string
+}
+
+func (f *nodeFlags) register(cmd *cobra.Command) {
+	f.mf.registerLayout(cmd)
+	cmd.Flags().BoolVar(&f.local, "local", false, "rotate this node's member directory in place (see --root)")
+	cmd.Flags().StringVar(&f.root, "root", "/", "the node's root directory that --local reads")
+}
+
+// members reads the member directories given, nil when none are (init's
+// output, --dir); names limits them to those members.
+func (f *nodeFlags) members(cmd *cobra.Command, dirs, names []string) ([]*member.Member, error) {
+	if f.local {
+		dirs = append(dirs, f.root)
+	}
+	if len(dirs) == 0 {
+		return nil, nil
+	}
+	if cmd.Flags().Changed("dir") {
+		return nil, usagef("give --dir or member directories, not both")
+	}
+	for _, d := range dirs {
+		if _, err := lifecycle.Open(d); err == nil {
+			return nil, withHint(usagef("%s is init's output: give it as --dir %s", d, d), "member directories are node trees, as check reads them")
+		}
+	}
+	ms, err := f.mf.load(dirs)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return ms, nil
+	}
+	var out []*member.Member
+	for _, m := range ms {
+		if slices.Contains(names, m.Name) {
+			out = append(out, m)
+		}
+	}
+	if len(out) != len(names) {
+		return nil, usagef("--member %s: not every name is one of the members given", strings.Join(names, ", "))
+	}
+	return out, nil
+}
+
+// rotateNodes runs a rotation step on member directories.
+func rotateNodes(ctx context.Context, cmd *cobra.Command, step string, ms []*member.Member, opts lifecycle.RotateOptions, out outputFlag) error {
+	var res *lifecycle.NodeRotateResult
+	var err error
+	switch step {
+	case "stage":
+		res, err = lifecycle.StageNodes(ms, opts)
+	case "reissue":
+		res, err = lifecycle.ReissueNodes(ctx, ms, opts)
+	default:
+		res, err = lifecycle.FinalizeNodes(ctx, ms, opts)
+	}
+	if err != nil {
+		return lifecycleErr(err)
+	}
+	if res.Unchecked {
+		fmt.Fprintf(cmd.ErrOrStderr(), "etcdpki: warning: --offline: nothing checked the running members; %s\n", offlineRisk[step])
+	}
+	type memberDoc struct {
+		Member string `json:"member"`
+		filesDoc
+		Changed bool        `json:"changed"`
+		Issued  []issuedDoc `json:"issued,omitempty"`
+		Bundle  string      `json:"bundle,omitempty"`
+	}
+	doc := struct {
+		Step      string                        `json:"step"`
+		NewCA     string                        `json:"newCA"`
+		CreatedCA bool                          `json:"createdCA,omitempty"`
+		Unchecked bool                          `json:"unchecked,omitempty"`
+		Members   []memberDoc                   `json:"members"`
+		Status    *lifecycle.NodeRotationStatus `json:"status,omitempty"`
+	}{Step: step, NewCA: res.NewCA, CreatedCA: res.CreatedCA, Unchecked: res.Unchecked, Status: res.Status}
+	for _, m := range res.Members {
+		doc.Members = append(doc.Members, memberDoc{Member: m.Member, filesDoc: newFilesDoc(&m.Result), Changed: m.Changed, Issued: issuedDocs(m.Issued), Bundle: m.Bundle})
+	}
+	return out.write(cmd.OutOrStdout(), doc, func(w io.Writer) error {
+		if step == "stage" {
+			verb := "reused"
+			if res.CreatedCA {
+				verb = "created"
+			}
+			fmt.Fprintf(w, "new CA %s (SHA-256 %s), kept in each node's %s\n", verb, res.NewCA, "/var/lib/etcdpki/ca-next")
+		}
+		for _, m := range res.Members {
+			switch {
+			case !m.Changed:
+				fmt.Fprintf(w, "%s: nothing to %s\n", m.Member, step)
+			case step == "stage":
+				fmt.Fprintf(w, "%s: staged, its trusted CA file now trusts the old and the new CA; bundle for the node's other etcd clients: %s\n", m.Member, m.Bundle)
+			case step == "reissue":
+				fmt.Fprintf(w, "%s: reissued %s with the new CA\n", m.Member, count(len(m.Issued), "certificate"))
+			default:
+				fmt.Fprintf(w, "%s: finalized, its CA file and key are the new CA's only (the old pair kept in /var/lib/etcdpki/ca-retired)\n", m.Member)
+			}
+			printBackup(w, &m.Result)
+		}
+		switch step {
+		case "stage":
+			fmt.Fprintf(w, "\nNow restart each staged member (etcd, then kube-apiserver), one at a time: etcd reads its trusted CA\n"+
+				"file only at start. Before reissue, every other etcd client with its own copy of the CA must trust the bundle.\n")
+		case "reissue":
+			fmt.Fprintf(w, "\nNo restart needed: etcd reads its certificate and key on every handshake (restart kube-apiserver\n"+
+				"for its renewed client certificate).\n")
+		case "finalize":
+			fmt.Fprintf(w, "\nNow restart each finalized member (etcd, then kube-apiserver), one at a time, so that it trusts only\n"+
+				"the new CA; 'rotate-ca status --live' with the same directories confirms it and forgets the retired CA.\n")
+		}
+		if res.Status != nil {
+			fmt.Fprintln(w)
+			printNodeStatus(w, res.Status)
+		}
+		return nil
+	})
+}
+
+// printNodeStatus writes a rotation's status across member directories.
+func printNodeStatus(w io.Writer, st *lifecycle.NodeRotationStatus) {
+	if st.InProgress {
+		fmt.Fprintf(w, "CA rotation in progress (new CA SHA-256 %s)\n", st.New)
+	} else {
+		fmt.Fprintf(w, "no CA rotation in progress\n")
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "MEMBER\tSTAGE\tTRUSTS\tRUNNING\n")
+	running := map[string]string{}
+	for _, r := range st.Running {
+		switch {
+		case r.Problem != "":
+			running[r.Member] = r.Problem
+		default:
+			running[r.Member] = "ok"
+		}
+	}
+	for _, m := range st.Members {
+		stage := string(m.Stage)
+		if m.Problem != "" {
+			stage += ": " + m.Problem
+		}
+		run := running[m.Name]
+		if run == "" {
+			run = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.Name, stage, strings.Join(m.Trusts, "+"), run)
+	}
+	tw.Flush()
+	for _, r := range st.Running {
+		if !slices.ContainsFunc(st.Members, func(m lifecycle.MemberStatus) bool { return m.Name == r.Member }) && r.Problem != "" {
+			fmt.Fprintf(w, "%s (not given): %s\n", r.Member, r.Problem)
+		}
+	}
+	fmt.Fprintf(w, "next: %s — %s\n", st.Next, st.Advice)
 }
