@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path"
+	"path/filepath"
 	"time"
 
 	"github.com/etcdpki/etcdpki/layout"
@@ -39,6 +40,14 @@ func beginNode(dir, root, op string, now time.Time) (*changeSet, func(), error) 
 	unlock, err := lock(state, op)
 	if err != nil {
 		return nil, nil, err
+	}
+	// What a rotation step killed while removing ca-next or ca-retired
+	// left (removeDir): those directories were gone already.
+	for _, tomb := range []string{nextCATombstone, retiredCATombstone} {
+		if err := os.RemoveAll(filepath.Join(state, tomb)); err != nil {
+			unlock()
+			return nil, nil, err
+		}
 	}
 	return newNodeChangeSet(dir, root, op, now), unlock, nil
 }

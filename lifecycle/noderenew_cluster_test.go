@@ -2,16 +2,14 @@ package lifecycle_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/etcdpki/etcdpki/internal/distro"
 	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/lifecycle"
 	"github.com/etcdpki/etcdpki/pki"
 	"github.com/etcdpki/etcdpki/probe"
-	"github.com/etcdpki/etcdpki/render"
-	"github.com/etcdpki/etcdpki/spec"
 )
 
 // portRenewNode is the base port of TestRenewNodeTreeOnRunningCluster.
@@ -25,22 +23,7 @@ const portRenewNode = 28979
 // matches disk everywhere, and the cluster works on.
 func TestRenewNodeTreeOnRunningCluster(t *testing.T) {
 	cl, out := startLoopback(t, 3, portRenewNode)
-	c, err := spec.Load(layout.SpecFile(out))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf, err := render.ForMember(c, "etcd-2", render.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	manifest, err := conf.Manifest(c, render.DefaultImage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree := layout.MemberDir(out, "etcd-2")
-	if err := layout.WriteFile(filepath.Join(tree, "etc/kubernetes/manifests/etcd.yaml"), manifest, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	tree := distro.KubeadmNodes(t, out, "", false)[1]
 	caFile := layout.OnDisk(layout.MemberDir(out, "etcd-1"), layout.Kubeadm.CertPath(pki.KindCA))
 	before := probeClean(t, probeOptions(cl, out, caFile))
 

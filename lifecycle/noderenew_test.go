@@ -18,8 +18,6 @@ import (
 	"github.com/etcdpki/etcdpki/lifecycle"
 	"github.com/etcdpki/etcdpki/member"
 	"github.com/etcdpki/etcdpki/pki"
-	"github.com/etcdpki/etcdpki/render"
-	"github.com/etcdpki/etcdpki/spec"
 )
 
 // nodeSnapshot is snapshot without the node's state directory (the lock
@@ -55,25 +53,13 @@ func loadNode(t testing.TB, dir string) *member.Member {
 // directory.
 func kubeadmNode(t testing.TB, addr string) string {
 	t.Helper()
-	out := threeMembers(t)
-	c, err := spec.Load(layout.SpecFile(out))
+	node := distro.KubeadmNodes(t, threeMembers(t), t.TempDir(), true)[0]
+	manifest := filepath.Join(node, "etc/kubernetes/manifests/etcd.yaml")
+	data, err := os.ReadFile(manifest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf, err := render.ForMember(c, "cp1", render.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	manifest, err := conf.Manifest(c, render.DefaultImage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	node := filepath.Join(t.TempDir(), "node1")
-	if err := os.Rename(layout.MemberDir(out, "cp1"), node); err != nil {
-		t.Fatal(err)
-	}
-	manifest = []byte(strings.ReplaceAll(string(manifest), "10.0.0.11", addr))
-	if err := layout.WriteFile(filepath.Join(node, "etc/kubernetes/manifests/etcd.yaml"), manifest, 0o600); err != nil {
+	if err := layout.WriteFile(manifest, []byte(strings.ReplaceAll(string(data), "10.0.0.11", addr)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return node

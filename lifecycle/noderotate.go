@@ -512,7 +512,7 @@ func FinalizeNodes(ctx context.Context, ms []*member.Member, opts RotateOptions)
 					}
 				}
 				mr.Changed = true
-				return removeDir(r.state, nextDir(r.state), ".ca-next.removed")
+				return removeDir(r.state, nextDir(r.state), nextCATombstone)
 			})
 			if err != nil {
 				res.Members = append(res.Members, mr)
@@ -736,20 +736,7 @@ func StatusNodes(ctx context.Context, ms []*member.Member, live bool, timeout ti
 			}
 			var mr NodeMemberResult
 			err := r.run(op, time.Time{}, &mr, func(cs *changeSet) error {
-				for _, name := range []string{"ca.crt", "ca.key"} {
-					p := filepath.Join(retiredDir(r.state), name)
-					data, err := layout.ReadFile(p)
-					if notExist(err) {
-						continue
-					}
-					if err != nil {
-						return err
-					}
-					if err := cs.backupFile(p, data); err != nil {
-						return err
-					}
-				}
-				return removeDir(r.state, retiredDir(r.state), ".ca-retired.removed")
+				return forgetCA(cs, r.state, retiredDir(r.state), retiredCATombstone)
 			})
 			if err != nil {
 				return nil, err

@@ -3,18 +3,15 @@ package lifecycle_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/etcdpki/etcdpki/layout"
+	"github.com/etcdpki/etcdpki/internal/distro"
 	"github.com/etcdpki/etcdpki/lifecycle"
 	"github.com/etcdpki/etcdpki/member"
 	"github.com/etcdpki/etcdpki/pki"
-	"github.com/etcdpki/etcdpki/render"
-	"github.com/etcdpki/etcdpki/spec"
 )
 
 // portRotateNodes is the base port of TestRotateNodesOnRunningCluster.
@@ -32,26 +29,8 @@ func TestRotateNodesOnRunningCluster(t *testing.T) {
 	cl, out := startLoopback(t, 3, portRotateNodes)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	c, err := spec.Load(layout.SpecFile(out))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dirs []string
-	for _, m := range c.Members {
-		conf, err := render.ForMember(c, m.Name, render.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		manifest, err := conf.Manifest(c, render.DefaultImage)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tree := layout.MemberDir(out, m.Name)
-		if err := layout.WriteFile(filepath.Join(tree, "etc/kubernetes/manifests/etcd.yaml"), manifest, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		dirs = append(dirs, tree)
-	}
+	dirs := distro.KubeadmNodes(t, out, "", false)
+	var err error
 	load := func() []*member.Member {
 		ms, err := member.LoadDirs(dirs, nil, member.DiscoverOptions{})
 		if err != nil {

@@ -78,7 +78,12 @@ func retire(cs *changeSet, out string) error {
 // forgetRetired removes <out>/ca-retired, after copying its files into the
 // run's backup directory like any file a command replaces.
 func forgetRetired(cs *changeSet, out string) error {
-	dir := RetiredCADir(out)
+	return forgetCA(cs, out, RetiredCADir(out), retiredCATombstone)
+}
+
+// forgetCA removes dir, a CA pair's directory of out, after copying its
+// ca.crt and ca.key into the run's backup directory (removeDir, tomb).
+func forgetCA(cs *changeSet, out, dir, tomb string) error {
 	for _, name := range []string{"ca.crt", "ca.key"} {
 		p := filepath.Join(dir, name)
 		data, err := layout.ReadFile(p)
@@ -92,7 +97,7 @@ func forgetRetired(cs *changeSet, out string) error {
 			return err
 		}
 	}
-	return removeDir(out, dir, retiredCATombstone)
+	return removeDir(out, dir, tomb)
 }
 
 // removeDir removes dir, a directory of out, as one step: it renames dir

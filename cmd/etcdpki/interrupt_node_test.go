@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/etcdpki/etcdpki/audit"
+	"github.com/etcdpki/etcdpki/internal/distro"
 	"github.com/etcdpki/etcdpki/internal/filetree"
 	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/pki"
-	"github.com/etcdpki/etcdpki/render"
 	"github.com/etcdpki/etcdpki/spec"
 )
 
@@ -41,23 +41,9 @@ func TestRenewNodeKilledMidWrite(t *testing.T) {
 	if _, err := layout.Init(c, out, layout.InitOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	conf, err := render.ForMember(c, "cp1", render.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	manifest, err := conf.Manifest(c, render.DefaultImage)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The node: init's tree of cp1 moved out of init's output (so renew
 	// reads it as a node, from its manifest), with kubeadm's etcd.yaml.
-	node := filepath.Join(t.TempDir(), "cp1")
-	if err := os.Rename(layout.MemberDir(out, "cp1"), node); err != nil {
-		t.Fatal(err)
-	}
-	if err := layout.WriteFile(filepath.Join(node, "etc/kubernetes/manifests/etcd.yaml"), manifest, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	node := distro.KubeadmNodes(t, out, t.TempDir(), true)[0]
 	renew := func() *exec.Cmd {
 		cmd := exec.Command(bin, "renew", node)
 		cmd.Stdout, cmd.Stderr = new(bytes.Buffer), new(bytes.Buffer)
