@@ -43,11 +43,6 @@ func foreignCA(t *testing.T, c *testca.Cluster) *pki.CA {
 	return testca.NewCA(t, c.Spec.Algorithm, c.Now)
 }
 
-// without returns names minus drop.
-func without(names []string, drop ...string) []string {
-	return slices.DeleteFunc(slices.Clone(names), func(n string) bool { return slices.Contains(drop, n) })
-}
-
 // faults is the matrix. Every catalogue rule has at least one row
 // (TestFaultMatrixCoversCatalogue); a row that needs another rule to fire
 // too says why. forms is false when a majority of members cannot join;

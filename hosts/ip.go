@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -150,11 +149,4 @@ func decodeJSON(out []byte, v any) error {
 		return nil
 	}
 	return json.Unmarshal(out, v)
-}
-
-// isNotExist reports whether ip failed because the object is gone.
-func isNotExist(err error) bool {
-	var ie *IPError
-	return errors.As(err, &ie) && (strings.Contains(ie.Stderr, "Cannot find device") ||
-		strings.Contains(ie.Stderr, "No such file or directory") || strings.Contains(ie.Stderr, "does not exist"))
 }

@@ -2,7 +2,6 @@ package lifecycle_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -234,21 +233,6 @@ func shortSerial(r *probe.Report, url string) string {
 		}
 	}
 	return "?"
-}
-
-// putGet writes and reads a key through cli, for a quick health check.
-func putGet(ctx context.Context, cli *clientv3.Client, key string) error {
-	if _, err := cli.Put(ctx, key, "v"); err != nil {
-		return err
-	}
-	r, err := cli.Get(ctx, key)
-	if err != nil {
-		return err
-	}
-	if len(r.Kvs) != 1 {
-		return fmt.Errorf("%s: %d keys", key, len(r.Kvs))
-	}
-	return nil
 }
 
 // retry calls f until it succeeds, failing the test on an error that does
