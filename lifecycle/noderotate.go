@@ -70,16 +70,8 @@ func readNodeRot(op string, m *member.Member) (*nodeRot, error) {
 	if m.CA == nil || m.CA.Cert() == nil {
 		return refuse("its trusted CA file cannot be read (etcdpki check says why)")
 	}
-	if m.PeerCA == nil || !sameCerts(m.CA.Certs, m.PeerCA.Certs) {
-		how := m.Distribution().Renew
-		return nil, &RefusedError{Op: op, Detail: fmt.Sprintf("member %s (%s): its peer and client ports trust different CAs (%s); rotate-ca on member directories rotates one CA for both ports", m.Name, m.Input.Dir, m.Distribution().Title),
-			Hint: "use the distribution's own CA rotation" + orEmptyHint(how)}
-	}
-	r.caFiles = []*member.File{m.CA}
-	for _, f := range []*member.File{m.PeerCA, m.APIServerCA} {
-		if f != nil && f.CertPath != m.CA.CertPath && sameCerts(f.Certs, m.CA.Certs) {
-			r.caFiles = append(r.caFiles, f)
-		}
+	if m.PeerCA == nil || m.PeerCA.Cert() == nil {
+		return refuse("its peer trusted CA file cannot be read (etcdpki check says why)")
 	}
 	r.keyPath = member.KeyPathFor(m.CA.CertPath)
 	key, err := layout.ReadKey(r.keyPath)
@@ -258,7 +250,67 @@ func readNodes(op string, ms []*member.Member) ([]*nodeRot, *pki.CA, error) {
 		}
 		rs = append(rs, r)
 	}
+	for _, r := range rs {
+		if err := r.pickCAFiles(op, next); err != nil {
+			return nil, nil, err
+		}
+	}
 	return rs, next, nil
+}
+
+// pickCAFiles finds the files that hold the member's trusted CA: its
+// --trusted-ca-file, and by path its --peer-trusted-ca-file and
+// kube-apiserver's --etcd-cafile when they are other files. What they hold
+// is not compared with --trusted-ca-file's, which a step killed between
+// two of them leaves at different stages: each must hold only the CAs of
+// the rotation (the current, the new, the retired one) and is brought to
+// the step's content by the next run. A peer CA file holding any other CA
+// is a second CA, which rotate-ca on member directories does not rotate;
+// an --etcd-cafile holding another CA is kube-apiserver's own business and
+// left alone.
+func (r *nodeRot) pickCAFiles(op string, next *pki.CA) error {
+	m := r.m
+	ours := func(f *member.File) bool {
+		for _, c := range f.Certs {
+			known := bytes.Equal(c.Raw, r.cur.Raw) || slices.ContainsFunc(m.CA.Certs, c.Equal) ||
+				(next != nil && c.Equal(next.Cert)) || (r.retired != nil && c.Equal(r.retired.Cert))
+			if !known {
+				return false
+			}
+		}
+		return len(f.Certs) > 0
+	}
+	r.caFiles = []*member.File{m.CA}
+	if m.PeerCA.CertPath != m.CA.CertPath {
+		if !ours(m.PeerCA) {
+			return &RefusedError{Op: op, Detail: fmt.Sprintf("member %s (%s): its peer and client ports trust different CAs (%s); rotate-ca on member directories rotates one CA for both ports", m.Name, m.Input.Dir, m.Distribution().Title),
+				Hint: "use the distribution's own CA rotation" + orEmptyHint(m.Distribution().Renew)}
+		}
+		r.caFiles = append(r.caFiles, m.PeerCA)
+	}
+	if f := m.APIServerCA; f != nil && f.CertPath != m.CA.CertPath && f.CertPath != m.PeerCA.CertPath && ours(f) {
+		r.caFiles = append(r.caFiles, f)
+	}
+	return nil
+}
+
+func caPaths(fs []*member.File) string {
+	var p []string
+	for _, f := range fs {
+		p = append(p, f.CertPath)
+	}
+	return strings.Join(p, ", ")
+}
+
+// caFilesAt reports whether every CA file of the member holds exactly
+// data.
+func (r *nodeRot) caFilesAt(data []byte) bool {
+	for _, f := range r.caFiles {
+		if b, err := layout.ReadFile(f.CertPath); err != nil || !bytes.Equal(b, data) {
+			return false
+		}
+	}
+	return true
 }
 
 func nodeStatus(rs []*nodeRot, next *pki.CA) *NodeRotationStatus {
@@ -335,6 +387,12 @@ func StageNodes(ms []*member.Member, opts RotateOptions) (*NodeRotateResult, err
 	}
 	res := &NodeRotateResult{}
 	if next == nil {
+		// A new CA is made once, for every member: stage run on some of
+		// them alone would give the others another one.
+		if missing := notGiven(rs); len(missing) > 0 {
+			return nil, &RefusedError{Op: op, Detail: fmt.Sprintf("the members' --initial-cluster names %s, whose trees are not given: the new CA is made once for every member", strings.Join(missing, ", ")),
+				Hint: "give every member's tree (copies or mounts) to the first stage; to go on node by node, copy /var/lib/etcdpki/ca-next from a staged node to the next node first"}
+		}
 		cur := rs[0].cur
 		for _, r := range rs[1:] {
 			if !bytes.Equal(r.cur.Raw, cur.Raw) {
@@ -370,6 +428,13 @@ func StageNodes(ms []*member.Member, opts RotateOptions) (*NodeRotateResult, err
 	}
 	for i, r := range rs {
 		mr := NodeMemberResult{Member: r.m.Name}
+		if stage := st.Members[i].Stage; stage != StageOld && stage != StageStaged {
+			// Past its stage: a finalized member must not get ca-next
+			// back (its rotation would never end), and the others' files
+			// are the new CA's already.
+			res.Members = append(res.Members, mr)
+			continue
+		}
 		err := r.run(op, opts.Now, &mr, func(cs *changeSet) error {
 			nd := nextDir(r.state)
 			if err := cs.apply(change{filepath.Join(nd, "ca.key"), keyPEM, layout.KeyPerm},
@@ -381,15 +446,14 @@ func StageNodes(ms []*member.Member, opts RotateOptions) (*NodeRotateResult, err
 			if err := cs.apply(change{mr.Bundle, bundle, layout.CertPerm}); err != nil {
 				return err
 			}
-			if st.Members[i].Stage != StageOld {
-				return nil
-			}
+			// Every CA file, also of a member staged already: a stage
+			// killed between two of them is completed here.
+			mr.Changed = st.Members[i].Stage == StageOld || !r.caFilesAt(bundle)
 			for _, f := range r.caFiles {
 				if err := cs.apply(change{f.CertPath, bundle, layout.CertPerm}); err != nil {
 					return err
 				}
 			}
-			mr.Changed = true
 			return nil
 		})
 		res.Members = append(res.Members, mr)
@@ -398,6 +462,27 @@ func StageNodes(ms []*member.Member, opts RotateOptions) (*NodeRotateResult, err
 		}
 	}
 	return res.done(ms), nil
+}
+
+// notGiven lists the members of the trees' --initial-cluster that are
+// not among them.
+func notGiven(rs []*nodeRot) []string {
+	given := map[string]bool{}
+	for _, r := range rs {
+		given[r.m.Name] = true
+	}
+	var out []string
+	for _, r := range rs {
+		if r.m.Settings == nil {
+			continue
+		}
+		for _, e := range strings.Split(r.m.Settings.InitialCluster, ",") {
+			if name, _, ok := strings.Cut(strings.TrimSpace(e), "="); ok && !given[name] && !slices.Contains(out, name) {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
 }
 
 // run runs one member's part of a step under its node's lock, with its
@@ -485,7 +570,11 @@ func FinalizeNodes(ctx context.Context, ms []*member.Member, opts RotateOptions)
 	}
 	for i, r := range rs {
 		mr := NodeMemberResult{Member: r.m.Name}
-		if st.Members[i].Stage == StageReissued {
+		stage := st.Members[i].Stage
+		// A finalized member that still has ca-next (a finalize killed
+		// before its end) is completed: its other CA files, then ca-next
+		// removed.
+		if stage == StageReissued || (stage == StageFinalized && (r.next != nil || !r.caFilesAt(pki.EncodeCert(next.Cert)))) {
 			err := r.run(op, opts.Now, &mr, func(cs *changeSet) error {
 				oldKey, err := layout.ReadFile(r.keyPath)
 				if err != nil {
@@ -511,7 +600,7 @@ func FinalizeNodes(ctx context.Context, ms []*member.Member, opts RotateOptions)
 						return err
 					}
 				}
-				mr.Changed = true
+				mr.Changed = stage == StageReissued
 				return removeDir(r.state, nextDir(r.state), nextCATombstone)
 			})
 			if err != nil {
@@ -553,6 +642,15 @@ func beginNodeStep(ctx context.Context, op string, ms []*member.Member, opts Rot
 			hint = "etcdpki rotate-ca reissue on them first"
 		}
 		return nil, nil, nil, nil, &RefusedError{Op: op, Detail: what, Hint: hint}
+	}
+	for i, r := range rs {
+		if stage := st.Members[i].Stage; stage == StageFinalized || stage == StageOld {
+			continue
+		}
+		if data, err := layout.ReadFile(r.m.CA.CertPath); err != nil || !r.caFilesAt(data) {
+			return nil, nil, nil, nil, &RefusedError{Op: op, Detail: fmt.Sprintf("member %s: its trusted CA files differ (%s): a stage was interrupted between them", r.m.Name, caPaths(r.caFiles)),
+				Hint: "etcdpki rotate-ca stage with the same directories completes it; then restart the member"}
+		}
 	}
 	res := &NodeRotateResult{NewCA: pki.Fingerprint(next.Cert)}
 	if opts.Offline {

@@ -234,7 +234,11 @@ func fromNodes(op string, ms []*member.Member, m spec.Member, out string, opts A
 			return nil, &RefusedError{Op: op, Detail: "no member's --initial-cluster names " + m.Name + ", so its address is unknown",
 				Hint: "give it: --member " + m.Name + "=IP"}
 		}
-		u, _ := url.Parse(oldPeer)
+		u, err := url.Parse(oldPeer)
+		if err != nil || u.Hostname() == "" {
+			return nil, &RefusedError{Op: op, Detail: fmt.Sprintf("the others' --initial-cluster gives %s the peer URL %q, which has no host", m.Name, oldPeer),
+				Hint: "give the address: --member " + m.Name + "=IP"}
+		}
 		if ip := net.ParseIP(u.Hostname()); ip != nil {
 			m.IPs = []string{u.Hostname()}
 		} else {
@@ -273,7 +277,19 @@ func clusterOfNodes(op string, ms []*member.Member, src *member.Member, replaced
 	have := map[string]bool{}
 	for _, x := range ms {
 		sm := spec.Member{Name: x.Name}
-		if f := x.Files[pki.KindServer]; f != nil && f.Cert() != nil {
+		// The member's address is the one it advertises to its peers (its
+		// settings); its certificate's names may hold old addresses and
+		// VIPs first.
+		if x.Settings != nil {
+			if pu, err := url.Parse(first(x.Settings.AdvertisePeerURLs)); err == nil && pu.Hostname() != "" {
+				if net.ParseIP(pu.Hostname()) != nil {
+					sm.IPs = []string{pu.Hostname()}
+				} else {
+					sm.DNSNames = []string{pu.Hostname()}
+				}
+			}
+		}
+		if f := x.Files[pki.KindServer]; len(sm.IPs)+len(sm.DNSNames) == 0 && f != nil && f.Cert() != nil {
 			sm.IPs, sm.DNSNames = ownNames(f.Cert(), x.Name)
 		}
 		if len(sm.IPs)+len(sm.DNSNames) == 0 {
