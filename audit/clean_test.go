@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"crypto/x509"
 	"testing"
 
 	"github.com/etcdpki/etcdpki/audit"
@@ -99,4 +100,24 @@ func settingsKind(c *testca.Cluster) string {
 		return "config file"
 	}
 	return "manifest"
+}
+
+// TestLegacyMastersClientClean: kubeadm before 1.29, and etcdpki before
+// it followed, issued apiserver-etcd-client (and kubeadm the health-check
+// client) with O=system:masters. etcd ignores O, so such a PKI is as
+// clean as today's CN-only one: check reports nothing about the subject.
+func TestLegacyMastersClientClean(t *testing.T) {
+	c := testca.New(t, testca.Options{})
+	masters := func(cert *x509.Certificate) { cert.Subject.Organization = []string{"system:masters"} }
+	for _, m := range c.Names() {
+		c.Reissue(m, pki.KindAPIServerClient, masters)
+		c.Reissue(m, pki.KindHealthcheckClient, masters)
+	}
+	r, err := audit.CheckDirs([]string{c.Dir}, audit.Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Findings) != 0 || !r.Verdict.ClusterForms || !r.Verdict.ClientsConnect {
+		t.Errorf("want no findings and a passing verdict, got %s\n%s", r.Verdict.Summary, findings(r))
+	}
 }

@@ -55,6 +55,7 @@ func TestOpenSSLPKI(t *testing.T) {
 		opensslLeaf(t, ca, etcd, "server", "/CN="+m.name, both, sans)
 		opensslLeaf(t, ca, etcd, "peer", "/CN="+m.name, both, sans)
 		opensslLeaf(t, ca, etcd, "healthcheck-client", "/CN=kube-etcd-healthcheck-client", "clientAuth", "")
+		// O=system:masters, as kubeadm before 1.29 wrote it: still clean.
 		opensslLeaf(t, ca, pki, "apiserver-etcd-client", "/O=system:masters/CN=kube-apiserver-etcd-client", "clientAuth", "")
 		writeText(t, filepath.Join(dir, "etc/kubernetes/manifests/etcd.yaml"), etcdManifest(m))
 	}

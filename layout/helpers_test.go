@@ -36,10 +36,12 @@ func newCluster(t testing.TB, n int, change func(*spec.Cluster)) *spec.Cluster {
 	return c
 }
 
-// runInit runs Init at testNow and fails the test on error.
+// runInit runs Init at testNow and fails the test on error. It allows
+// every algorithm in every layout (TestInitAlgorithmForLayout tests the
+// refusal), so that the tests of what init writes cover Ed25519 too.
 func runInit(t testing.TB, c *spec.Cluster, out string, force bool) *layout.InitResult {
 	t.Helper()
-	res, err := layout.Init(c, out, layout.InitOptions{Force: force, Now: testNow})
+	res, err := layout.Init(c, out, layout.InitOptions{Force: force, AnyAlgorithm: true, Now: testNow})
 	if err != nil {
 		t.Fatalf("Init: %v", err)
 	}

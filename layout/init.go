@@ -22,6 +22,9 @@ type InitOptions struct {
 	// Force re-issues leaf certificates that already exist. It never
 	// replaces a CA key.
 	Force bool
+	// AnyAlgorithm writes keys of the spec's algorithm even when the
+	// layout's other readers cannot load them ([Layout.CheckAlgorithm]).
+	AnyAlgorithm bool
 	// Now is the issue time; zero means time.Now().
 	Now time.Time
 	// Progress, when set, is called with 0 and then as each key is
@@ -83,7 +86,10 @@ type leafJob struct {
 // temporary files such a run left ([Repair]); a run killed at any moment
 // is completed by the next one, with the same spec and without Force.
 // Every conflict is found before the first file is written, so a refused
-// run writes nothing but the lock file and those repairs.
+// run writes nothing but the lock file and those repairs. Unless
+// opts.AnyAlgorithm, it refuses with an *[AlgorithmError] a key algorithm
+// the layout's other readers cannot load (Ed25519 in kubeadm's layout),
+// except when the existing CA's key is already of that algorithm.
 func Init(c *spec.Cluster, out string, opts InitOptions) (*InitResult, error) {
 	// Callers other than the CLI may build a spec by hand; two members with
 	// one name would silently share (and overwrite) one tree.
@@ -135,6 +141,19 @@ func Init(c *spec.Cluster, out string, opts InitOptions) (*InitResult, error) {
 	ca, caExists, err := loadInitCA(out)
 	if err != nil {
 		return nil, err
+	}
+	// An existing CA of the same algorithm means the choice was made (and
+	// forced) when the CA was created; refusing its new members would
+	// protect nothing.
+	chosen := caExists
+	if chosen {
+		alg, ok := pki.AlgorithmOf(ca.Cert.PublicKey)
+		chosen = ok && alg == c.Algorithm
+	}
+	if !opts.AnyAlgorithm && !chosen {
+		if err := l.CheckAlgorithm(c.Algorithm); err != nil {
+			return nil, err
+		}
 	}
 	if !caExists {
 		if err := refuseOrphanMembers(c, out, l); err != nil {

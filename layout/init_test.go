@@ -499,3 +499,55 @@ func TestInitNodeDirModes(t *testing.T) {
 		}
 	}
 }
+
+// TestInitAlgorithmForLayout: kubeadm loads only RSA and ECDSA keys, so
+// Init refuses Ed25519 for kubeadm's layout, before writing any key,
+// unless AnyAlgorithm; the etcd layout takes every algorithm, and a
+// kubeadm tree whose CA already is Ed25519 (a forced init) takes more
+// members of it.
+func TestInitAlgorithmForLayout(t *testing.T) {
+	for _, alg := range pki.Algorithms() {
+		for _, name := range []string{spec.LayoutKubeadm, spec.LayoutEtcd} {
+			l, err := layout.ForName(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = l.CheckAlgorithm(alg)
+			if refused := alg == pki.Ed25519 && name == spec.LayoutKubeadm; refused != (err != nil) {
+				t.Errorf("%s layout, %s: CheckAlgorithm = %v, want refused=%v", name, alg, err, refused)
+			}
+		}
+	}
+
+	dir := t.TempDir()
+	ed := func(c *spec.Cluster) { c.Algorithm = pki.Ed25519 }
+	out := filepath.Join(dir, "kubeadm")
+	_, err := layout.Init(newCluster(t, 1, ed), out, layout.InitOptions{Now: testNow})
+	var ae *layout.AlgorithmError
+	if !errors.As(err, &ae) || ae.Algorithm != pki.Ed25519 || ae.Layout != spec.LayoutKubeadm {
+		t.Fatalf("Init(kubeadm, ed25519) = %v, want an *AlgorithmError", err)
+	}
+	if !strings.Contains(err.Error(), "neither in RSA nor ECDSA format") || !strings.Contains(ae.Hint(), "--force") {
+		t.Errorf("error %q (hint %q) does not say why or how to go on", err, ae.Hint())
+	}
+	if _, err := os.Stat(layout.CADir(out)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a refused run wrote the CA: %v", err)
+	}
+
+	res, err := layout.Init(newCluster(t, 1, ed), out, layout.InitOptions{Now: testNow, AnyAlgorithm: true})
+	if err != nil {
+		t.Fatalf("Init with AnyAlgorithm: %v", err)
+	}
+	if got := pki.KeyDescription(res.CA.Cert.PublicKey); got != "Ed25519" {
+		t.Errorf("CA key %s, want Ed25519", got)
+	}
+	// The choice was made with the CA: a second member joins without it.
+	if _, err := layout.Init(newCluster(t, 2, ed), out, layout.InitOptions{Now: testNow}); err != nil {
+		t.Errorf("adding a member to an Ed25519 kubeadm tree: %v", err)
+	}
+
+	etcdCluster := newCluster(t, 1, func(c *spec.Cluster) { ed(c); c.Layout = spec.LayoutEtcd })
+	if _, err := layout.Init(etcdCluster, filepath.Join(dir, "etcd"), layout.InitOptions{Now: testNow}); err != nil {
+		t.Errorf("Init(etcd, ed25519): %v", err)
+	}
+}

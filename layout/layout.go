@@ -19,6 +19,9 @@ type Layout struct {
 	DataDir string
 	// base holds each kind's file name without extension, relative to PKIDir.
 	base map[pki.Kind]string
+	// refused maps the key algorithms that the layout's other readers
+	// cannot load to the reason; [Layout.CheckAlgorithm] reports them.
+	refused map[pki.Algorithm]string
 }
 
 // Kubeadm is kubeadm's layout: the etcd files under pki/etcd/, the
@@ -38,6 +41,16 @@ var Kubeadm = &Layout{
 		pki.KindServerClient:      "etcd/server-client",
 		pki.KindPeerClient:        "etcd/peer-client",
 	},
+	// kubeadm reads these files too (join --control-plane, certs renew,
+	// certs check-expiration, upgrade), and loads a private key only if it
+	// is RSA or ECDSA: TryLoadKeyFromDisk in
+	// k8s.io/kubernetes@v1.34.4/cmd/kubeadm/app/util/pkiutil/pki_helpers.go
+	// fails with "the private key file … is neither in RSA nor ECDSA
+	// format", and its encryptionAlgorithm offers RSA-2048/3072/4096 and
+	// ECDSA-P256/P384 only (cmd/kubeadm/app/apis/kubeadm/types.go).
+	refused: map[pki.Algorithm]string{
+		pki.Ed25519: "kubeadm loads only RSA and ECDSA keys: kubeadm join --control-plane and kubeadm certs renew would fail with \"the private key file etcd/….key is neither in RSA nor ECDSA format\"",
+	},
 }
 
 // Etcd is a standalone etcd node's layout, as etcdadm writes it: one flat
@@ -56,6 +69,35 @@ var Etcd = &Layout{
 		pki.KindServerClient:      "server-client",
 		pki.KindPeerClient:        "peer-client",
 	},
+}
+
+// AlgorithmError is a key algorithm that a layout's other readers cannot
+// load (Ed25519 in kubeadm's layout): etcd would run with such keys, and
+// kubeadm would fail on them later.
+type AlgorithmError struct {
+	Layout    string
+	Algorithm pki.Algorithm
+	// Reason says who refuses the keys and how.
+	Reason string
+}
+
+func (e *AlgorithmError) Error() string {
+	return fmt.Sprintf("key algorithm %s is refused for the %s layout: %s", e.Algorithm, e.Layout, e.Reason)
+}
+
+// Hint is what to do instead.
+func (e *AlgorithmError) Hint() string {
+	return fmt.Sprintf("use --algo ecdsa-p256 (or rsa-2048, kubeadm's default), or --layout %s for a standalone etcd cluster; --force writes %s keys anyway", spec.LayoutEtcd, e.Algorithm)
+}
+
+// CheckAlgorithm reports whether keys of alg are fit for l. The returned
+// error, if any, is of type *[AlgorithmError]. Every algorithm of
+// [pki.Algorithms] is fit for the etcd layout (etcd itself loads them all).
+func (l *Layout) CheckAlgorithm(alg pki.Algorithm) error {
+	if why, ok := l.refused[alg]; ok {
+		return &AlgorithmError{Layout: l.Name, Algorithm: alg, Reason: why}
+	}
+	return nil
 }
 
 // ForName returns the layout called name.

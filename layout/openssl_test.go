@@ -84,7 +84,7 @@ func TestOpenSSL(t *testing.T) {
 				{pki.KindServer, "CN = cp1", both, true, map[string]bool{"sslserver": true, "sslclient": true}},
 				{pki.KindPeer, "CN = cp1", both, true, map[string]bool{"sslserver": true, "sslclient": true}},
 				{pki.KindHealthcheckClient, "CN = kube-etcd-healthcheck-client", client, false, map[string]bool{"sslserver": false, "sslclient": true}},
-				{pki.KindAPIServerClient, "O = system:masters, CN = kube-apiserver-etcd-client", client, false, map[string]bool{"sslserver": false, "sslclient": true}},
+				{pki.KindAPIServerClient, "CN = kube-apiserver-etcd-client", client, false, map[string]bool{"sslserver": false, "sslclient": true}},
 			}
 			if split {
 				serverOnly := map[string]bool{"sslserver": true, "sslclient": false}

@@ -38,7 +38,9 @@ func PreparePKI(dir, tempPrefix string, fresh *spec.Cluster, alg pki.Algorithm, 
 	if alg != "" {
 		p.Spec.Algorithm = alg
 	}
-	if p.Init, err = layout.Init(p.Spec, p.Path, layout.InitOptions{}); err != nil {
+	// The cluster is etcd's alone, and etcd loads every algorithm: up
+	// --algo ed25519 runs, where init refuses it for kubeadm's layout.
+	if p.Init, err = layout.Init(p.Spec, p.Path, layout.InitOptions{AnyAlgorithm: true}); err != nil {
 		p.Remove()
 		return nil, err
 	}

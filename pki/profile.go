@@ -93,6 +93,10 @@ func leafTemplate(req Request, now time.Time) (*x509.Certificate, error) {
 		NotBefore: now.Add(-Backdate),
 		NotAfter:  now.Add(validity),
 		KeyUsage:  x509.KeyUsageDigitalSignature,
+		// CA:FALSE spelled out, as kubeadm's NewSignedCert does
+		// (k8s.io/kubernetes@v1.34.4/cmd/kubeadm/app/util/pkiutil/pki_helpers.go), so no verifier
+		// mistakes a leaf for an issuer.
+		BasicConstraintsValid: true,
 	}
 	switch req.Kind {
 	case KindServer, KindPeer:
@@ -121,12 +125,18 @@ func leafTemplate(req Request, now time.Time) (*x509.Certificate, error) {
 		t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	case KindHealthcheckClient:
 		// The liveness probe of kubeadm's etcd static pod and etcdctl use
-		// this one; it needs no SANs, only clientAuth.
+		// this one; it needs no SANs, only clientAuth. CN only, as kubeadm
+		// since 1.29 (KubeadmCertEtcdHealthcheck, kubernetes/kubernetes#119859).
 		t.Subject = pkix.Name{CommonName: HealthcheckClientCommonName}
 		t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	case KindAPIServerClient:
-		// kubeadm puts the apiserver's etcd client in system:masters.
-		t.Subject = pkix.Name{CommonName: APIServerClientCommonName, Organization: []string{"system:masters"}}
+		// CN only, as kubeadm since 1.29 (KubeadmCertEtcdAPIClient in
+		// k8s.io/kubernetes@v1.34.4/cmd/kubeadm/app/phases/certs/certlist.go;
+		// kubernetes/kubernetes#120521). etcd ignores O (its auth takes
+		// the user from the CN), and O=system:masters would make this
+		// cert cluster-admin to any kube-apiserver that trusts the etcd CA
+		// for clients (the shared-CA mistake of CIS 2.7).
+		t.Subject = pkix.Name{CommonName: APIServerClientCommonName}
 		t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	default:
 		return nil, fmt.Errorf("unknown certificate kind %q", req.Kind)

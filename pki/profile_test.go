@@ -38,11 +38,12 @@ func TestLeafProfiles(t *testing.T) {
 		{pki.KindServerClient, true, "cp1", nil, true, []x509.ExtKeyUsage{clientAuth}},
 		{pki.KindPeerClient, true, "cp1", nil, true, []x509.ExtKeyUsage{clientAuth}},
 		// The client kinds use kubeadm's fixed names and ignore the
-		// member's name and addresses.
+		// member's name and addresses. kubeadm 1.29+ issues both with a
+		// CN only (no O=system:masters; certlist.go of v1.34.4).
 		{pki.KindHealthcheckClient, false, "kube-etcd-healthcheck-client", nil, false, []x509.ExtKeyUsage{clientAuth}},
 		{pki.KindHealthcheckClient, true, "kube-etcd-healthcheck-client", nil, false, []x509.ExtKeyUsage{clientAuth}},
-		{pki.KindAPIServerClient, false, "kube-apiserver-etcd-client", []string{"system:masters"}, false, []x509.ExtKeyUsage{clientAuth}},
-		{pki.KindAPIServerClient, true, "kube-apiserver-etcd-client", []string{"system:masters"}, false, []x509.ExtKeyUsage{clientAuth}},
+		{pki.KindAPIServerClient, false, "kube-apiserver-etcd-client", nil, false, []x509.ExtKeyUsage{clientAuth}},
+		{pki.KindAPIServerClient, true, "kube-apiserver-etcd-client", nil, false, []x509.ExtKeyUsage{clientAuth}},
 	}
 	for _, tt := range tests {
 		name := string(tt.kind)
@@ -60,6 +61,11 @@ func TestLeafProfiles(t *testing.T) {
 			if !slices.Equal(cert.Subject.Organization, tt.wantO) {
 				t.Errorf("O = %q, want %q", cert.Subject.Organization, tt.wantO)
 			}
+			// Nothing but the CN and O above: kubeadm's subjects have no
+			// other attributes.
+			if n := len(cert.Subject.Names); n != 1+len(tt.wantO) {
+				t.Errorf("subject %s has %d attributes, want %d", cert.Subject, n, 1+len(tt.wantO))
+			}
 			wantDNS, wantIPs := []string(nil), []net.IP(nil)
 			if tt.wantSAN {
 				wantDNS, wantIPs = req.DNSNames, req.IPs
@@ -73,8 +79,8 @@ func TestLeafProfiles(t *testing.T) {
 			if !slices.Equal(cert.ExtKeyUsage, tt.wantEKU) || len(cert.UnknownExtKeyUsage) > 0 {
 				t.Errorf("EKU = %v (unknown %v), want %v", cert.ExtKeyUsage, cert.UnknownExtKeyUsage, tt.wantEKU)
 			}
-			if cert.IsCA {
-				t.Error("leaf is a CA")
+			if cert.IsCA || !cert.BasicConstraintsValid {
+				t.Errorf("basic constraints valid=%v CA=%v, want CA:FALSE spelled out, as kubeadm", cert.BasicConstraintsValid, cert.IsCA)
 			}
 
 			// What etcd's TLS stack will do with it: the chain verifies for

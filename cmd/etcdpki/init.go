@@ -38,7 +38,7 @@ func (f *specFlags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.config, "config", "c", "", "cluster spec `FILE` (YAML)")
 	fs.StringArrayVarP(&f.members, "member", "m", nil, "a member to create, as `NAME=IP[,IP|DNS…]` (repeat for each member)")
 	fs.StringVar(&f.name, "name", "", "cluster name, used as --initial-cluster-token (default etcd-cluster)")
-	fs.StringVar(&f.algo, "algo", "", "key algorithm: "+strings.Join(pki.AlgorithmNames(), ", ")+" (default rsa-2048, as kubeadm)")
+	fs.StringVar(&f.algo, "algo", "", "key algorithm: "+strings.Join(pki.AlgorithmNames(), ", ")+" (default rsa-2048, as kubeadm; ed25519 only with --layout etcd, kubeadm cannot load it)")
 	fs.StringVar(&f.layout, "layout", "", "file layout: kubeadm (/etc/kubernetes/pki) or etcd (/etc/etcd/pki) (default kubeadm)")
 	fs.IntVar(&f.clientPort, "client-port", 0, "etcd client port (default 2379)")
 	fs.IntVar(&f.peerPort, "peer-port", 0, "etcd peer port (default 2380)")
@@ -124,11 +124,17 @@ An existing CA in <out>/ca is reused, so re-running init with one more member
 adds that member. Existing certificates are kept unless --force; a CA key is
 never overwritten.
 
+ed25519 is refused for the kubeadm layout (exit 2): kubeadm loads only RSA
+and ECDSA keys, so kubeadm join --control-plane and kubeadm certs renew would
+fail on the files ("… is neither in RSA nor ECDSA format"). etcd itself
+accepts ed25519, and so does the etcd layout. --force writes ed25519 keys in
+the kubeadm layout anyway (and, as always, re-issues existing leaves).
+
 The spec comes from --member flags or a YAML file (--config):
 
   name: prod-etcd            # --initial-cluster-token
   algorithm: ecdsa-p256      # rsa-2048 (default), rsa-3072, rsa-4096,
-                             # ecdsa-p256, ecdsa-p384, ed25519
+                             # ecdsa-p256, ecdsa-p384, ed25519 (etcd layout)
   layout: kubeadm            # or etcd (/etc/etcd/pki, as etcdadm)
   certValidity: 8760h        # leaves; caValidity: CA
   extraSANs: [etcd.example.com]
@@ -140,7 +146,8 @@ The spec comes from --member flags or a YAML file (--config):
     dnsNames: [cp2.example.com]`,
 		Example: `  etcdpki init --member cp1=10.0.0.11 --member cp2=10.0.0.12 --member cp3=10.0.0.13 --out pki
   etcdpki init --config cluster.yaml --out pki --algo ecdsa-p256
-  etcdpki init --config cluster.yaml --out pki --layout etcd --external-ca`,
+  etcdpki init --config cluster.yaml --out pki --layout etcd --external-ca
+  etcdpki init --member e1=10.0.1.1 --out pki --layout etcd --algo ed25519`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := output.validate(); err != nil {
@@ -150,7 +157,7 @@ The spec comes from --member flags or a YAML file (--config):
 			if err != nil {
 				return memberDefHint(err)
 			}
-			res, err := layout.Init(c, dir, layout.InitOptions{Force: force, Progress: keyProgress(cmd.ErrOrStderr(), string(c.Algorithm))})
+			res, err := layout.Init(c, dir, layout.InitOptions{Force: force, AnyAlgorithm: force, Progress: keyProgress(cmd.ErrOrStderr(), string(c.Algorithm))})
 			if err != nil {
 				return err
 			}
@@ -172,7 +179,7 @@ The spec comes from --member flags or a YAML file (--config):
 		return pflag.NormalizedName(name)
 	})
 	output.register(cmd)
-	cmd.Flags().BoolVar(&force, "force", false, "re-issue existing leaf certificates (never replaces a CA key)")
+	cmd.Flags().BoolVar(&force, "force", false, "re-issue existing leaf certificates (never replaces a CA key), and allow ed25519 with the kubeadm layout, which kubeadm cannot load")
 	return cmd
 }
 

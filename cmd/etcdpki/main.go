@@ -124,8 +124,9 @@ func exitCode(err error) int {
 	var ce *layout.ConflictError
 	var fe *layout.FileError
 	var nf *member.NotFoundError
+	var ae *layout.AlgorithmError
 	switch {
-	case errors.As(err, &ue), spec.IsValidationError(err), errors.As(err, &ce), errors.As(err, &fe), errors.As(err, &nf):
+	case errors.As(err, &ue), spec.IsValidationError(err), errors.As(err, &ce), errors.As(err, &fe), errors.As(err, &nf), errors.As(err, &ae):
 		return exitUsage
 	case strings.HasPrefix(err.Error(), "unknown command "), cobraArgError(err.Error()):
 		// cobra's own errors for an unknown subcommand, a stray argument
@@ -139,11 +140,14 @@ func exitCode(err error) int {
 func hint(err error) string {
 	var he *hintError
 	var ce *layout.ConflictError
+	var ae *layout.AlgorithmError
 	switch {
 	case errors.As(err, &he):
 		return he.hint
 	case errors.As(err, &ce):
 		return ce.Hint
+	case errors.As(err, &ae):
+		return ae.Hint()
 	case spec.IsValidationError(err):
 		return "see 'etcdpki help init' for the spec format"
 	}

@@ -354,7 +354,9 @@ func TestEtcdProcessConfigFile(t *testing.T) {
 	bin := etcdBinary(t)
 	t.Parallel()
 	out, data := t.TempDir(), t.TempDir()
-	etcdpki(t, "init", "--out", out, "--algo", "ed25519", "--member", "etcd-c1=127.0.0.21",
+	// ed25519, which etcd loads; --force because kubeadm does not, and
+	// init refuses it for kubeadm's layout otherwise.
+	etcdpki(t, "init", "--out", out, "--algo", "ed25519", "--force", "--member", "etcd-c1=127.0.0.21",
 		"--client-port", "23479", "--peer-port", "23480", "--metrics-port", "23481")
 	cfg := etcdpki(t, "flags", "--dir", out, "--member", "etcd-c1", "--format", "config",
 		"--root", layout.MemberDir(out, "etcd-c1"), "--data-dir", filepath.Join(data, "etcd-c1"))

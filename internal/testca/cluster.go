@@ -81,7 +81,9 @@ func New(t testing.TB, opts Options) *Cluster {
 	if err := sc.Validate(); err != nil {
 		t.Fatalf("testca: %v", err)
 	}
-	res, err := layout.Init(&sc, opts.Dir, layout.InitOptions{Now: opts.Now})
+	// AnyAlgorithm: tests check every algorithm in every layout, Ed25519
+	// in kubeadm's too (what a forced init, or another tool, writes).
+	res, err := layout.Init(&sc, opts.Dir, layout.InitOptions{Now: opts.Now, AnyAlgorithm: true})
 	if err != nil {
 		t.Fatalf("testca: init: %v", err)
 	}
