@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"math/rand/v2"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -75,7 +74,7 @@ func TestRenewNodeKilledMidWrite(t *testing.T) {
 		time.Sleep(delay)
 		cmd.Process.Kill() // SIGKILL: no deferred clean-up runs
 		werr := cmd.Wait()
-		replaced, pending := checkKilledNode(t, node, before, files())
+		replaced, pending := killedTree{dir: node, backups: filepath.Join(node, "var/lib/etcdpki/backups"), leaf: isNodeLeaf}.check(t, before, files())
 		t.Logf("killed after %s (%v): %d files replaced, %d pairs caught between their renames", delay.Round(time.Millisecond), werr, replaced, pending)
 	}
 	cmd := renew()
@@ -105,68 +104,4 @@ func TestRenewNodeKilledMidWrite(t *testing.T) {
 // leaf certificates or keys.
 func isNodeLeaf(p string) bool {
 	return strings.HasPrefix(p, "etc/kubernetes/pki/") && !strings.HasPrefix(filepath.Base(p), "ca.") && !strings.HasPrefix(filepath.Base(p), ".")
-}
-
-// checkKilledNode is checkKilledTree for a node renewed in place: every
-// replaced file whole and in the node's backups under /var/lib/etcdpki,
-// every pair matching unless its other half waits under its temporary
-// name.
-func checkKilledNode(t *testing.T, node string, before, after map[string][]byte) (replaced, pending int) {
-	t.Helper()
-	for p, old := range before {
-		data, ok := after[p]
-		if !ok {
-			t.Errorf("%s is gone", p)
-			continue
-		}
-		if bytes.Equal(data, old) {
-			continue
-		}
-		replaced++
-		full := filepath.Join(node, p)
-		switch {
-		case strings.HasSuffix(p, ".key"):
-			if _, err := layout.ReadKey(full); err != nil {
-				t.Errorf("%s: %v", p, err)
-			}
-		case strings.HasSuffix(p, ".crt"):
-			if _, err := layout.ReadCert(full); err != nil {
-				t.Errorf("%s: %v", p, err)
-			}
-		}
-		if !nodeBackedUp(node, p, old) {
-			t.Errorf("%s was replaced without a backup of its old content", p)
-		}
-	}
-	for p := range after {
-		if _, ok := before[p]; !ok && !strings.Contains(filepath.Base(p), ".tmp-") {
-			t.Errorf("new file %s", p)
-		}
-		if !isNodeLeaf(p) || !strings.HasSuffix(p, ".crt") {
-			continue
-		}
-		certPath := filepath.Join(node, p)
-		keyPath := strings.TrimSuffix(certPath, ".crt") + ".key"
-		if _, err := layout.ReadKeyPair(certPath, keyPath); err != nil {
-			temps, _ := layout.TempFiles(certPath)
-			keyTemps, _ := layout.TempFiles(keyPath)
-			if len(temps)+len(keyTemps) == 0 {
-				t.Errorf("%s: %v, and no temporary file to complete it", p, err)
-			}
-			pending++
-		}
-	}
-	return replaced, pending
-}
-
-// nodeBackedUp reports whether some backup of the node holds old as p.
-func nodeBackedUp(node, p string, old []byte) bool {
-	dir := filepath.Join(node, "var/lib/etcdpki/backups")
-	runs, _ := os.ReadDir(dir)
-	for _, r := range runs {
-		if b, err := os.ReadFile(filepath.Join(dir, r.Name(), p)); err == nil && bytes.Equal(b, old) {
-			return true
-		}
-	}
-	return false
 }

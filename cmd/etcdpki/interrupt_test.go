@@ -118,8 +118,33 @@ func TestRenewKilledMidWrite(t *testing.T) {
 
 // checkKilledTree checks the tree a killed run left against the one
 // before it and returns how many files it had replaced and how many pairs
-// are between their two renames.
+// are between their two renames (killedTree.check for init's output).
 func checkKilledTree(t *testing.T, dir string, ca *x509.Certificate, before, after map[string][]byte) (replaced, pending int) {
+	t.Helper()
+	return killedTree{dir: dir, backups: filepath.Join(dir, "backups"), leaf: isLeaf, ca: ca}.check(t, before, after)
+}
+
+// killedTree is a tree a killed command was changing: init's output or a
+// node's tree renewed in place.
+type killedTree struct {
+	dir string
+	// backups holds one directory per run, the replaced files under their
+	// paths relative to dir.
+	backups string
+	// leaf reports whether a path (relative to dir) is a leaf
+	// certificate or key, whose pair must match.
+	leaf func(string) bool
+	// ca, when set, must have signed every replaced certificate.
+	ca *x509.Certificate
+}
+
+// check checks the files a killed run left (after) against those before
+// it: every replaced file whole and backed up, no file but temporary ones
+// new, and every leaf pair matching unless the run died between its two
+// renames (then the other half waits, complete, under its temporary
+// name). It returns how many files were replaced and how many pairs are
+// pending.
+func (k killedTree) check(t *testing.T, before, after map[string][]byte) (replaced, pending int) {
 	t.Helper()
 	for p, old := range before {
 		data, ok := after[p]
@@ -131,21 +156,23 @@ func checkKilledTree(t *testing.T, dir string, ca *x509.Certificate, before, aft
 			continue
 		}
 		replaced++
-		// A new version: whole, and the old one backed up.
-		full := filepath.Join(dir, p)
-		if strings.HasSuffix(p, ".key") {
+		full := filepath.Join(k.dir, p)
+		switch {
+		case strings.HasSuffix(p, ".key"):
 			if _, err := layout.ReadKey(full); err != nil {
 				t.Errorf("%s: %v", p, err)
 			}
-		} else if strings.HasSuffix(p, ".crt") {
+		case strings.HasSuffix(p, ".crt"):
 			cert, err := layout.ReadCert(full)
 			if err != nil {
 				t.Errorf("%s: %v", p, err)
-			} else if err := pki.SignedBy(cert, ca); err != nil {
-				t.Errorf("%s: %v", p, err)
+			} else if k.ca != nil {
+				if err := pki.SignedBy(cert, k.ca); err != nil {
+					t.Errorf("%s: %v", p, err)
+				}
 			}
 		}
-		if !backedUp(t, dir, p, old) {
+		if !k.backedUp(p, old) {
 			t.Errorf("%s was replaced without a backup of its old content", p)
 		}
 	}
@@ -153,14 +180,10 @@ func checkKilledTree(t *testing.T, dir string, ca *x509.Certificate, before, aft
 		if _, ok := before[p]; !ok && !strings.Contains(filepath.Base(p), ".tmp-") {
 			t.Errorf("new file %s", p)
 		}
-	}
-	// Every pair matches, unless the run died between its two renames:
-	// then the other half waits, complete, under its temporary name.
-	for p := range after {
-		if !isLeaf(p) || !strings.HasSuffix(p, ".crt") {
+		if !k.leaf(p) || !strings.HasSuffix(p, ".crt") {
 			continue
 		}
-		certPath := filepath.Join(dir, p)
+		certPath := filepath.Join(k.dir, p)
 		keyPath := strings.TrimSuffix(certPath, ".crt") + ".key"
 		if _, err := layout.ReadKeyPair(certPath, keyPath); err != nil {
 			temps, _ := layout.TempFiles(certPath)
@@ -175,10 +198,10 @@ func checkKilledTree(t *testing.T, dir string, ca *x509.Certificate, before, aft
 }
 
 // backedUp reports whether some backup directory holds old as p.
-func backedUp(t *testing.T, dir, p string, old []byte) bool {
-	runs, _ := os.ReadDir(filepath.Join(dir, "backups"))
+func (k killedTree) backedUp(p string, old []byte) bool {
+	runs, _ := os.ReadDir(k.backups)
 	for _, r := range runs {
-		if b, err := os.ReadFile(filepath.Join(dir, "backups", r.Name(), p)); err == nil && bytes.Equal(b, old) {
+		if b, err := os.ReadFile(filepath.Join(k.backups, r.Name(), p)); err == nil && bytes.Equal(b, old) {
 			return true
 		}
 	}
