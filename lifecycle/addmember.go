@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -364,25 +365,17 @@ func inferCluster(serverCert, peerClientCert string, l *layout.Layout, ca *x509.
 			m.DNSNames = append(m.DNSNames, n)
 		}
 	}
-	c := spec.Cluster{Layout: l.Name, Algorithm: algorithmOf(ca), SplitCredentials: exists(peerClientCert), Members: []spec.Member{m}}
+	c := spec.Cluster{Layout: l.Name, Algorithm: algorithmOf(ca.PublicKey), SplitCredentials: exists(peerClientCert), Members: []spec.Member{m}}
 	c = c.WithDefaults()
 	return &c, nil
 }
 
-// algorithmOf is the algorithm of cert's key, so a new member's keys are
-// of the kind the cluster's are; the default for anything else.
-func algorithmOf(cert *x509.Certificate) pki.Algorithm {
-	switch pki.KeyDescription(cert.PublicKey) {
-	case "RSA 3072":
-		return pki.RSA3072
-	case "RSA 4096":
-		return pki.RSA4096
-	case "ECDSA P-256":
-		return pki.ECDSAP256
-	case "ECDSA P-384":
-		return pki.ECDSAP384
-	case "Ed25519":
-		return pki.Ed25519
+// algorithmOf is the algorithm of a key (pki.AlgorithmOf), so that new
+// keys are of the kind the cluster's are; the default for a key type or
+// size etcdpki does not make.
+func algorithmOf(pub crypto.PublicKey) pki.Algorithm {
+	if alg, ok := pki.AlgorithmOf(pub); ok {
+		return alg
 	}
 	return pki.DefaultAlgorithm
 }

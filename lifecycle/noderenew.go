@@ -138,11 +138,7 @@ func RenewMember(m *member.Member, opts RenewOptions) (*RenewResult, error) {
 			}
 			continue
 		}
-		alg, ok := pki.AlgorithmOf(old.PublicKey)
-		if !ok {
-			alg = pki.DefaultAlgorithm
-		}
-		jobs = append(jobs, job{leaf: l, ca: ca, req: req, key: opts.ReuseKey, alg: alg})
+		jobs = append(jobs, job{leaf: l, ca: ca, req: req, key: opts.ReuseKey, alg: algorithmOf(old.PublicKey)})
 	}
 	for _, j := range jobs {
 		f := j.leaf.file

@@ -400,11 +400,7 @@ func StageNodes(ms []*member.Member, opts RotateOptions) (*NodeRotateResult, err
 					Hint: "etcdpki replace-member gives a member the cluster's CA first"}
 			}
 		}
-		alg, ok := pki.AlgorithmOf(cur.PublicKey)
-		if !ok {
-			alg = pki.DefaultAlgorithm
-		}
-		key, err := pki.GenerateKey(alg)
+		key, err := pki.GenerateKey(algorithmOf(cur.PublicKey))
 		if err != nil {
 			return nil, err
 		}

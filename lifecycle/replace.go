@@ -263,9 +263,7 @@ func fromNodes(op string, ms []*member.Member, m spec.Member, out string, opts A
 func clusterOfNodes(op string, ms []*member.Member, src *member.Member, replaced, layoutName string) (*spec.Cluster, string, error) {
 	c := spec.Cluster{Layout: layoutName}
 	if f := src.Files[pki.KindServer]; f != nil && f.Cert() != nil {
-		if alg, ok := pki.AlgorithmOf(f.Cert().PublicKey); ok {
-			c.Algorithm = alg
-		}
+		c.Algorithm = algorithmOf(f.Cert().PublicKey)
 	}
 	_, c.SplitCredentials = src.Files[pki.KindPeerClient]
 	if u := firstURL(src.PeerURLs); u != nil && u.Port() != "" {
