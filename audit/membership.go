@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -127,23 +126,15 @@ func membership(members []*member.Member) []Finding {
 	return out
 }
 
-// parseInitialCluster reads name=url,name=url as etcd does
-// (types.NewURLsMap): a name may appear with several URLs.
+// parseInitialCluster is member.ParseInitialCluster by name.
 func parseInitialCluster(s string) (map[string][]string, error) {
-	out := map[string][]string{}
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		name, u, ok := strings.Cut(part, "=")
-		if !ok || name == "" || u == "" {
-			return nil, fmt.Errorf("%q is not name=URL", part)
-		}
-		out[name] = append(out[name], u)
+	ms, err := member.ParseInitialCluster(s)
+	if err != nil {
+		return nil, err
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("no members")
+	out := map[string][]string{}
+	for _, m := range ms {
+		out[m.Name] = m.URLs
 	}
 	return out, nil
 }

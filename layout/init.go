@@ -307,7 +307,7 @@ func Init(c *spec.Cluster, out string, opts InitOptions) (*InitResult, error) {
 func LeafRequest(c *spec.Cluster, m *spec.Member, kind pki.Kind) pki.Request {
 	var dns []string
 	var ips []net.IP
-	if kind != pki.KindHealthcheckClient && kind != pki.KindAPIServerClient {
+	if kind.Info().SANs {
 		dns, ips = c.SANs(m)
 	}
 	return pki.Request{

@@ -14,7 +14,15 @@ import (
 // what kube-apiserver on that node presents. The files are read as etcd
 // reads them.
 func ClientTLS(root string, l *Layout, kind pki.Kind) (*tls.Config, error) {
-	cas, err := ReadCerts(OnDisk(root, l.CertPath(pki.KindCA)))
+	return ClientTLSFiles(OnDisk(root, l.CertPath(pki.KindCA)), OnDisk(root, l.CertPath(kind)), OnDisk(root, l.KeyPath(kind)))
+}
+
+// ClientTLSFiles is ClientTLS from three files on this machine: the CA
+// file to trust (every certificate in it) and the client certificate and
+// key to present. The error names the file that cannot be read or the
+// pair that does not match.
+func ClientTLSFiles(caFile, certFile, keyFile string) (*tls.Config, error) {
+	cas, err := ReadCerts(caFile)
 	if err != nil {
 		return nil, err
 	}
@@ -22,7 +30,7 @@ func ClientTLS(root string, l *Layout, kind pki.Kind) (*tls.Config, error) {
 	for _, c := range cas {
 		pool.AddCert(c)
 	}
-	kp, err := ReadKeyPair(OnDisk(root, l.CertPath(kind)), OnDisk(root, l.KeyPath(kind)))
+	kp, err := ReadKeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, err
 	}

@@ -243,7 +243,7 @@ func nodeCAs(m *member.Member) []*pki.CA {
 	for _, p := range m.Distribution().SigningCAs {
 		if disk, err := m.Input.Disk(p); err == nil {
 			if certs, err := layout.ReadCerts(disk); err == nil {
-				files = append(files, &member.File{Kind: pki.KindCA, CertPath: disk, Certs: certs})
+				files = append(files, &member.File{Kind: pki.KindCA, CertPath: disk, NodeCertPath: p, Certs: certs})
 			}
 		}
 	}
@@ -253,9 +253,14 @@ func nodeCAs(m *member.Member) []*pki.CA {
 		}
 		seen[f.CertPath] = true
 		key := f.Key
-		if key == nil {
-			if kp := member.KeyPathFor(f.CertPath); kp != "" {
-				key, _ = layout.ReadKey(kp)
+		if key == nil && f.KeyErr == nil {
+			// A CA file read without its key (kube-apiserver's
+			// --etcd-cafile, a signing CA): the key next to it, resolved
+			// inside the member's tree as the member loader does.
+			if kp := member.KeyPathFor(f.NodeCertPath); kp != "" {
+				if disk, err := m.Input.Disk(kp); err == nil {
+					key, _ = layout.ReadKey(disk)
+				}
 			}
 		}
 		if key == nil {
@@ -304,12 +309,7 @@ func nodeIssuer(op string, m *member.Member, old *x509.Certificate, kind pki.Kin
 // carriesSANs reports whether a file of these kinds names the member
 // (server, peer and the split credentials do; the client kinds do not).
 func carriesSANs(kinds []pki.Kind) bool {
-	for _, k := range kinds {
-		if k != pki.KindHealthcheckClient && k != pki.KindAPIServerClient {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(kinds, func(k pki.Kind) bool { return k.Info().SANs })
 }
 
 // nodeSANs are the names a renewed certificate of kinds carries: every host

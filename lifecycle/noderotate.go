@@ -73,13 +73,19 @@ func readNodeRot(op string, m *member.Member) (*nodeRot, error) {
 	if m.PeerCA == nil || m.PeerCA.Cert() == nil {
 		return refuse("its peer trusted CA file cannot be read (etcdpki check says why)")
 	}
-	r.keyPath = member.KeyPathFor(m.CA.CertPath)
-	key, err := layout.ReadKey(r.keyPath)
-	if err != nil {
-		return nil, &RefusedError{Op: op, Detail: fmt.Sprintf("member %s: the CA key %s cannot be read (%v): rotation signs on the node", m.Name, r.keyPath, unwrapPath(err)),
+	// The key the member loader read next to the CA file (inside the
+	// member's tree: member.Load refuses links that lead out of it).
+	r.keyPath, r.key = m.CA.KeyPath, m.CA.Key
+	if r.key == nil {
+		why := "it is not there"
+		if m.CA.KeyErr != nil {
+			why = unwrapPath(m.CA.KeyErr).Error()
+		}
+		return nil, &RefusedError{Op: op, Detail: fmt.Sprintf("member %s: the CA key next to %s cannot be read (%s): rotation signs on the node", m.Name, m.CA.CertPath, why),
 			Hint: "run it where the CA key is (kubeadm keeps etcd/ca.key on every control-plane node)"}
 	}
-	r.key = key
+	key := r.key
+	var err error
 	for _, c := range m.CA.Certs {
 		if pki.KeyMatches(c.PublicKey, key) {
 			r.cur = c
@@ -408,11 +414,9 @@ func StageNodes(ms []*member.Member, opts RotateOptions) (*NodeRotateResult, err
 		if now.IsZero() {
 			now = time.Now()
 		}
-		cn := cur.Subject.CommonName
-		if cn == "" {
-			cn = pki.CACommonName
-		}
-		if next, err = pki.NewCA(key, cn, 10*365*24*time.Hour, now); err != nil {
+		// pki.NewCA's defaults: etcd-ca's name when the old CA has none,
+		// ten years.
+		if next, err = pki.NewCA(key, cur.Subject.CommonName, 0, now); err != nil {
 			return nil, err
 		}
 		res.CreatedCA = true
@@ -468,14 +472,24 @@ func notGiven(rs []*nodeRot) []string {
 		given[r.m.Name] = true
 	}
 	var out []string
+	for _, e := range initialMembers(rs) {
+		if !given[e.Name] && !slices.Contains(out, e.Name) {
+			out = append(out, e.Name)
+		}
+	}
+	return out
+}
+
+// initialMembers are the entries of every member's --initial-cluster, in
+// order; a value that does not parse (check reports it) adds none.
+func initialMembers(rs []*nodeRot) []member.InitialMember {
+	var out []member.InitialMember
 	for _, r := range rs {
-		if r.m.Settings == nil {
+		if r.m.Settings == nil || r.m.Settings.InitialCluster == "" {
 			continue
 		}
-		for _, e := range strings.Split(r.m.Settings.InitialCluster, ",") {
-			if name, _, ok := strings.Cut(strings.TrimSpace(e), "="); ok && !given[name] && !slices.Contains(out, name) {
-				out = append(out, name)
-			}
+		if ms, err := member.ParseInitialCluster(r.m.Settings.InitialCluster); err == nil {
+			out = append(out, ms...)
 		}
 	}
 	return out
@@ -737,18 +751,9 @@ func liveNodes(ctx context.Context, rs []*nodeRot, next *pki.CA, timeout time.Du
 			add(r.m.Name, PortLive{Member: r.m.Name, Port: "peer", URL: u})
 		}
 	}
-	for _, r := range rs {
-		if r.m.Settings == nil {
-			continue
-		}
-		for _, e := range strings.Split(r.m.Settings.InitialCluster, ",") {
-			name, u, ok := strings.Cut(strings.TrimSpace(e), "=")
-			if !ok {
-				continue
-			}
-			if _, err := url.Parse(u); err == nil {
-				add(name, PortLive{Member: name, Port: "peer", URL: u})
-			}
+	for _, e := range initialMembers(rs) {
+		if _, err := url.Parse(e.URLs[0]); err == nil {
+			add(e.Name, PortLive{Member: e.Name, Port: "peer", URL: e.URLs[0]})
 		}
 	}
 	var flat []PortLive

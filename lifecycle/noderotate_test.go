@@ -261,7 +261,7 @@ func TestReplaceMemberBadInitialCluster(t *testing.T) {
 	}
 	_, err = lifecycle.ReplaceMemberFromNodes(loadNodes(t, dirs[:1]), spec.Member{Name: "cp3"}, t.TempDir(), lifecycle.AddMemberOptions{})
 	var re *lifecycle.RefusedError
-	if !errors.As(err, &re) {
-		t.Fatalf("replace-member with a URL without scheme: %v, want a refusal", err)
+	if !errors.As(err, &re) || !strings.Contains(re.Detail, "10.0.0.13:2380") || !strings.Contains(re.Detail, "has no host") {
+		t.Fatalf("replace-member with a URL without scheme: %v, want the refusal naming the entry", err)
 	}
 }

@@ -202,7 +202,7 @@ func (d *Dir) selectKinds(op string, kinds []pki.Kind) ([]pki.Kind, error) {
 func sanKinds(split bool) []pki.Kind {
 	var kinds []pki.Kind
 	for _, k := range pki.LeafKinds(split) {
-		if k != pki.KindHealthcheckClient && k != pki.KindAPIServerClient {
+		if k.Info().SANs {
 			kinds = append(kinds, k)
 		}
 	}

@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net"
@@ -298,35 +297,37 @@ func clusterOfNodes(op string, ms []*member.Member, src *member.Member, replaced
 	}
 	oldPeer := ""
 	for _, x := range ms {
-		if x.Settings == nil {
+		if x.Settings == nil || x.Settings.InitialCluster == "" {
 			continue
 		}
-		for _, e := range strings.Split(x.Settings.InitialCluster, ",") {
-			name, u, ok := strings.Cut(strings.TrimSpace(e), "=")
-			if !ok {
-				continue
-			}
-			if name == replaced {
+		initial, err := member.ParseInitialCluster(x.Settings.InitialCluster)
+		if err != nil {
+			return nil, "", &RefusedError{Op: op, Detail: fmt.Sprintf("member %s's --initial-cluster (%s): %v", x.Name, x.Settings.Source, err),
+				Hint: "etcdpki check " + x.Input.Dir + " says what etcd makes of it"}
+		}
+		for _, e := range initial {
+			u := e.URLs[0]
+			if e.Name == replaced {
 				if oldPeer == "" {
 					oldPeer = u
 				}
 				continue
 			}
-			if have[name] {
+			if have[e.Name] {
 				continue
 			}
 			pu, err := url.Parse(u)
 			if err != nil || pu.Hostname() == "" {
 				continue
 			}
-			sm := spec.Member{Name: name}
+			sm := spec.Member{Name: e.Name}
 			if net.ParseIP(pu.Hostname()) != nil {
 				sm.IPs = []string{pu.Hostname()}
 			} else {
 				sm.DNSNames = []string{pu.Hostname()}
 			}
 			c.Members = append(c.Members, sm)
-			have[name] = true
+			have[e.Name] = true
 		}
 	}
 	c = c.WithDefaults()
@@ -399,20 +400,10 @@ type LiveMember struct {
 // (etcdctl member list), with the client certificate certFile/keyFile and
 // the CA caFile (files on this machine). timeout bounds the whole call.
 func MemberList(ctx context.Context, endpoints []string, caFile, certFile, keyFile string, timeout time.Duration) ([]LiveMember, error) {
-	kp, err := layout.ReadKeyPair(certFile, keyFile)
+	cfg, err := layout.ClientTLSFiles(caFile, certFile, keyFile)
 	if err != nil {
 		return nil, err
 	}
-	cas, err := layout.ReadCerts(caFile)
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	for _, c := range cas {
-		pool.AddCert(c)
-	}
-	cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12,
-		Certificates: []tls.Certificate{{Certificate: [][]byte{kp.Cert.Raw}, PrivateKey: kp.Key, Leaf: kp.Cert}}}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, TLS: cfg, DialTimeout: timeout, Logger: zap.NewNop(), Context: ctx})
