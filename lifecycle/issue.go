@@ -51,23 +51,9 @@ func issueLeaves(cs *changeSet, c *spec.Cluster, ca *pki.CA, jobs []leafJob, now
 			if key == nil {
 				key, keys = keys[0], keys[1:]
 			}
-			cert, err := ca.Issue(layout.LeafRequest(c, j.member, j.kind), key.Public(), now)
+			cert, err := issuePair(cs, ca, layout.LeafRequest(c, j.member, j.kind), key, j.reuse == nil, j.cert, j.key, now)
 			if err != nil {
 				return issued, fmt.Errorf("member %s: %w", j.member.Name, err)
-			}
-			group := []change{{j.cert, pki.EncodeCert(cert), layout.CertPerm}}
-			if j.reuse == nil {
-				keyPEM, err := pki.EncodeKey(key)
-				if err != nil {
-					return issued, err
-				}
-				// The key goes first: a run killed between the two
-				// renames leaves the certificate's temporary file, which
-				// repair renames into place next time.
-				group = append([]change{{j.key, keyPEM, layout.KeyPerm}}, group...)
-			}
-			if err := cs.apply(group...); err != nil {
-				return issued, err
 			}
 			is := Issued{Member: j.member.Name, Kind: j.kind, Serial: pki.Serial(cert), Fingerprint: pki.Fingerprint(cert),
 				NotAfter: cert.NotAfter, KeyReused: j.reuse != nil}
@@ -78,6 +64,27 @@ func issueLeaves(cs *changeSet, c *spec.Cluster, ca *pki.CA, jobs []leafJob, now
 		}
 	}
 	return issued, nil
+}
+
+// issuePair issues req for key with ca and writes the certificate to
+// certPath and, when newKey, the key to keyPath, as one group (cs.apply).
+// The key goes first: a run killed between the two renames leaves the
+// certificate's temporary file, which repair renames into place next
+// time.
+func issuePair(cs *changeSet, ca *pki.CA, req pki.Request, key crypto.Signer, newKey bool, certPath, keyPath string, now time.Time) (*x509.Certificate, error) {
+	cert, err := ca.Issue(req, key.Public(), now)
+	if err != nil {
+		return nil, err
+	}
+	group := []change{{certPath, pki.EncodeCert(cert), layout.CertPerm}}
+	if newKey {
+		keyPEM, err := pki.EncodeKey(key)
+		if err != nil {
+			return nil, err
+		}
+		group = append([]change{{keyPath, keyPEM, layout.KeyPerm}}, group...)
+	}
+	return cert, cs.apply(group...)
 }
 
 // readLeaf reads member's current pair of kind for a job: the certificate

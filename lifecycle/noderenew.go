@@ -148,22 +148,10 @@ func RenewMember(m *member.Member, opts RenewOptions) (*RenewResult, error) {
 				return res, err
 			}
 		}
-		cert, err := j.ca.Issue(j.req, key.Public(), now)
+		cert, err := issuePair(cs, j.ca, j.req, key, !j.key, f.CertPath, f.KeyPath, now)
 		if err != nil {
-			return res, fmt.Errorf("member %s: %w", m.Name, err)
-		}
-		group := []change{{f.CertPath, pki.EncodeCert(cert), layout.CertPerm}}
-		if !j.key {
-			keyPEM, err := pki.EncodeKey(key)
-			if err != nil {
-				return res, err
-			}
-			// The key first, as issueLeaves does, for repair.
-			group = append([]change{{f.KeyPath, keyPEM, layout.KeyPerm}}, group...)
-		}
-		if err := cs.apply(group...); err != nil {
 			res.Result = *cs.res
-			return res, err
+			return res, fmt.Errorf("member %s: %w", m.Name, err)
 		}
 		old := f.Cert()
 		for _, k := range j.leaf.kinds {
