@@ -197,7 +197,8 @@ func selectNodeLeaves(op string, m *member.Member, kinds []pki.Kind) ([]nodeLeaf
 	have := m.SortedKinds()
 	for _, k := range kinds {
 		if !slices.Contains(have, k) {
-			return nil, &RefusedError{Op: op, Detail: fmt.Sprintf("member %s has no %s certificate (its leaves: %s)", m.Name, k, joinKinds(have))}
+			return nil, &RefusedError{Op: op, Detail: fmt.Sprintf("member %s (%s) has no %s certificate (its leaves: %s)", m.Name, m.Input.Dir, k, joinKinds(have)),
+				Hint: "drop --kind " + string(k) + ", or etcdpki replace-member issues a full set"}
 		}
 	}
 	var out []nodeLeaf
@@ -208,7 +209,8 @@ func selectNodeLeaves(op string, m *member.Member, kinds []pki.Kind) ([]nodeLeaf
 		}
 		f := m.Files[k]
 		if f.KeyPath == "" {
-			return nil, &RefusedError{Op: op, Detail: fmt.Sprintf("member %s's %s certificate (%s) has no key file named", m.Name, k, f.CertPath)}
+			return nil, &RefusedError{Op: op, Detail: fmt.Sprintf("member %s's %s certificate (%s) has no key file beside it in the member's settings (%s)", m.Name, k, f.CertPath, settingsSource(m)),
+				Hint: "name the key file in the member's settings (e.g. --key-file, --peer-key-file), then run renew again"}
 		}
 		if i, ok := byFile[f]; ok {
 			out[i].kinds = append(out[i].kinds, k)
@@ -379,4 +381,12 @@ func urlsOf(m *member.Member, kinds []pki.Kind) []string {
 		urls = append(urls, m.PeerURLs...)
 	}
 	return urls
+}
+
+// settingsSource names where the member's settings were read from.
+func settingsSource(m *member.Member) string {
+	if m.Settings != nil && m.Settings.Source != "" {
+		return m.Settings.Source
+	}
+	return "its layout's defaults"
 }

@@ -1,6 +1,8 @@
 package lifecycle_test
 
 import (
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"net"
 	"os"
@@ -80,7 +82,8 @@ func sans(t testing.TB, path string) []string {
 // TestRenewKubeadmNodeFollowsItsManifest renews a kubeadm node whose
 // address changed (its manifest says 10.0.0.99, its certificates name
 // 10.0.0.11): the serving certificates name both, as kubeadm certs renew
-// would not; the client certificates name nothing; files keep their mode
+// would not; the client certificates name nothing, an old subject is kept
+// and a peer certificate's missing clientAuth repaired; files keep their mode
 // and a non-root owner; the old files are in the node's backups; and
 // check is clean afterwards.
 func TestRenewKubeadmNodeFollowsItsManifest(t *testing.T) {
@@ -103,6 +106,34 @@ func TestRenewKubeadmNodeFollowsItsManifest(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A peer certificate without clientAuth (R3) and an apiserver client
+	// from before kubeadm 1.29, in system:masters: renew repairs the
+	// first's usages and keeps the second's subject.
+	caKP, err := layout.ReadKeyPair(filepath.Join(node, "etc/kubernetes/pki/etcd/ca.crt"), filepath.Join(node, "etc/kubernetes/pki/etcd/ca.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := &pki.CA{Cert: caKP.Cert, Key: caKP.Key}
+	plant := func(certFile, keyFile string, req pki.Request) {
+		t.Helper()
+		key, err := layout.ReadKey(filepath.Join(node, keyFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ca.Issue(req, key.Public(), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := layout.WriteFile(filepath.Join(node, certFile), pki.EncodeCert(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oldPeer := readCert(t, peer)
+	plant("etc/kubernetes/pki/etcd/peer.crt", "etc/kubernetes/pki/etcd/peer.key",
+		pki.Request{Kind: pki.KindPeer, CommonName: "cp1", DNSNames: oldPeer.DNSNames, IPs: oldPeer.IPAddresses, Split: true})
+	masters := pkix.Name{CommonName: pki.APIServerClientCommonName, Organization: []string{"system:masters"}}
+	plant("etc/kubernetes/pki/apiserver-etcd-client.crt", "etc/kubernetes/pki/apiserver-etcd-client.key",
+		pki.Request{Kind: pki.KindAPIServerClient, Subject: &masters})
 	before := loadNode(t, node)
 	if before.Name != "cp1" || before.NameFrom != "manifest" {
 		t.Fatalf("member %s from %s, want cp1 from its manifest", before.Name, before.NameFrom)
@@ -120,6 +151,12 @@ func TestRenewKubeadmNodeFollowsItsManifest(t *testing.T) {
 		if got := sans(t, p); !slices.Equal(got, want) {
 			t.Errorf("%s names %v, want %v", p, got, want)
 		}
+	}
+	if !slices.Contains(readCert(t, peer).ExtKeyUsage, x509.ExtKeyUsageClientAuth) {
+		t.Error("the renewed peer certificate still lacks clientAuth")
+	}
+	if got := readCert(t, filepath.Join(node, "etc/kubernetes/pki/apiserver-etcd-client.crt")).Subject; got.CommonName != masters.CommonName || !slices.Equal(got.Organization, masters.Organization) {
+		t.Errorf("the renewed apiserver-etcd-client is %v, want its subject %v kept", got, masters)
 	}
 	for _, p := range []string{"etc/kubernetes/pki/etcd/healthcheck-client.crt", "etc/kubernetes/pki/apiserver-etcd-client.crt"} {
 		if got := sans(t, filepath.Join(node, p)); len(got) != 0 {

@@ -242,6 +242,7 @@ type NodeRotationStatus struct {
 func readNodes(op string, ms []*member.Member) ([]*nodeRot, *pki.CA, error) {
 	var rs []*nodeRot
 	var next *pki.CA
+	var nextOwner, nextPath string // who holds next, for the refusal
 	for _, m := range ms {
 		r, err := readNodeRot(op, m)
 		if err != nil {
@@ -249,8 +250,11 @@ func readNodes(op string, ms []*member.Member) ([]*nodeRot, *pki.CA, error) {
 		}
 		if r.next != nil {
 			if next != nil && !bytes.Equal(next.Cert.Raw, r.next.Cert.Raw) {
-				return nil, nil, &RefusedError{Op: op, Detail: fmt.Sprintf("members disagree on the new CA: %s's is %s, another's %s", m.Name, pki.Fingerprint(r.next.Cert)[:11], pki.Fingerprint(next.Cert)[:11]),
-					Hint: "each node keeps the new CA in " + nextDir(NodeStateDir("<node>", "/")) + "; give the nodes of one rotation"}
+				return nil, nil, &RefusedError{Op: op, Detail: fmt.Sprintf("members disagree on the new CA: %s's %s is %s, %s's %s is %s", m.Name, nextDir(r.state), pki.Fingerprint(r.next.Cert)[:11], nextOwner, nextPath, pki.Fingerprint(next.Cert)[:11]),
+					Hint: "copy one staged node's /var/lib/etcdpki/ca-next over the other's, or start again with rotate-ca stage on all the trees at once"}
+			}
+			if next == nil {
+				nextOwner, nextPath = m.Name, nextDir(r.state)
 			}
 			next = r.next
 		}
@@ -402,8 +406,8 @@ func StageNodes(ms []*member.Member, opts RotateOptions) (*NodeRotateResult, err
 		cur := rs[0].cur
 		for _, r := range rs[1:] {
 			if !bytes.Equal(r.cur.Raw, cur.Raw) {
-				return nil, &RefusedError{Op: op, Detail: fmt.Sprintf("members %s and %s have different CAs: a rotation moves members of one CA to a new one", rs[0].m.Name, r.m.Name),
-					Hint: "etcdpki replace-member gives a member the cluster's CA first"}
+				return nil, &RefusedError{Op: op, Detail: fmt.Sprintf("members %s (%s) and %s (%s) have different CAs: a rotation moves members of one CA to a new one", rs[0].m.Name, rs[0].m.CA.CertPath, r.m.Name, r.m.CA.CertPath),
+					Hint: "etcdpki check with the same directories says which is the odd one; etcdpki replace-member gives a member the cluster's CA first"}
 			}
 		}
 		key, err := pki.GenerateKey(algorithmOf(cur.PublicKey))

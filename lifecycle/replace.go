@@ -213,7 +213,8 @@ func fromNodes(op string, ms []*member.Member, m spec.Member, out string, opts A
 	}
 	pkiDir, err := src.Input.Disk(pkiNode)
 	if err != nil {
-		return nil, &RefusedError{Op: op, Detail: fmt.Sprintf("%s: %v", pkiNode, err)}
+		return nil, &RefusedError{Op: op, Detail: fmt.Sprintf("member %s (%s): its %s cannot be read: %v", src.Name, src.Input.Dir, pkiNode, err),
+			Hint: "give a control-plane node's root, the tree that holds " + pkiNode}
 	}
 	c, oldPeer, err := clusterOfNodes(op, others, src, m.Name, layoutName)
 	if err != nil {
@@ -290,7 +291,8 @@ func clusterOfNodes(op string, ms []*member.Member, src *member.Member, replaced
 			sm.IPs, sm.DNSNames = ownNames(f.Cert(), x.Name)
 		}
 		if len(sm.IPs)+len(sm.DNSNames) == 0 {
-			return nil, "", &RefusedError{Op: op, Detail: "member " + x.Name + "'s address is unknown: its server certificate names none but loopback"}
+			return nil, "", &RefusedError{Op: op, Detail: "member " + x.Name + " (" + x.Input.Dir + "): its address is unknown: its settings advertise no peer URL and its server certificate names none but loopback",
+				Hint: "give that member's etcd settings (--etcd-flags FILE), or leave its directory out"}
 		}
 		c.Members = append(c.Members, sm)
 		have[x.Name] = true
