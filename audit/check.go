@@ -24,6 +24,11 @@ type Options struct {
 	// WarnWithin is how close to expiry a certificate draws VALID-EXPIRING;
 	// zero means DefaultWarnWithin, negative disables the warning.
 	WarnWithin time.Duration
+	// EtcdVersion is the etcd version the members run where their
+	// settings do not say (a static pod's image tag does): FLAG-ETCD-VERSION
+	// holds their command-line flags to it. Empty: judged only where the
+	// settings say.
+	EtcdVersion string
 }
 
 // DefaultWarnWithin is --warn-within's default.

@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -638,14 +639,23 @@ func chmod(t *testing.T, p string, mode os.FileMode) {
 	}
 }
 
-// truncate cuts a PEM file in half, as an interrupted copy leaves it.
+// truncate cuts a file in half, as an interrupted copy leaves it; a static
+// pod manifest is cut in the middle of its command line, where the
+// settings are (a cut after them would leave a manifest that still reads
+// as the whole one).
 func truncate(t *testing.T, p string) {
 	t.Helper()
 	data, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(p, data[:len(data)/2], 0o644); err != nil {
+	cut := len(data) / 2
+	if start := bytes.Index(data, []byte("command:")); start >= 0 {
+		if end := bytes.Index(data[start:], []byte("image:")); end > 0 {
+			cut = start + end/2
+		}
+	}
+	if err := os.WriteFile(p, data[:cut], 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

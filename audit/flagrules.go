@@ -2,8 +2,11 @@ package audit
 
 import (
 	"crypto/x509"
+	"fmt"
 
+	"github.com/etcdpki/etcdpki/member"
 	"github.com/etcdpki/etcdpki/pki"
+	"github.com/etcdpki/etcdpki/release"
 )
 
 // checkSettings applies the flag rules when the member's configuration
@@ -34,6 +37,37 @@ func (c *checker) checkSettings() {
 	}
 	if s.PeerCertFile == "" || s.PeerKeyFile == "" {
 		c.add(RuleFlagFile, src, BreaksPeers, "--peer-cert-file/--peer-key-file not set: the peer port does not serve TLS")
+	}
+	c.checkEtcdVersion(s)
+}
+
+// checkEtcdVersion holds the member's command-line flags to its etcd
+// version's flag set (release.Etcd.KnowsFlag, read off each version's
+// binary): etcdmain's config.parse exits on a flag it does not define.
+// Only the command line is fatal; etcd ignores an ETCD_* variable or a
+// config file key it does not know.
+func (c *checker) checkEtcdVersion(s *member.Settings) {
+	v, from := s.EtcdVersion, s.EtcdVersionSource
+	if v == "" {
+		v, from = c.opts.EtcdVersion, "--etcd-version"
+	}
+	if v == "" {
+		return
+	}
+	e, err := release.ParseEtcd(v)
+	if err != nil {
+		return
+	}
+	for _, name := range e.UnknownFlags(s.Flags) {
+		where := s.Source
+		if src, ok := s.Sources[name]; ok {
+			where = src
+		}
+		msg := fmt.Sprintf("etcd %s (%s) does not define --%s (%s): it exits at start with \"flag provided but not defined: -%s\"", e, from, name, where, name)
+		if alt := e.FlagAdvice(name); alt != "" {
+			msg += "; etcd " + e.Line().String() + " spells it " + alt
+		}
+		c.add(RuleEtcdVersionFlag, s.Source, BreaksBoth, "%s", msg)
 	}
 }
 

@@ -141,6 +141,7 @@ const (
 	RuleChainRejected    RuleID = "CHAIN-REJECTED"
 	RuleExtraCA          RuleID = "R2-EXTRA-CA"
 	RuleSettingsInvalid  RuleID = "SETTINGS-INVALID"
+	RuleEtcdVersionFlag  RuleID = "FLAG-ETCD-VERSION"
 	// Rules only the live probe fires.
 	RuleProbeDiscovery     RuleID = "PROBE-DISCOVERY"
 	RuleProbeUnreachable   RuleID = "PROBE-UNREACHABLE"
@@ -391,6 +392,16 @@ var catalogue = []Rule{
 		Why:    "etcd refuses to start when a --cert-file, --key-file or CA file cannot be loaded.",
 		Errors: []string{"open /etc/kubernetes/pki", "no such file or directory"},
 		Fix:    "Put the file where the flag says, or fix the flag. For a member etcdpki init made, etcdpki flags MEMBER_DIR prints the paths init wrote.",
+	},
+	{
+		ID: RuleEtcdVersionFlag, Severity: Error,
+		Title: "every flag on the member's command line is one its etcd version defines",
+		Why: "etcd parses its command line with its own flag set and exits on a flag it does not define, so the member never starts. " +
+			"The flags moved between versions: etcd 3.6 spells the initial corruption check --feature-gates=InitialCorruptCheck=true and has --watch-progress-notify-interval, " +
+			"which etcd 3.4 and 3.5 do not know (they have --experimental-initial-corrupt-check and --experimental-watch-progress-notify-interval, which etcd 3.7 removed); " +
+			"etcd 3.4 has no --client-cert-file or --peer-client-cert-file. The version is the static pod's image tag, or check's --etcd-version; docs/versions.md lists every flag that differs.",
+		Errors: []string{"flag provided but not defined"},
+		Fix:    "Use the flag the member's etcd version knows (the finding names it), or run the etcd version the flags were written for; etcdpki flags --etcd-version VERSION (or --kubernetes-version, for kubeadm's static pod) prints flags that version knows.",
 	},
 	{
 		ID: RuleAPIServer, Severity: Error,

@@ -85,6 +85,8 @@ func (m *Member) setSettings(s *Settings, err error) {
 			m.problem(ProblemSettings, "", p, "%v", trimSource(cerr, p))
 		}
 		cs.ConfigFile = s.ConfigFile
+		// The command line is still parsed, and the image still runs it.
+		cs.Flags, cs.EtcdVersion, cs.EtcdVersionSource = s.Flags, s.EtcdVersion, s.EtcdVersionSource
 		s = cs
 	}
 	m.Settings = s

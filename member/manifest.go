@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/etcdpki/etcdpki/release"
 )
 
 // staticPod is the part of a Kubernetes static pod manifest read here.
@@ -26,6 +28,7 @@ type staticPod struct {
 
 type container struct {
 	Name    string   `json:"name"`
+	Image   string   `json:"image"`
 	Command []string `json:"command"`
 	Args    []string `json:"args"`
 	Env     []struct {
@@ -43,7 +46,9 @@ type container struct {
 // variables expanded from the container's env, and the mapping of in-pod
 // paths to the node's (from the pod's hostPath volumes).
 type Pod struct {
-	Args []string
+	// Image is the container's image reference.
+	Image string
+	Args  []string
 	Env  []envVar
 	// mounts maps a mount path in the container to its host path,
 	// longest first.
@@ -86,7 +91,7 @@ func parsePod(data []byte, name string) (*Pod, error) {
 			break
 		}
 	}
-	p := &Pod{}
+	p := &Pod{Image: c.Image}
 	env := map[string]string{}
 	for _, e := range c.Env {
 		env[e.Name] = e.Value
@@ -302,6 +307,13 @@ func ParseEtcdManifest(source string, data []byte) (*Settings, error) {
 		return nil, errors.New("no etcd flags found in the etcd container's command")
 	}
 	s.mapPaths(pod.HostPath)
+	// The image tag says which etcd runs the flags (registry.k8s.io/etcd:
+	// 3.6.5-0, RKE2's rancher/hardened-etcd:v3.5.21-k3s1-…); a digest
+	// alone says nothing.
+	if e, ok := release.EtcdFromImage(pod.Image); ok {
+		s.EtcdVersion = e.String()
+		s.EtcdVersionSource = fmt.Sprintf("%s:%d (image %s)", source, lineOf(text, "image:", 0), pod.Image)
+	}
 	return s, err
 }
 

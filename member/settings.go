@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,6 +64,14 @@ type Settings struct {
 	// does not define (an older etcd's experimental flags, a typo); they
 	// are tolerated, as the member's own etcd version may know them.
 	Unknown []string `json:"unknown,omitempty"`
+	// Flags are the names of the flags on the command line, as written
+	// (without dashes, old names kept): what the member's own etcd
+	// version must define, or it exits ("flag provided but not defined").
+	Flags []string `json:"flags,omitempty"`
+	// EtcdVersion is the etcd version the settings run with, where they
+	// say (a static pod's image tag, e.g. 3.6.5), and where it was read.
+	EtcdVersion       string `json:"etcdVersion,omitempty"`
+	EtcdVersionSource string `json:"etcdVersionSource,omitempty"`
 }
 
 // APIServerSettings are kube-apiserver's etcd client settings, from its
@@ -112,6 +121,7 @@ type parsed struct {
 	set     map[string]bool
 	sources map[string]string
 	unknown []string
+	written []string // command-line flag names as written
 	errs    []string
 }
 
@@ -130,6 +140,7 @@ func parseEtcd(args []string, argSource func(name string) string, env []envVar) 
 			continue
 		}
 		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		p.written = append(p.written, name)
 		if n, ok := legacyFlags[name]; ok {
 			name = n
 		}
@@ -254,6 +265,7 @@ func (p *parsed) settings(source string) (*Settings, error) {
 		PeerSkipClientSANVerify: p.bool("peer-skip-client-san-verification"),
 		ConfigFile:              p.str("config-file"),
 		Unknown:                 p.unknown,
+		Flags:                   uniqueSorted(p.written),
 	}
 	if len(p.errs) > 0 {
 		return s, &SettingsError{Source: source, Detail: strings.Join(p.errs, "; ")}
@@ -265,6 +277,16 @@ func (p *parsed) settings(source string) (*Settings, error) {
 func (s *Settings) hasAny() bool {
 	return s.Name != "" || s.CertFile != "" || s.PeerCertFile != "" || len(s.ListenClientURLs) > 0 ||
 		len(s.ListenPeerURLs) > 0 || s.TrustedCAFile != "" || s.ConfigFile != "" || s.InitialCluster != ""
+}
+
+// uniqueSorted returns ss sorted without repeats (nil for none).
+func uniqueSorted(ss []string) []string {
+	if len(ss) == 0 {
+		return nil
+	}
+	out := append([]string(nil), ss...)
+	sort.Strings(out)
+	return slices.Compact(out)
 }
 
 func splitList(s string) []string {

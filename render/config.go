@@ -8,9 +8,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/pki"
+	"github.com/etcdpki/etcdpki/release"
 	"github.com/etcdpki/etcdpki/spec"
 )
 
@@ -26,6 +28,72 @@ type Options struct {
 	// Existing renders --initial-cluster-state=existing, for a member that
 	// joins a running cluster.
 	Existing bool
+	// EtcdVersion is the etcd version to render for (3.4 … 3.7, or a
+	// patch release such as 3.5.21); empty means the version the kubeadm
+	// release pins.
+	EtcdVersion string
+	// KubernetesVersion is the kubeadm release whose etcd static pod is
+	// rendered (1.29 … 1.37); empty means release.DefaultKubernetesMinor,
+	// or, when EtcdVersion is older than that release accepts, the newest
+	// release that accepts it.
+	KubernetesVersion string
+}
+
+// Target is what a configuration is rendered for: an etcd version and
+// the kubeadm release whose static pod it follows.
+type Target struct {
+	Etcd    release.Etcd
+	Kubeadm release.Kubeadm
+	// ImageTag is the registry.k8s.io/etcd tag of the manifest.
+	ImageTag string
+}
+
+// VersionError is a version etcdpki does not know, or a PKI or kubeadm
+// release that the asked-for etcd version cannot run.
+type VersionError struct{ Detail string }
+
+func (e *VersionError) Error() string { return e.Detail }
+
+// ResolveTarget turns Options' version strings into a Target. The error,
+// a *[VersionError], names a version etcdpki does not know, or an etcd
+// version the given kubeadm release does not accept (kubeadm 1.31+ needs
+// etcd 3.5.24).
+func ResolveTarget(opts Options) (Target, error) {
+	k := release.DefaultKubeadm()
+	if opts.KubernetesVersion != "" {
+		var err error
+		if k, err = release.ParseKubernetes(opts.KubernetesVersion); err != nil {
+			return Target{}, &VersionError{err.Error()}
+		}
+	}
+	if opts.EtcdVersion == "" {
+		return Target{Etcd: k.Etcd(), Kubeadm: k, ImageTag: k.EtcdImageTag}, nil
+	}
+	e, err := release.ParseEtcd(opts.EtcdVersion)
+	if err != nil {
+		return Target{}, &VersionError{err.Error()}
+	}
+	if err := k.Supports(e); err != nil {
+		if opts.KubernetesVersion != "" {
+			return Target{}, &VersionError{err.Error()}
+		}
+		// No release asked for: the newest one that runs this etcd
+		// (kubeadm 1.30 for etcd 3.4).
+		for i := len(release.KubeadmReleases) - 1; i >= 0; i-- {
+			if r := release.KubeadmReleases[i]; r.Supports(e) == nil {
+				k = r
+				break
+			}
+		}
+	}
+	tag := e.DefaultImageTag()
+	switch {
+	case e.Patch >= 0:
+		tag = e.String() + "-0"
+	case k.Etcd().Line() == e:
+		tag = k.EtcdImageTag
+	}
+	return Target{Etcd: e, Kubeadm: k, ImageTag: tag}, nil
 }
 
 // Config is one member's etcd configuration: the settings kubeadm writes
@@ -58,6 +126,21 @@ type Config struct {
 	PeerClientCertAuth bool
 	PeerClientCertFile string // split credentials only
 	PeerClientKeyFile  string
+
+	// Target is the etcd version and kubeadm release rendered for.
+	Target Target
+	// InitialCorruptCheck and WatchProgressNotifyInterval are the two
+	// settings kubeadm adds (cmd/kubeadm/app/phases/etcd/local.go
+	// getEtcdCommand@v1.34.4): a member checks its data against the
+	// others' before serving, and watchers get progress notifications,
+	// which kube-apiserver's watch cache relies on. etcd 3.6+ spells them
+	// --feature-gates=InitialCorruptCheck=true and
+	// --watch-progress-notify-interval, 3.4 and 3.5 (and kubeadm for
+	// them) --experimental-initial-corrupt-check and
+	// --experimental-watch-progress-notify-interval; 3.7 knows only the
+	// former.
+	InitialCorruptCheck         bool
+	WatchProgressNotifyInterval time.Duration
 }
 
 // ForMember builds the configuration of the member called name.
@@ -69,6 +152,13 @@ func ForMember(c *spec.Cluster, name string, opts Options) (*Config, error) {
 	l, err := layout.ForName(c.Layout)
 	if err != nil {
 		return nil, err
+	}
+	target, err := ResolveTarget(opts)
+	if err != nil {
+		return nil, err
+	}
+	if c.SplitCredentials && !target.Etcd.SplitCredentials() {
+		return nil, &VersionError{fmt.Sprintf("etcd %s has no --client-cert-file or --peer-client-cert-file, which this PKI's split credentials need (made with --split-credentials, for etcd 3.5+): render for etcd 3.5 or later, or re-run init without --split-credentials", target.Etcd)}
 	}
 	file := func(p string) string { return onRoot(opts.Root, p) }
 	dataDir := opts.DataDir
@@ -131,6 +221,10 @@ func ForMember(c *spec.Cluster, name string, opts Options) (*Config, error) {
 		PeerKeyFile:        file(l.KeyPath(pki.KindPeer)),
 		PeerTrustedCAFile:  file(l.CertPath(pki.KindCA)),
 		PeerClientCertAuth: true,
+
+		Target:                      target,
+		InitialCorruptCheck:         true,
+		WatchProgressNotifyInterval: 5 * time.Second,
 	}
 	if c.SplitCredentials {
 		// etcd 3.5+: separate client credentials, so the serving certs can
@@ -140,6 +234,9 @@ func ForMember(c *spec.Cluster, name string, opts Options) (*Config, error) {
 		cfg.ClientKeyFile = file(l.KeyPath(pki.KindServerClient))
 		cfg.PeerClientCertFile = file(l.CertPath(pki.KindPeerClient))
 		cfg.PeerClientKeyFile = file(l.KeyPath(pki.KindPeerClient))
+	}
+	if err := cfg.CheckFlags(); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }
@@ -200,12 +297,44 @@ func (c *Config) values() map[string]string {
 		"peer-client-cert-file":       c.PeerClientCertFile,
 		"peer-client-key-file":        c.PeerClientKeyFile,
 	}
+	e := c.Target.Etcd
+	if c.WatchProgressNotifyInterval > 0 {
+		name := "watch-progress-notify-interval"
+		if !e.KnowsFlag(name) {
+			name = "experimental-" + name
+		}
+		kv[name] = c.WatchProgressNotifyInterval.String()
+	}
+	if c.InitialCorruptCheck {
+		if e.FeatureGates() {
+			kv["feature-gates"] = "InitialCorruptCheck=true"
+		} else {
+			kv["experimental-initial-corrupt-check"] = "true"
+		}
+	}
 	for k, v := range kv {
 		if v == "" {
 			delete(kv, k)
 		}
 	}
 	return kv
+}
+
+// CheckFlags returns an error naming every flag of Flags that the target
+// etcd version does not define; rendering never prints one, and the
+// tests hold it to that.
+func (c *Config) CheckFlags() error {
+	var unknown []string
+	for k := range c.values() {
+		if !c.Target.Etcd.KnowsFlag(k) {
+			unknown = append(unknown, "--"+k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return fmt.Errorf("etcd %s does not define %s", c.Target.Etcd, strings.Join(unknown, ", "))
+	}
+	return nil
 }
 
 // CommandLine renders the etcd invocation as a shell command, one flag per

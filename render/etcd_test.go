@@ -1,6 +1,7 @@
 package render
 
 import (
+	"errors"
 	"flag"
 	"io"
 	"net/url"
@@ -8,11 +9,15 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	etcdflags "go.etcd.io/etcd/pkg/v3/flags"
 	"go.etcd.io/etcd/server/v3/embed"
+
+	"github.com/etcdpki/etcdpki/release"
 )
 
 // etcdView is the part of etcd's own configuration (embed.Config) that a
@@ -151,5 +156,71 @@ func TestEtcdReadsConfigFile(t *testing.T) {
 				t.Errorf("config file and flags differ:\nfile  %+v\nflags %+v", got, fromFlags)
 			}
 		})
+	}
+}
+
+// TestEveryTargetRenders renders every golden case for every etcd version
+// and kubeadm release: nothing printed is a flag the target etcd does not
+// know (the interop tests start each version's own binary with the
+// output), and what etcd 3.7, the version linked here, is given parses
+// with its own flag set and config loader.
+func TestEveryTargetRenders(t *testing.T) {
+	var targets []Options
+	for _, e := range release.EtcdVersions {
+		targets = append(targets, Options{EtcdVersion: e.String()})
+	}
+	for _, k := range release.KubeadmReleases {
+		targets = append(targets, Options{KubernetesVersion: k.String()})
+	}
+	for _, opts := range targets {
+		for _, rc := range renderCases {
+			t.Run(rc.name+"/"+opts.EtcdVersion+opts.KubernetesVersion, func(t *testing.T) {
+				c := rc.cluster(t)
+				o := rc.opts
+				o.EtcdVersion, o.KubernetesVersion = opts.EtcdVersion, opts.KubernetesVersion
+				cfg, err := ForMember(c, rc.member, o)
+				if c.SplitCredentials && opts.EtcdVersion == "3.4" {
+					var ve *VersionError
+					if !errors.As(err, &ve) || !strings.Contains(err.Error(), "--split-credentials") {
+						t.Fatalf("split credentials for etcd 3.4: %v, want a VersionError naming --split-credentials", err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				e := cfg.Target.Etcd
+				for _, f := range cfg.Flags() {
+					name, _, _ := strings.Cut(strings.TrimPrefix(f, "--"), "=")
+					if !e.KnowsFlag(name) {
+						t.Errorf("etcd %s does not know %s", e, f)
+					}
+				}
+				if !slices.ContainsFunc(cfg.Flags(), func(f string) bool { return strings.Contains(f, "InitialCorruptCheck=true") || f == "--experimental-initial-corrupt-check=true" }) {
+					t.Errorf("no initial corrupt check in %q", cfg.Flags())
+				}
+				if e.Minor == 7 {
+					got := viewOfEtcd(parseEtcdFlags(t, cfg.Flags()))
+					if want := viewOfConfig(cfg); !reflect.DeepEqual(got, want) {
+						t.Errorf("etcd 3.7 reads the flags as\n%+v\nwant\n%+v", got, want)
+					}
+					data, err := cfg.ConfigFile()
+					if err != nil {
+						t.Fatal(err)
+					}
+					path := filepath.Join(t.TempDir(), "etcd.yaml")
+					if err := os.WriteFile(path, data, 0o600); err != nil {
+						t.Fatal(err)
+					}
+					ec, err := embed.ConfigFromFile(path)
+					if err != nil {
+						t.Fatalf("etcd 3.7 rejects the config file: %v\n%s", err, data)
+					}
+					if ec.WatchProgressNotifyInterval != 5*time.Second || !ec.ServerFeatureGate.Enabled("InitialCorruptCheck") {
+						t.Errorf("config file: watch-progress-notify-interval %s, InitialCorruptCheck %t", ec.WatchProgressNotifyInterval, ec.ServerFeatureGate.Enabled("InitialCorruptCheck"))
+					}
+				}
+			})
+		}
 	}
 }

@@ -3,6 +3,7 @@ package render_test
 import (
 	"fmt"
 	"log"
+	"strings"
 
 	"github.com/etcdpki/etcdpki/render"
 	"github.com/etcdpki/etcdpki/spec"
@@ -26,6 +27,7 @@ func ExampleForMember() {
 	//   --cert-file=/srv/pki/cp1/etc/kubernetes/pki/etcd/server.crt \
 	//   --client-cert-auth=true \
 	//   --data-dir=/srv/pki/cp1/var/lib/etcd \
+	//   --feature-gates=InitialCorruptCheck=true \
 	//   --initial-advertise-peer-urls=https://10.0.0.11:2380 \
 	//   --initial-cluster=cp1=https://10.0.0.11:2380,cp2=https://10.0.0.12:2380 \
 	//   --initial-cluster-state=new \
@@ -40,7 +42,31 @@ func ExampleForMember() {
 	//   --peer-key-file=/srv/pki/cp1/etc/kubernetes/pki/etcd/peer.key \
 	//   --peer-trusted-ca-file=/srv/pki/cp1/etc/kubernetes/pki/etcd/ca.crt \
 	//   --snapshot-count=10000 \
-	//   --trusted-ca-file=/srv/pki/cp1/etc/kubernetes/pki/etcd/ca.crt
+	//   --trusted-ca-file=/srv/pki/cp1/etc/kubernetes/pki/etcd/ca.crt \
+	//   --watch-progress-notify-interval=5s
+}
+
+// etcd 3.5 has no --feature-gates: kubeadm, and etcdpki, write its
+// experimental flags instead.
+func ExampleForMember_etcd35() {
+	c, err := spec.FromFlags(spec.Cluster{}, []string{"cp1=10.0.0.11"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg, err := render.ForMember(c, "cp1", render.Options{EtcdVersion: "3.5"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, f := range cfg.Flags() {
+		if strings.Contains(f, "corrupt") || strings.Contains(f, "progress") {
+			fmt.Println(f)
+		}
+	}
+	fmt.Println(cfg.Image())
+	// Output:
+	// --experimental-initial-corrupt-check=true
+	// --experimental-watch-progress-notify-interval=5s
+	// registry.k8s.io/etcd:3.5.24-0
 }
 
 // The kube-apiserver flags of a stacked control plane: it dials its local

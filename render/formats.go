@@ -6,17 +6,18 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
 	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/pki"
+	"github.com/etcdpki/etcdpki/release"
 	"github.com/etcdpki/etcdpki/spec"
 )
 
-// DefaultImage is the etcd image the manifest names; kubeadm pins one per
-// Kubernetes release, so users normally pass their own with --image.
-const DefaultImage = "registry.k8s.io/etcd:3.6.4-0"
+// ImageRepository is where kubeadm's etcd images come from.
+const ImageRepository = "registry.k8s.io/etcd"
 
 // securityConfig mirrors etcd's client-transport-security and
 // peer-transport-security sections of its --config-file.
@@ -44,6 +45,14 @@ type configFile struct {
 	SnapshotCount            int            `json:"snapshot-count"`
 	ClientTransportSecurity  securityConfig `json:"client-transport-security"`
 	PeerTransportSecurity    securityConfig `json:"peer-transport-security"`
+
+	// The version-dependent keys (see Config.InitialCorruptCheck). etcd
+	// reads durations in its config file as nanoseconds: the file is YAML
+	// turned into JSON for a time.Duration field.
+	FeatureGates                       string        `json:"feature-gates,omitempty"`
+	ExperimentalInitialCorruptCheck    bool          `json:"experimental-initial-corrupt-check,omitempty"`
+	WatchProgressNotifyInterval        time.Duration `json:"watch-progress-notify-interval,omitempty"`
+	ExperimentalWatchProgressNotifyInt time.Duration `json:"experimental-watch-progress-notify-interval,omitempty"`
 }
 
 // ConfigFile renders the configuration as an etcd --config-file.
@@ -71,6 +80,14 @@ func (c *Config) ConfigFile() ([]byte, error) {
 			ClientCertAuth: c.PeerClientCertAuth, TrustedCAFile: c.PeerTrustedCAFile,
 		},
 	}
+	kv := c.values()
+	f.FeatureGates = kv["feature-gates"]
+	f.ExperimentalInitialCorruptCheck = kv["experimental-initial-corrupt-check"] == "true"
+	if _, ok := kv["watch-progress-notify-interval"]; ok {
+		f.WatchProgressNotifyInterval = c.WatchProgressNotifyInterval
+	} else if _, ok := kv["experimental-watch-progress-notify-interval"]; ok {
+		f.ExperimentalWatchProgressNotifyInt = c.WatchProgressNotifyInterval
+	}
 	return yaml.Marshal(f)
 }
 
@@ -92,6 +109,7 @@ type (
 	podSpec struct {
 		Containers        []container `json:"containers"`
 		HostNetwork       bool        `json:"hostNetwork"`
+		Priority          int         `json:"priority"`
 		PriorityClassName string      `json:"priorityClassName"`
 		SecurityContext   any         `json:"securityContext,omitempty"`
 		Volumes           []volume    `json:"volumes"`
@@ -102,6 +120,8 @@ type (
 		ImagePullPolicy string        `json:"imagePullPolicy"`
 		LivenessProbe   *probe        `json:"livenessProbe,omitempty"`
 		Name            string        `json:"name"`
+		Ports           []port        `json:"ports,omitempty"`
+		ReadinessProbe  *probe        `json:"readinessProbe,omitempty"`
 		Resources       any           `json:"resources,omitempty"`
 		StartupProbe    *probe        `json:"startupProbe,omitempty"`
 		VolumeMounts    []volumeMount `json:"volumeMounts"`
@@ -116,8 +136,13 @@ type (
 	httpGet struct {
 		Host   string `json:"host"`
 		Path   string `json:"path"`
-		Port   int    `json:"port"`
+		Port   any    `json:"port"` // a number, or a named container port
 		Scheme string `json:"scheme"`
+	}
+	port struct {
+		ContainerPort int    `json:"containerPort"`
+		Name          string `json:"name"`
+		Protocol      string `json:"protocol"`
 	}
 	volumeMount struct {
 		MountPath string `json:"mountPath"`
@@ -133,13 +158,16 @@ type (
 	}
 )
 
-// Manifest renders a kubeadm-style etcd static pod (what kubeadm writes to
-// /etc/kubernetes/manifests/etcd.yaml) for the configuration, which should
-// normally be rendered without Options.Root: the pod sees the node's paths.
-// With a root, the pod mounts the rooted paths, so it stays consistent.
+// Manifest renders the etcd static pod that the target kubeadm release
+// writes to /etc/kubernetes/manifests/etcd.yaml (cmd/kubeadm/app/phases/
+// etcd/local.go GetEtcdPodSpec, util/staticpod/utils.go ComponentPod and
+// the probes, at the release's version) for the configuration, which
+// should normally be rendered without Options.Root: the pod sees the
+// node's paths. With a root, the pod mounts the rooted paths, so it stays
+// consistent. An empty image is registry.k8s.io/etcd with the target's tag.
 func (c *Config) Manifest(cl *spec.Cluster, image string) ([]byte, error) {
 	if image == "" {
-		image = DefaultImage
+		image = c.Image()
 	}
 	// kubeadm mounts only the etcd part of the PKI into the pod: the
 	// directory of the files the flags name (server, peer, CA and, split,
@@ -158,12 +186,36 @@ func (c *Config) Manifest(cl *spec.Cluster, image string) ([]byte, error) {
 			return nil, fmt.Errorf("listen-metrics-urls %s: no port", u)
 		}
 	}
-	probe := func(p string, failures int) *probe {
+	k, e := c.Target.Kubeadm, c.Target.Etcd
+	// kubeadm 1.34+ declares the metrics port as "probe-port" and probes
+	// it by name; earlier releases probe the number.
+	var ports []port
+	var portRef any = probePort
+	if k.NamedProbePort {
+		ports = []port{{ContainerPort: probePort, Name: "probe-port", Protocol: "TCP"}}
+		portRef = "probe-port"
+	}
+	newProbe := func(p string, initialDelay, failures, period int) *probe {
 		return &probe{
 			FailureThreshold:    failures,
-			HTTPGet:             httpGet{Host: probeHost, Path: p, Port: probePort, Scheme: "HTTP"},
-			InitialDelaySeconds: 10, PeriodSeconds: 10, TimeoutSeconds: 15,
+			HTTPGet:             httpGet{Host: probeHost, Path: p, Port: portRef, Scheme: "HTTP"},
+			InitialDelaySeconds: initialDelay, PeriodSeconds: period, TimeoutSeconds: 15,
 		}
+	}
+	// kubeadm 1.31+ probes /livez and /readyz, and adds a readiness probe
+	// (kubernetes/kubeadm#3039); up to 1.30 it probed /health, which is
+	// also all etcd before 3.5.11 serves. The startup probe's failure
+	// threshold covers ControlPlaneComponentHealthCheckTimeout (4m) at a
+	// 10 s period.
+	var liveness, readiness, startup *probe
+	if k.ReadinessProbe && e.HasLivez() {
+		liveness = newProbe("/livez", 10, 8, 10)
+		readiness = newProbe("/readyz", 0, 3, 1)
+		startup = newProbe("/readyz", 10, 24, 10)
+	} else {
+		live, start := release.Etcd34.HealthProbes()
+		liveness = newProbe(live, 10, 8, 10)
+		startup = newProbe(start, 10, 24, 10)
 	}
 	p := pod{
 		APIVersion: "v1",
@@ -180,16 +232,21 @@ func (c *Config) Manifest(cl *spec.Cluster, image string) ([]byte, error) {
 				Command:         append([]string{"etcd"}, c.Flags()...),
 				Image:           image,
 				ImagePullPolicy: "IfNotPresent",
-				LivenessProbe:   probe("/livez", 8),
+				LivenessProbe:   liveness,
 				Name:            "etcd",
+				Ports:           ports,
+				ReadinessProbe:  readiness,
 				Resources:       map[string]any{"requests": map[string]string{"cpu": "100m", "memory": "100Mi"}},
-				StartupProbe:    probe("/readyz", 24),
+				StartupProbe:    startup,
 				VolumeMounts: []volumeMount{
 					{MountPath: c.DataDir, Name: "etcd-data"},
 					{MountPath: certDir, Name: "etcd-certs"},
 				},
 			}},
-			HostNetwork:       true,
+			HostNetwork: true,
+			// The system-node-critical class's value, which kubeadm
+			// writes next to its name (ComponentPod).
+			Priority:          2000001000,
 			PriorityClassName: "system-node-critical",
 			SecurityContext:   map[string]any{"seccompProfile": map[string]string{"type": "RuntimeDefault"}},
 			Volumes: []volume{
@@ -199,6 +256,16 @@ func (c *Config) Manifest(cl *spec.Cluster, image string) ([]byte, error) {
 		},
 	}
 	return yaml.Marshal(p)
+}
+
+// Image is the etcd image of the manifest: registry.k8s.io/etcd with the
+// tag the target kubeadm release pins (or the target etcd version's).
+func (c *Config) Image() string {
+	tag := c.Target.ImageTag
+	if tag == "" {
+		tag = release.DefaultKubeadm().EtcdImageTag
+	}
+	return ImageRepository + ":" + tag
 }
 
 // APIServerFlags returns kube-apiserver's --etcd-* flags for a control

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -417,9 +418,13 @@ type manifestPod struct {
 			LivenessProbe struct {
 				HTTPGet struct {
 					Host string `json:"host"`
-					Port int    `json:"port"`
+					Port any    `json:"port"` // a number or a named port
 				} `json:"httpGet"`
 			} `json:"livenessProbe"`
+			Ports []struct {
+				Name          string `json:"name"`
+				ContainerPort int    `json:"containerPort"`
+			} `json:"ports"`
 			VolumeMounts []struct {
 				MountPath string `json:"mountPath"`
 				Name      string `json:"name"`
@@ -466,8 +471,14 @@ func TestManifest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := ct.LivenessProbe.HTTPGet; got.Host != mu.Hostname() || fmt.Sprint(got.Port) != mu.Port() {
-				t.Errorf("liveness probe dials %s:%d, but metrics listen on %s", got.Host, got.Port, mu.Host)
+			probePort := fmt.Sprint(ct.LivenessProbe.HTTPGet.Port)
+			for _, p := range ct.Ports {
+				if p.Name == probePort {
+					probePort = strconv.Itoa(p.ContainerPort)
+				}
+			}
+			if got := ct.LivenessProbe.HTTPGet; got.Host != mu.Hostname() || probePort != mu.Port() {
+				t.Errorf("liveness probe dials %s:%s (%v), but metrics listen on %s", got.Host, probePort, got.Port, mu.Host)
 			}
 			vols := map[string]string{}
 			for _, v := range p.Spec.Volumes {

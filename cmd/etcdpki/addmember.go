@@ -16,6 +16,7 @@ import (
 func newAddMemberCmd() *cobra.Command {
 	var (
 		dir, pkiDir, out, config, member, format, image, root string
+		versions                                              render.Options
 		output                                                outputFlag
 		mf                                                    memberFlags
 		local                                                 bool
@@ -113,7 +114,7 @@ of a member that joins.`,
 			if err != nil {
 				return lifecycleErr(err)
 			}
-			conf, err := renderFormat(res.Spec, res.Member, format, image, render.Options{Existing: true})
+			conf, err := renderFormat(res.Spec, res.Member, format, image, render.Options{Existing: true, EtcdVersion: versions.EtcdVersion, KubernetesVersion: versions.KubernetesVersion})
 			if err != nil {
 				return err
 			}
@@ -130,7 +131,8 @@ of a member that joins.`,
 	f.StringVarP(&config, "config", "c", "", "with --pki: the cluster spec `FILE`, to check the new member against every member")
 	f.StringVarP(&member, "member", "m", "", "the new member, defined as `NAME=IP[,IP|DNS…]`")
 	f.StringVar(&format, "format", "cmdline", "the new member's configuration as: cmdline, manifest or config")
-	f.StringVar(&image, "image", render.DefaultImage, "etcd image for --format manifest")
+	imageFlag(f, &image)
+	versionFlags(f, &versions)
 	f.BoolVar(&local, "local", false, "read this node's tree (see --root) as the running member that signs")
 	f.StringVar(&root, "root", "/", "the node's root directory that --local reads")
 	mf.registerLayout(cmd)

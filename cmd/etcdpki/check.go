@@ -7,14 +7,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpki/etcdpki/audit"
+	"github.com/etcdpki/etcdpki/release"
 )
 
 func newCheckCmd() *cobra.Command {
 	var (
-		rf     reportFlags
-		mf     memberFlags
-		k8sDir string
-		local  bool
+		rf          reportFlags
+		mf          memberFlags
+		k8sDir      string
+		local       bool
+		etcdVersion string
 	)
 	cmd := &cobra.Command{
 		Use:   "check DIR...",
@@ -38,6 +40,10 @@ Each port is judged by the CA that port uses: the peer port (2380) by
 --peer-trusted-ca-file, the client port (2379) by --trusted-ca-file and the
 CA files of the clients (kube-apiserver's --etcd-cafile).
 
+Each member's command-line flags are held to its etcd version (the static
+pod's image tag, or --etcd-version): etcd exits on a flag it does not know,
+e.g. --feature-gates on etcd 3.5 (FLAG-ETCD-VERSION).
+
 Rules are listed in docs/rules.md; 'etcdpki explain' maps an error message to
 them. Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage error.`,
 		Example: `  etcdpki check pki/                          # init's output: every member
@@ -56,11 +62,16 @@ them. Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage error.`,
 			if len(dirs) == 0 {
 				return withHint(usagef("no member directories given"), "give one directory per member, init's output directory, or --local")
 			}
+			if etcdVersion != "" {
+				if _, err := release.ParseEtcd(etcdVersion); err != nil {
+					return usagef("--etcd-version: %v", err)
+				}
+			}
 			members, err := mf.load(dirs)
 			if err != nil {
 				return err
 			}
-			return rf.emit(cmd, audit.Check(members, audit.Options{WarnWithin: rf.warn()}))
+			return rf.emit(cmd, audit.Check(members, audit.Options{WarnWithin: rf.warn(), EtcdVersion: etcdVersion}))
 		},
 	}
 	rf.register(cmd, "warn about certificates expiring within this window, e.g. 720h or 30d")
@@ -68,6 +79,7 @@ them. Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage error.`,
 	mf.register(cmd)
 	f.BoolVar(&local, "local", false, "check this node: its distribution is detected from its files (see --root)")
 	f.StringVar(&k8sDir, "root", "/", "the node's root directory that --local checks")
+	f.StringVar(&etcdVersion, "etcd-version", "", "the etcd `VERSION` (3.4 … 3.7) members run where their settings do not say (a static pod's image tag does): their flags must be ones it defines")
 	return cmd
 }
 

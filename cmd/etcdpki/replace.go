@@ -19,6 +19,7 @@ import (
 func newReplaceMemberCmd() *cobra.Command {
 	var (
 		dir, out, member, format, image, endpoints, root string
+		versions                                         render.Options
 		local                                            bool
 		mf                                               memberFlags
 		output                                           outputFlag
@@ -97,7 +98,7 @@ read from 'etcdctl member list'.`,
 					return lifecycleErr(err)
 				}
 			}
-			conf, err := renderFormat(res.Spec, res.Member, format, image, render.Options{Existing: true})
+			conf, err := renderFormat(res.Spec, res.Member, format, image, render.Options{Existing: true, EtcdVersion: versions.EtcdVersion, KubernetesVersion: versions.KubernetesVersion})
 			if err != nil {
 				return err
 			}
@@ -114,7 +115,8 @@ read from 'etcdctl member list'.`,
 	f.StringVar(&out, "out", "", "with member directories: where the replacement's tree goes (`DIR`/<member>; default .)")
 	f.StringVar(&endpoints, "endpoints", "", "client `URLs` of the running cluster, to read the old member's ID (default $ETCDCTL_ENDPOINTS)")
 	f.StringVar(&format, "format", "cmdline", "the replacement's configuration as: cmdline, manifest or config")
-	f.StringVar(&image, "image", render.DefaultImage, "etcd image for --format manifest")
+	imageFlag(f, &image)
+	versionFlags(f, &versions)
 	f.BoolVar(&local, "local", false, "read this node's tree (see --root) as the source")
 	f.StringVar(&root, "root", "/", "the node's root directory that --local reads")
 	mf.register(cmd)

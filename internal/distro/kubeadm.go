@@ -29,7 +29,7 @@ func KubeadmNodes(t testing.TB, out, dir string, move bool) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		manifest, err := conf.Manifest(c, render.DefaultImage)
+		manifest, err := conf.Manifest(c, "")
 		if err != nil {
 			t.Fatal(err)
 		}

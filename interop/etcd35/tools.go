@@ -1,0 +1,9 @@
+//go:build tools
+
+// etcd 3.5's server and etcdctl, imported so that go mod tidy keeps them.
+package etcd35
+
+import (
+	_ "go.etcd.io/etcd/etcdctl/v3/ctlv3"
+	_ "go.etcd.io/etcd/server/v3/etcdmain"
+)
