@@ -49,7 +49,7 @@ type Pod struct {
 	// Image is the container's image reference.
 	Image string
 	Args  []string
-	Env  []envVar
+	Env   []envVar
 	// mounts maps a mount path in the container to its host path,
 	// longest first.
 	mounts [][2]string

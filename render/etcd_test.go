@@ -196,7 +196,9 @@ func TestEveryTargetRenders(t *testing.T) {
 						t.Errorf("etcd %s does not know %s", e, f)
 					}
 				}
-				if !slices.ContainsFunc(cfg.Flags(), func(f string) bool { return strings.Contains(f, "InitialCorruptCheck=true") || f == "--experimental-initial-corrupt-check=true" }) {
+				if !slices.ContainsFunc(cfg.Flags(), func(f string) bool {
+					return strings.Contains(f, "InitialCorruptCheck=true") || f == "--experimental-initial-corrupt-check=true"
+				}) {
 					t.Errorf("no initial corrupt check in %q", cfg.Flags())
 				}
 				if e.Minor == 7 {
