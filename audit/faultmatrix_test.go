@@ -181,6 +181,16 @@ var faults = []fault{
 		want: []audit.RuleID{audit.RuleSettingsInvalid}, forms: true, connects: false,
 	},
 	{
+		rule: audit.RuleEtcdVersionFlag, name: "etcd 3.6's flags under a 3.5 image",
+		breakIt: func(t *testing.T, c *testca.Cluster) {
+			// kubeadm 1.34's manifest with its image pinned back to 3.5:
+			// etcd 3.5 exits on --feature-gates (interop's matrix tests
+			// start the real 3.5 binary so).
+			c.WriteSettings("cp2", func(cfg *render.Config) { cfg.Target.ImageTag = "3.5.24-0" })
+		},
+		want: []audit.RuleID{audit.RuleEtcdVersionFlag}, forms: true, connects: false,
+	},
+	{
 		rule: audit.RuleKeyInCert, name: "server.crt with its key appended (mode 0644)",
 		breakIt: func(t *testing.T, c *testca.Cluster) {
 			cert, err := os.ReadFile(c.CertPath("cp2", pki.KindServer))

@@ -283,6 +283,7 @@ func FuzzExplain(f *testing.F) {
 func tlsView(s *member.Settings) member.Settings {
 	v := *s
 	v.Sources, v.InitialCluster, v.InitialClusterToken, v.InitialClusterState, v.Unknown = nil, "", "", "", nil
+	v.Flags, v.EtcdVersion, v.EtcdVersionSource = nil, "", ""
 	for _, l := range []*[]string{&v.ListenClientURLs, &v.AdvertiseClientURLs, &v.ListenPeerURLs, &v.AdvertisePeerURLs} {
 		*l = slices.Sorted(slices.Values(*l))
 	}

@@ -83,6 +83,7 @@ var repairs = map[RuleID]repair{
 	RuleKeyInCert:        {on: pki.KindServer, cmd: renew, ca: rotate},
 	RuleChainInFile:      {on: pki.KindServer, cmd: "none: a note; edit the file"},
 	RuleSettingsInvalid:  {cmd: flags, initOnly: true},
+	RuleEtcdVersionFlag:  {cmd: flags, initOnly: true},
 	RuleInferred:         {cmd: "none: a note about the input"},
 	// Live rules: probe's findings keep the catalogue's text.
 	RuleProbeDiscovery:     {cmd: "none: see the endpoint findings"},

@@ -401,7 +401,7 @@ var catalogue = []Rule{
 			"which etcd 3.4 and 3.5 do not know (they have --experimental-initial-corrupt-check and --experimental-watch-progress-notify-interval, which etcd 3.7 removed); " +
 			"etcd 3.4 has no --client-cert-file or --peer-client-cert-file. The version is the static pod's image tag, or check's --etcd-version; docs/versions.md lists every flag that differs.",
 		Errors: []string{"flag provided but not defined"},
-		Fix:    "Use the flag the member's etcd version knows (the finding names it), or run the etcd version the flags were written for; etcdpki flags --etcd-version VERSION (or --kubernetes-version, for kubeadm's static pod) prints flags that version knows.",
+		Fix:    "Use the flag the member's etcd version knows (the finding names it), or run the etcd version the flags were written for. For a member etcdpki init made, etcdpki flags MEMBER_DIR --etcd-version VERSION prints flags that version knows (kubeadm: --format manifest --kubernetes-version 1.N prints the static pod that release writes).",
 	},
 	{
 		ID: RuleAPIServer, Severity: Error,
