@@ -104,6 +104,9 @@ ports' trust and both break. Separate client and peer CAs are legal and clean
 		if r.Observed != "" {
 			fmt.Fprintf(&b, "\n**Observed with real etcd.** %s\n", r.Observed)
 		}
+		if r.APIServer != "" {
+			fmt.Fprintf(&b, "\n**Observed with kube-apiserver v1.34.4** (interop/apiserver_test.go). %s\n", r.APIServer)
+		}
 	}
 	b.WriteString(reportSchemaDoc)
 	return b.Bytes()

@@ -89,6 +89,9 @@ type Rule struct {
 	// broken in `etcdpki demo` (the fault named in it), as the demo
 	// fault-matrix test reproduces it; empty when no fault shows it.
 	Observed string
+	// APIServer is what a real kube-apiserver (v1.34.4) logged when the
+	// rule was broken under it (interop's TestKubeAPIServer), where it was.
+	APIServer string
 }
 
 // Rule IDs. They are constants so the checker cannot fire an ID the
@@ -256,6 +259,9 @@ var catalogue = []Rule{
 		Errors:   []string{"not 127.0.0.1", "not ::1"},
 		Fix:      "Re-issue server.crt with 127.0.0.1 and ::1 in the SANs, as kubeadm does: etcdpki renew MEMBER_DIR --kind KIND. kubeadm certs renew keeps the old SANs, so it does not fix this.",
 		Observed: "Fault r4-server-loopback (etcd-2's server.crt without 127.0.0.1 and ::1). Loopback mode shows nothing: nothing dials etcd-2 at 127.0.0.1 there (that address is etcd-1's). Hosts mode (`demo --hosts netns`: each member in its own network namespace, with its own 127.0.0.1) shows what a real node does: a client on etcd-2's own host dialing https://127.0.0.1:2379, as kube-apiserver on a stacked control plane does, gets \"tls: failed to verify certificate: x509: certificate is valid for 198.18.0.2, not 127.0.0.1\" (clientv3: \"context deadline exceeded\"), and etcd-2 logs \"rejected connection on client endpoint: remote error: tls: bad certificate\". Clients through the bridge, and probe, which dials the advertised addresses, see nothing wrong; the cluster forms and serves.",
+		APIServer: "kube-apiserver in the member's network namespace with flags --format apiserver (--etcd-servers=https://127.0.0.1:2379) never becomes ready and logs, per retry: " +
+			"`grpc: addrConn.createTransport failed to connect to {Addr: \"127.0.0.1:2379\", ServerName: \"127.0.0.1:2379\", …}. Err: connection error: desc = \"transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate is valid for 198.19.167.1, ::1, not 127.0.0.1\"`; " +
+			"etcd logs `\"msg\":\"rejected connection on client endpoint\",\"remote-addr\":\"127.0.0.1:32836\",\"server-name\":\"\",\"error\":\"remote error: tls: bad certificate\"`.",
 	},
 	{
 		ID: RulePeerSAN, Severity: Error, Condition: "R4",
@@ -405,10 +411,15 @@ var catalogue = []Rule{
 	},
 	{
 		ID: RuleAPIServer, Severity: Error,
-		Title:  "kube-apiserver's --etcd-cafile/--etcd-certfile/--etcd-keyfile fit the etcd CA",
-		Why:    "kube-apiserver verifies etcd with --etcd-cafile and authenticates with --etcd-certfile; the wrong CA or a cert from another CA keeps it from reaching etcd.",
-		Errors: []string{unknownAuthority, "context deadline exceeded", "transport: authentication handshake failed", clientDidNotProvide, certificateRequired},
-		Fix:    "Point --etcd-cafile at etcd/ca.crt and use apiserver-etcd-client.crt/key issued by the etcd CA (etcdpki renew MEMBER_DIR --kind apiserver-etcd-client re-issues it), then restart kube-apiserver. For a member etcdpki init made, etcdpki flags MEMBER_DIR --format apiserver prints kube-apiserver's --etcd-* flags.",
+		Title: "kube-apiserver's --etcd-cafile/--etcd-certfile/--etcd-keyfile fit the etcd CA",
+		Why:   "kube-apiserver verifies etcd with --etcd-cafile and authenticates with --etcd-certfile; the wrong CA or a cert from another CA keeps it from reaching etcd.",
+		Errors: []string{unknownAuthority, "context deadline exceeded", "transport: authentication handshake failed", clientDidNotProvide, certificateRequired,
+			"error reading server preface: remote error: tls: unknown certificate authority"},
+		Fix: "Point --etcd-cafile at etcd/ca.crt and use apiserver-etcd-client.crt/key issued by the etcd CA (etcdpki renew MEMBER_DIR --kind apiserver-etcd-client re-issues it), then restart kube-apiserver. For a member etcdpki init made, etcdpki flags MEMBER_DIR --format apiserver prints kube-apiserver's --etcd-* flags.",
+		APIServer: "kube-apiserver started with --etcd-certfile/--etcd-keyfile from another CA never becomes ready: under TLS 1.3 etcd's alert arrives after the client's handshake, so it logs " +
+			"`grpc: addrConn.createTransport failed to connect to {Addr: \"127.0.0.1:30957\", …}. Err: connection error: desc = \"error reading server preface: remote error: tls: unknown certificate authority\"` " +
+			"(then `write: broken pipe` on retries) and exits after its 20 s dial timeout with `\"command failed\" err=\"context deadline exceeded\"`; " +
+			"etcd logs `\"msg\":\"rejected connection on client endpoint\",…,\"error\":\"tls: failed to verify certificate: x509: certificate signed by unknown authority (possibly because of \\\"x509: ECDSA verification failure\\\" while trying to verify candidate authority certificate \\\"etcd-ca\\\")\"` (both CAs named etcd-ca).",
 	},
 	{
 		ID: RuleSharedK8sCA, Severity: Warning,

@@ -108,10 +108,11 @@ func (p program) build(name string) (string, error) {
 		// etcd prints "etcd Version: 3.4.23" for --version; etcdctl 3.4
 		// has no --version ("Error: unknown flag: --version") and prints
 		// "etcdctl version: 3.4.23" for its version command.
-		out, _ := exec.Command(path, "--version").CombinedOutput()
+		arg := "--version"
 		if strings.HasPrefix(name, "etcdctl-") {
-			out, _ = exec.Command(path, "version").CombinedOutput()
+			arg = "version"
 		}
+		out, _ := exec.Command(path, arg).CombinedOutput()
 		if !regexp.MustCompile(`(?mi)version: ` + regexp.QuoteMeta(want) + `\.`).Match(out) {
 			return "", fmt.Errorf("%s is not etcd %s: %s", path, want, firstLine(out))
 		}
