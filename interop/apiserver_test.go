@@ -688,40 +688,12 @@ func writeAPIServerManifest(t testing.TB, tree string, etcdFlags []string) {
 	}
 }
 
-// checkReport is the part of `etcdpki check -o json` the tests read
-// (schema etcdpki.io/check/v1, docs/rules.md).
-type checkReport struct {
-	Findings []checkFinding `json:"findings"`
-}
-
-// checkFinding is one finding of a checkReport.
-type checkFinding struct {
-	Rule     string `json:"rule"`
-	Severity string `json:"severity"`
-	Member   string `json:"member"`
-	File     string `json:"file"`
-	Detail   string `json:"detail"`
-}
-
-// find returns the first finding of rule on member, or nil.
-func (r *checkReport) find(rule, member string) *checkFinding {
-	for i, f := range r.Findings {
-		if f.Rule == rule && f.Member == member {
-			return &r.Findings[i]
-		}
-	}
-	return nil
-}
-
-// checkJSON runs etcdpki check -o json on dirs.
-func checkJSON(t testing.TB, dirs ...string) (*checkReport, int) {
+// checkJSON runs etcdpki check -o json on dirs and returns its report and
+// exit code.
+func checkJSON(t testing.TB, dirs ...string) (*auditReport, int) {
 	t.Helper()
-	out, code, stderr := runCode(t, append([]string{"check", "-o", "json"}, dirs...)...)
-	var r checkReport
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		t.Fatalf("check -o json: exit %d: %v\n%s%s", code, err, out, stderr)
-	}
-	return &r, code
+	r := auditJSON(t, append([]string{"check", "-o", "json"}, dirs...)...)
+	return r, r.code
 }
 
 // explainLine runs etcdpki explain on an error line kube-apiserver or

@@ -358,7 +358,8 @@ type auditReport struct {
 		Summary        string `json:"summary"`
 		Errors         int    `json:"errors"`
 	} `json:"verdict"`
-	raw string
+	raw  string
+	code int // etcdpki's exit code: 0, or 1 for findings
 }
 
 // auditFinding is one finding of a report.
@@ -366,6 +367,7 @@ type auditFinding struct {
 	Rule     string `json:"rule"`
 	Severity string `json:"severity"`
 	Member   string `json:"member"`
+	File     string `json:"file"`
 	Detail   string `json:"detail"`
 }
 
@@ -384,6 +386,16 @@ func (r *auditReport) rules(severity string) []string {
 // has reports whether a finding of rule is about member.
 func (r *auditReport) has(rule, member string) bool {
 	return slices.ContainsFunc(r.Findings, func(f auditFinding) bool { return f.Rule == rule && f.Member == member })
+}
+
+// find returns the first finding of rule on member, or nil.
+func (r *auditReport) find(rule, member string) *auditFinding {
+	for i, f := range r.Findings {
+		if f.Rule == rule && f.Member == member {
+			return &r.Findings[i]
+		}
+	}
+	return nil
 }
 
 // checkTrees runs `etcdpki check -o json` on p's member trees and
@@ -420,7 +432,7 @@ func auditJSON(t testing.TB, args ...string) *auditReport {
 	if code != 0 && code != 1 {
 		t.Fatalf("etcdpki %s: exit %d\n%s%s", strings.Join(args, " "), code, out, stderr)
 	}
-	r := &auditReport{raw: out}
+	r := &auditReport{raw: out, code: code}
 	if err := json.Unmarshal([]byte(out), r); err != nil {
 		t.Fatalf("etcdpki %s: %v\n%s", strings.Join(args, " "), err, out)
 	}

@@ -114,10 +114,6 @@ func orEmptyHint(s string) string {
 	return ": " + s
 }
 
-func sameCerts(a, b []*x509.Certificate) bool {
-	return slices.EqualFunc(a, b, func(x, y *x509.Certificate) bool { return bytes.Equal(x.Raw, y.Raw) })
-}
-
 // stage judges the node's files against the rotation's new CA next (nil
 // when none is under way): the same stages as init's output.
 func (r *nodeRot) stage(next *pki.CA) MemberStatus {

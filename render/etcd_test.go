@@ -129,24 +129,32 @@ func TestEtcdReadsFlags(t *testing.T) {
 	}
 }
 
+// loadConfigFile writes cfg's ConfigFile() and loads it with etcd's
+// embed.ConfigFromFile, which also validates it.
+func loadConfigFile(t *testing.T, cfg *Config) (*embed.Config, []byte) {
+	t.Helper()
+	data, err := cfg.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "etcd.yaml")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ec, err := embed.ConfigFromFile(path)
+	if err != nil {
+		t.Fatalf("etcd rejects the config file: %v\n%s", err, data)
+	}
+	return ec, data
+}
+
 // TestEtcdReadsConfigFile writes every case's ConfigFile() and loads it
 // with etcd's embed.ConfigFromFile, which also validates it.
 func TestEtcdReadsConfigFile(t *testing.T) {
 	for _, rc := range renderCases {
 		t.Run(rc.name, func(t *testing.T) {
 			_, cfg := rc.config(t)
-			data, err := cfg.ConfigFile()
-			if err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(t.TempDir(), "etcd.yaml")
-			if err := os.WriteFile(path, data, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			ec, err := embed.ConfigFromFile(path)
-			if err != nil {
-				t.Fatalf("etcd rejects the config file: %v\n%s", err, data)
-			}
+			ec, data := loadConfigFile(t, cfg)
 			got := viewOfEtcd(ec)
 			if want := viewOfConfig(cfg); !reflect.DeepEqual(got, want) {
 				t.Errorf("etcd reads the config file as\n%+v\nwant\n%+v\nfile:\n%s", got, want, data)
@@ -206,18 +214,7 @@ func TestEveryTargetRenders(t *testing.T) {
 					if want := viewOfConfig(cfg); !reflect.DeepEqual(got, want) {
 						t.Errorf("etcd 3.7 reads the flags as\n%+v\nwant\n%+v", got, want)
 					}
-					data, err := cfg.ConfigFile()
-					if err != nil {
-						t.Fatal(err)
-					}
-					path := filepath.Join(t.TempDir(), "etcd.yaml")
-					if err := os.WriteFile(path, data, 0o600); err != nil {
-						t.Fatal(err)
-					}
-					ec, err := embed.ConfigFromFile(path)
-					if err != nil {
-						t.Fatalf("etcd 3.7 rejects the config file: %v\n%s", err, data)
-					}
+					ec, _ := loadConfigFile(t, cfg)
 					if ec.WatchProgressNotifyInterval != 5*time.Second || !ec.ServerFeatureGate.Enabled("InitialCorruptCheck") {
 						t.Errorf("config file: watch-progress-notify-interval %s, InitialCorruptCheck %t", ec.WatchProgressNotifyInterval, ec.ServerFeatureGate.Enabled("InitialCorruptCheck"))
 					}
