@@ -26,11 +26,15 @@ FLAG-ETCD-VERSION.
 
 Read from ` + "`cmd/kubeadm/app`" + ` of each k8s.io/kubernetes release
 (` + "`phases/etcd/local.go`" + `, ` + "`util/staticpod/utils.go`" + `, ` + "`constants/constants.go`" + `).
-Every release also writes the corruption check and
-` + "`watch-progress-notify-interval=5s`" + `, spelled for the etcd it runs:
-` + "`--feature-gates=InitialCorruptCheck=true --watch-progress-notify-interval=5s`" + `
-for etcd 3.6+, ` + "`--experimental-initial-corrupt-check=true --experimental-watch-progress-notify-interval=5s`" + `
-before (kubeadm chooses by the image tag, as etcdpki does by --etcd-version).
+Every release writes the corruption check and a 5 s watch-progress
+interval. kubeadm 1.29–1.33 always spell them
+` + "`--experimental-initial-corrupt-check=true --experimental-watch-progress-notify-interval=5s`" + `,
+1.36–1.37 always ` + "`--feature-gates=InitialCorruptCheck=true --watch-progress-notify-interval=5s`" + `,
+and 1.34–1.35 choose by the etcd image tag (3.6.0+ gets the latter). etcdpki
+always spells them for the target etcd (--etcd-version, else the release's
+pinned one), so for each release's own etcd the output is kubeadm's, and an
+overridden etcd (kubeadm 1.33 with etcd 3.7, say) gets flags it knows where
+kubeadm would write ones it exits on.
 
 | kubeadm | read from | etcd image | oldest etcd accepted | probes | probe port |
 |---|---|---|---|---|---|

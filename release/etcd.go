@@ -98,6 +98,9 @@ func (e Etcd) atLeast(minor, patch int) bool {
 // (without dashes); the same names are its ETCD_* variables and config
 // file keys. Flags no version defines are unknown to all.
 func (e Etcd) KnowsFlag(name string) bool {
+	if e.Minor < 4 || e.Minor > 7 {
+		return false
+	}
 	if v, ok := versionedFlags[name]; ok {
 		return v.knownBy(e)
 	}

@@ -29,6 +29,9 @@ type flagVersions struct {
 }
 
 func (f flagVersions) knownBy(e Etcd) bool {
+	if e.Minor < 4 || e.Minor > 7 {
+		return false // not a version of the table (the zero Etcd)
+	}
 	return f.versions&(1<<(e.Minor-4)) != 0
 }
 
@@ -62,7 +65,7 @@ var commonFlags = map[string]bool{
 // versionedFlags are the flags only some of etcd 3.4–3.7 define, with
 // what to use on the others.
 var versionedFlags = map[string]flagVersions{
-	"backend-bbolt-freelist-type":                       {versions: in35 | in36 | in37, alternatives: []string{"--experimental-backend-bbolt-freelist-type", "--experimental-backend-bbolt-freelist-type"}},
+	"backend-bbolt-freelist-type":                       {versions: in35 | in36 | in37, alternatives: []string{"--experimental-backend-bbolt-freelist-type"}},
 	"bootstrap-defrag-threshold-megabytes":              {versions: in36 | in37, alternatives: []string{"--experimental-bootstrap-defrag-threshold-megabytes"}},
 	"client-cert-file":                                  {versions: in35 | in36 | in37},
 	"client-key-file":                                   {versions: in35 | in36 | in37},

@@ -67,6 +67,11 @@ func TestFlagFacts(t *testing.T) {
 			}
 		}
 	}
+	// The zero Etcd (what a failed parse returns) knows nothing, and
+	// does not panic.
+	if (Etcd{}).KnowsFlag("cert-file") || (Etcd{}).KnowsFlag("feature-gates") {
+		t.Error("the zero Etcd knows flags")
+	}
 	if got := Etcd37.FlagAdvice("experimental-initial-corrupt-check"); got != "--feature-gates=InitialCorruptCheck=true" {
 		t.Errorf("3.7 advice for --experimental-initial-corrupt-check = %q", got)
 	}

@@ -298,6 +298,11 @@ func (c *Config) values() map[string]string {
 		"peer-client-key-file":        c.PeerClientKeyFile,
 	}
 	e := c.Target.Etcd
+	if e.Minor == 0 {
+		// A Config built by hand, without ForMember's target: the
+		// default kubeadm release's etcd.
+		e = release.DefaultKubeadm().Etcd()
+	}
 	if c.WatchProgressNotifyInterval > 0 {
 		name := "watch-progress-notify-interval"
 		if !e.KnowsFlag(name) {
@@ -325,14 +330,18 @@ func (c *Config) values() map[string]string {
 // tests hold it to that.
 func (c *Config) CheckFlags() error {
 	var unknown []string
+	e := c.Target.Etcd
+	if e.Minor == 0 {
+		e = release.DefaultKubeadm().Etcd()
+	}
 	for k := range c.values() {
-		if !c.Target.Etcd.KnowsFlag(k) {
+		if !e.KnowsFlag(k) {
 			unknown = append(unknown, "--"+k)
 		}
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return fmt.Errorf("etcd %s does not define %s", c.Target.Etcd, strings.Join(unknown, ", "))
+		return fmt.Errorf("etcd %s does not define %s", e, strings.Join(unknown, ", "))
 	}
 	return nil
 }

@@ -56,6 +56,9 @@ of a member that joins.`,
 			if member == "" {
 				return usagef("--member NAME=IP[,IP|DNS…] is required")
 			}
+			if err := checkVersions(versions, dir); err != nil {
+				return err
+			}
 			if local {
 				dirs = append(dirs, root)
 			}

@@ -57,6 +57,9 @@ read from 'etcdctl member list'.`,
 			if member == "" {
 				return usagef("--member NAME[=IP,…] is required: the member to replace")
 			}
+			if err := checkVersions(versions, dir); err != nil {
+				return err
+			}
 			if err := output.validate(); err != nil {
 				return err
 			}
