@@ -111,15 +111,23 @@ func (e Etcd) KnowsFlag(name string) bool {
 // credentials (--client-cert-file, --peer-client-cert-file): 3.5 and later.
 func (e Etcd) SplitCredentials() bool { return e.KnowsFlag("client-cert-file") }
 
+// The /health probes kubeadm up to 1.30 wrote (util/staticpod/utils.go
+// at v1.30.14): liveness excludes the NOSPACE alarm and reads locally,
+// startup asks for a linearizable read.
+const (
+	HealthLiveness = "/health?exclude=NOSPACE&serializable=true"
+	HealthStartup  = "/health?serializable=false"
+)
+
 // HealthProbes reports the paths kubeadm probes for liveness and
 // readiness on etcd e: /livez and /readyz, which etcd serves since 3.5.11
 // (go.etcd.io/etcd/server/v3@v3.5.11 etcdserver/api/etcdhttp/health.go),
 // or, before, /health as kubeadm up to 1.30 probed it.
 func (e Etcd) HealthProbes() (liveness, readiness string) {
-	if e.atLeast(5, 11) {
+	if e.HasLivez() {
 		return "/livez", "/readyz"
 	}
-	return "/health?exclude=NOSPACE&serializable=true", "/health?serializable=false"
+	return HealthLiveness, HealthStartup
 }
 
 // HasLivez reports whether etcd e serves /livez and /readyz.

@@ -54,6 +54,20 @@ type VersionError struct{ Detail string }
 
 func (e *VersionError) Error() string { return e.Detail }
 
+// ResolveTargetFor is ResolveTarget for cluster c's PKI: it also refuses
+// an etcd version that cannot run it (split credentials need etcd 3.5+).
+// The error is a *[VersionError].
+func ResolveTargetFor(c *spec.Cluster, opts Options) (Target, error) {
+	target, err := ResolveTarget(opts)
+	if err != nil {
+		return Target{}, err
+	}
+	if c.SplitCredentials && !target.Etcd.SplitCredentials() {
+		return Target{}, &VersionError{fmt.Sprintf("--etcd-version %s: etcd %s has no --client-cert-file or --peer-client-cert-file, which this PKI's split credentials need (made with --split-credentials): give --etcd-version 3.5 or later, or re-run init without --split-credentials", opts.EtcdVersion, target.Etcd)}
+	}
+	return target, nil
+}
+
 // ResolveTarget turns Options' version strings into a Target. The error,
 // a *[VersionError], names a version etcdpki does not know, or an etcd
 // version the given kubeadm release does not accept (kubeadm 1.31+ needs
@@ -63,7 +77,7 @@ func ResolveTarget(opts Options) (Target, error) {
 	if opts.KubernetesVersion != "" {
 		var err error
 		if k, err = release.ParseKubernetes(opts.KubernetesVersion); err != nil {
-			return Target{}, &VersionError{err.Error()}
+			return Target{}, &VersionError{"--kubernetes-version: " + err.Error()}
 		}
 	}
 	if opts.EtcdVersion == "" {
@@ -71,11 +85,11 @@ func ResolveTarget(opts Options) (Target, error) {
 	}
 	e, err := release.ParseEtcd(opts.EtcdVersion)
 	if err != nil {
-		return Target{}, &VersionError{err.Error()}
+		return Target{}, &VersionError{"--etcd-version: " + err.Error()}
 	}
 	if err := k.Supports(e); err != nil {
 		if opts.KubernetesVersion != "" {
-			return Target{}, &VersionError{err.Error()}
+			return Target{}, &VersionError{fmt.Sprintf("--etcd-version %s with --kubernetes-version %s: %v; give a newer --etcd-version, or leave out --kubernetes-version to render for the newest kubeadm release that accepts etcd %s", opts.EtcdVersion, opts.KubernetesVersion, err, e)}
 		}
 		// No release asked for: the newest one that runs this etcd
 		// (kubeadm 1.30 for etcd 3.4).
@@ -153,12 +167,9 @@ func ForMember(c *spec.Cluster, name string, opts Options) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	target, err := ResolveTarget(opts)
+	target, err := ResolveTargetFor(c, opts)
 	if err != nil {
 		return nil, err
-	}
-	if c.SplitCredentials && !target.Etcd.SplitCredentials() {
-		return nil, &VersionError{fmt.Sprintf("etcd %s has no --client-cert-file or --peer-client-cert-file, which this PKI's split credentials need (made with --split-credentials, for etcd 3.5+): render for etcd 3.5 or later, or re-run init without --split-credentials", target.Etcd)}
 	}
 	file := func(p string) string { return onRoot(opts.Root, p) }
 	dataDir := opts.DataDir
@@ -297,12 +308,7 @@ func (c *Config) values() map[string]string {
 		"peer-client-cert-file":       c.PeerClientCertFile,
 		"peer-client-key-file":        c.PeerClientKeyFile,
 	}
-	e := c.Target.Etcd
-	if e.Minor == 0 {
-		// A Config built by hand, without ForMember's target: the
-		// default kubeadm release's etcd.
-		e = release.DefaultKubeadm().Etcd()
-	}
+	e := c.etcd()
 	if c.WatchProgressNotifyInterval > 0 {
 		name := "watch-progress-notify-interval"
 		if !e.KnowsFlag(name) {
@@ -325,15 +331,21 @@ func (c *Config) values() map[string]string {
 	return kv
 }
 
+// etcd is the target etcd version; a Config built by hand, without
+// ForMember's target, renders for the default kubeadm release's etcd.
+func (c *Config) etcd() release.Etcd {
+	if c.Target.Etcd.Minor == 0 {
+		return release.DefaultKubeadm().Etcd()
+	}
+	return c.Target.Etcd
+}
+
 // CheckFlags returns an error naming every flag of Flags that the target
 // etcd version does not define; rendering never prints one, and the
 // tests hold it to that.
 func (c *Config) CheckFlags() error {
 	var unknown []string
-	e := c.Target.Etcd
-	if e.Minor == 0 {
-		e = release.DefaultKubeadm().Etcd()
-	}
+	e := c.etcd()
 	for k := range c.values() {
 		if !e.KnowsFlag(k) {
 			unknown = append(unknown, "--"+k)

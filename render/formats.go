@@ -186,7 +186,7 @@ func (c *Config) Manifest(cl *spec.Cluster, image string) ([]byte, error) {
 			return nil, fmt.Errorf("listen-metrics-urls %s: no port", u)
 		}
 	}
-	k, e := c.Target.Kubeadm, c.Target.Etcd
+	k, e := c.Target.Kubeadm, c.etcd()
 	// kubeadm 1.34+ declares the metrics port as "probe-port" and probes
 	// it by name; earlier releases probe the number.
 	var ports []port
@@ -213,9 +213,8 @@ func (c *Config) Manifest(cl *spec.Cluster, image string) ([]byte, error) {
 		readiness = newProbe("/readyz", 0, 3, 1)
 		startup = newProbe("/readyz", 10, 24, 10)
 	} else {
-		live, start := release.Etcd34.HealthProbes()
-		liveness = newProbe(live, 10, 8, 10)
-		startup = newProbe(start, 10, 24, 10)
+		liveness = newProbe(release.HealthLiveness, 10, 8, 10)
+		startup = newProbe(release.HealthStartup, 10, 24, 10)
 	}
 	p := pod{
 		APIVersion: "v1",

@@ -132,18 +132,17 @@ func versionFlags(f *pflag.FlagSet, opts *render.Options) {
 // checkVersions refuses, before anything is written, --etcd-version and
 // --kubernetes-version values that renderFormat would refuse afterwards:
 // an unknown version, a pair kubeadm does not accept, and (when dir holds
-// init's spec) split credentials for an etcd without them. add-member and
+// init's spec) a PKI the etcd version cannot run. add-member and
 // replace-member call it first, so a typo costs no new tree or keys.
 func checkVersions(opts render.Options, dir string) error {
-	t, err := render.ResolveTarget(opts)
-	if err != nil {
+	c := &spec.Cluster{}
+	if dir != "" {
+		if s, err := spec.Load(layout.SpecFile(dir)); err == nil {
+			c = s
+		}
+	}
+	if _, err := render.ResolveTargetFor(c, opts); err != nil {
 		return usageErr(err)
-	}
-	if dir == "" {
-		return nil
-	}
-	if c, err := spec.Load(layout.SpecFile(dir)); err == nil && c.SplitCredentials && !t.Etcd.SplitCredentials() {
-		return usagef("etcd %s has no --client-cert-file or --peer-client-cert-file, which this PKI's split credentials need (made with --split-credentials, for etcd 3.5+): give --etcd-version 3.5 or later", t.Etcd)
 	}
 	return nil
 }
