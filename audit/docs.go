@@ -22,6 +22,10 @@ Severity: **error** breaks the cluster or its clients (or leaves them open);
 This file is generated from the rule catalogue (audit/rules.go) by
 ` + "`go test ./audit -update`" + `; edit the catalogue, not this file.
 
+Rules marked *(explain)* are causes that live outside the member's files
+(a client without the CA or a certificate, a client speaking plain HTTP, a
+NAT between members, a file the process may not read): only
+` + "`etcdpki explain`" + ` names them, from the messages they produce.
 Rules marked *(live)* are fired only by ` + "`etcdpki probe`" + `; the
 others by ` + "`etcdpki check`" + ` on the files, and, where the running cluster shows
 them, by ` + "`probe`" + ` too. **Observed with real etcd** says what etcd 3.7 did when
@@ -80,7 +84,7 @@ ports' trust and both break. Separate client and peer CAs are legal and clean
 |---|---|---|---|
 `)
 	for _, r := range catalogue {
-		fmt.Fprintf(&b, "| [%s](#%s) | %s | %s | %s |\n", r.ID, anchor(r.ID), r.Severity, r.Condition, r.Title)
+		fmt.Fprintf(&b, "| [%s](#%s) | %s | %s | %s%s |\n", r.ID, anchor(r.ID), r.Severity, r.Condition, r.Title, explainMark(r))
 	}
 	for _, r := range catalogue {
 		fmt.Fprintf(&b, "\n## %s\n\n", r.ID)
@@ -88,7 +92,11 @@ ports' trust and both break. Separate client and peer CAs are legal and clean
 		if r.Condition != "" {
 			cond = ", condition " + r.Condition
 		}
-		fmt.Fprintf(&b, "*%s%s.* Checks that %s.\n\n", r.Severity, cond, r.Title)
+		if r.Explained {
+			fmt.Fprintf(&b, "*%s%s, explain only.* The rule: %s. Nothing in the member's files shows whether it holds, so only `etcdpki explain` names it, from the messages a breach produces.\n\n", r.Severity, cond, r.Title)
+		} else {
+			fmt.Fprintf(&b, "*%s%s.* Checks that %s.\n\n", r.Severity, cond, r.Title)
+		}
 		fmt.Fprintf(&b, "**Why it matters.** %s\n\n", r.Why)
 		if len(r.Errors) > 0 {
 			b.WriteString("**What etcd and clients print** (substrings that `etcdpki explain` matches):\n\n")
@@ -110,6 +118,13 @@ ports' trust and both break. Separate client and peer CAs are legal and clean
 	}
 	b.WriteString(reportSchemaDoc)
 	return b.Bytes()
+}
+
+func explainMark(r Rule) string {
+	if r.Explained {
+		return " *(explain)*"
+	}
+	return ""
 }
 
 func anchor(id RuleID) string { return strings.ToLower(string(id)) }

@@ -246,33 +246,35 @@ func FuzzExplain(f *testing.F) {
 	f.Add(`Get "https://127.0.0.1:2379": x509: certificate is valid for 10.0.0.11, not 127.0.0.1`)
 	f.Add("certificate is valid for , not ")
 	f.Add("")
+	f.Add(`{"level":"warn","msg":"rejected connection on peer endpoint","remote-addr":"10.0.0.1:1","error":"tls: \"10.0.0.1\" does not match any of DNSNames [\"a\"]"}`)
+	f.Add("Jun 10 15:50:35 k8s-1 etcd[1]: 2017-07-18 17:10:46.927812 I | embed: rejected connection from \"x\" (error \"EOF\", ServerName \"\")")
 	f.Fuzz(func(t *testing.T, msg string) {
-		low := strings.ToLower(msg)
+		e := audit.Explain(msg)
 		seen := map[audit.RuleID]bool{}
-		for _, m := range audit.Explain(msg) {
-			if m.Rule == nil {
-				t.Fatal("match without a rule")
+		if e.NotTLS != "" && len(e.Causes) > 0 {
+			t.Fatalf("a message without a TLS cause ranks %d causes", len(e.Causes))
+		}
+		for i, c := range e.Causes {
+			if c.Rule == nil {
+				t.Fatal("cause without a rule")
 			}
-			if seen[m.Rule.ID] {
-				t.Fatalf("rule %s matched twice", m.Rule.ID)
+			if seen[c.Rule.ID] {
+				t.Fatalf("rule %s ranked twice", c.Rule.ID)
 			}
-			seen[m.Rule.ID] = true
-			found := false
-			for _, e := range m.Rule.Errors {
-				found = found || e == m.Pattern
+			seen[c.Rule.ID] = true
+			if c.Rank != i+1 {
+				t.Fatalf("cause %d has rank %d", i, c.Rank)
 			}
-			if !found {
-				t.Fatalf("pattern %q is not one of %s's error texts", m.Pattern, m.Rule.ID)
+			if i > 0 && c.Score > e.Causes[i-1].Score {
+				t.Fatalf("ranks out of order: %d after %d", c.Score, e.Causes[i-1].Score)
 			}
-			// Every part of the pattern occurs in the message, in order.
-			rest := low
-			for _, part := range strings.Split(strings.ToLower(m.Pattern), " … ") {
-				i := strings.Index(rest, part)
-				if i < 0 {
-					t.Fatalf("pattern %q of %s does not occur in %q", m.Pattern, m.Rule.ID, msg)
-				}
-				rest = rest[i+len(part):]
-			}
+		}
+		if p := e.Primary(); p != nil && len(p.Evidence) == 0 {
+			t.Fatalf("primary cause %s quotes no evidence", p.Rule.ID)
+		}
+		again := audit.Explain(msg)
+		if len(again.Causes) != len(e.Causes) || (len(e.Causes) > 0 && again.Causes[0].Rule.ID != e.Causes[0].Rule.ID) {
+			t.Fatal("explain is not deterministic")
 		}
 	})
 }

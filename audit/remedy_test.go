@@ -95,6 +95,14 @@ var repairs = map[RuleID]repair{
 	RuleProbeForeignCA:     {cmd: flags},
 	RuleProbeOldTLS:        {cmd: "none: a flag to remove"},
 	RuleProbeDiskMismatch:  {cmd: "none: a stale copy or a member pointed elsewhere"},
+	// Explain-only rules: the fix is in a client, the network or the
+	// process; explain prints the catalogue's text.
+	RuleClientNoCA:      {cmd: flags, initOnly: true},
+	RuleClientNoCert:    {cmd: renew},
+	RuleClientPlaintext: {cmd: "none: give the client https:// endpoints"},
+	RuleClientWrongHost: {cmd: renew},
+	RulePeerNAT:         {cmd: "none: a network path or a flag"},
+	RuleFileUnreadable:  {cmd: "etcdpki check"},
 }
 
 // fixFixture is a set of checked members and how their fixes must name

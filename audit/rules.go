@@ -92,6 +92,10 @@ type Rule struct {
 	// APIServer is what a real kube-apiserver (v1.34.4) logged when the
 	// rule was broken under it (interop's TestKubeAPIServer), where it was.
 	APIServer string
+	// Explained rules are named only by explain: the cause is in a
+	// client, the network or the running process, not in the member's
+	// files, so check and probe do not fire them.
+	Explained bool
 }
 
 // Rule IDs. They are constants so the checker cannot fire an ID the
@@ -145,6 +149,13 @@ const (
 	RuleExtraCA          RuleID = "R2-EXTRA-CA"
 	RuleSettingsInvalid  RuleID = "SETTINGS-INVALID"
 	RuleEtcdVersionFlag  RuleID = "FLAG-ETCD-VERSION"
+	// Rules only explain names.
+	RuleClientNoCA      RuleID = "CLIENT-NO-CA"
+	RuleClientNoCert    RuleID = "CLIENT-NO-CERT"
+	RuleClientPlaintext RuleID = "CLIENT-PLAINTEXT"
+	RuleClientWrongHost RuleID = "CLIENT-WRONG-HOST"
+	RulePeerNAT         RuleID = "PEER-NAT"
+	RuleFileUnreadable  RuleID = "FILE-UNREADABLE"
 	// Rules only the live probe fires.
 	RuleProbeDiscovery     RuleID = "PROBE-DISCOVERY"
 	RuleProbeUnreachable   RuleID = "PROBE-UNREACHABLE"
@@ -194,7 +205,7 @@ var catalogue = []Rule{
 		Title: "peer.crt (and peer-client.crt) is signed by the member's etcd CA",
 		Why: "On port 2380 each member verifies the other's peer certificate both ways: as a server cert when it dials and as a client cert when it accepts. " +
 			"A peer cert from another CA is rejected by every other member, so the member cannot join and the cluster may lose quorum.",
-		Errors:   []string{unknownAuthority, failedVerify, failedVerifyClient, badCertificate, unknownCA, "rejected connection from", "error reading from peer"},
+		Errors:   []string{unknownAuthority, failedVerify, failedVerifyClient, badCertificate, unknownCA},
 		Fix:      "Re-issue peer.crt (or peer-client.crt) from the cluster's etcd CA, with the CA key on the node: etcdpki renew MEMBER_DIR --kind KIND (kubeadm: kubeadm certs renew etcd-peer).",
 		Observed: "Fault r1-peer-ca (etcd-3's peer.crt from a foreign CA): etcd-1 and etcd-2 log \"rejected connection on peer endpoint: tls: failed to verify certificate: x509: certificate signed by unknown authority\" and \"failed to reach the peer URL: … certificate signed by unknown authority\"; etcd-3 logs \"remote error: tls: bad certificate\" and \"failed to publish local member to cluster through raft: context deadline exceeded\". The other two keep quorum and serve; etcd-3 never becomes ready, and since etcd serves its client port only once ready, its client port accepts TCP but never completes a TLS handshake (probe: PROBE-UNREACHABLE there). Hosts mode (`demo --hosts netns`: each member a separate etcd process in its own network namespace) shows the same.",
 	},
@@ -203,7 +214,7 @@ var catalogue = []Rule{
 		Title: "client certs (healthcheck-client, apiserver-etcd-client, server-client) are signed by the etcd CA",
 		Why: "etcd authenticates client certs against --trusted-ca-file. A client cert from another CA (commonly the Kubernetes CA) is refused during the handshake, " +
 			"so kube-apiserver or the liveness probe cannot connect.",
-		Errors: []string{failedVerifyClient, "tls: failed to verify certificate", badCertificate, unknownCA, "context deadline exceeded"},
+		Errors: []string{failedVerifyClient, "tls: failed to verify certificate", badCertificate, unknownCA},
 		Fix:    "Re-issue the client certificate from the etcd CA: etcdpki renew MEMBER_DIR --kind KIND (kubeadm: kubeadm certs renew apiserver-etcd-client or etcd-healthcheck-client). kube-apiserver reads its client certificate at start: restart it after renewing that one.",
 	},
 	{
@@ -248,7 +259,7 @@ var catalogue = []Rule{
 		ID: RuleServerSAN, Severity: Error, Condition: "R4",
 		Title:    "server.crt names every host of the member's client URLs (advertise and listen)",
 		Why:      "Clients check the dialed host against the server cert's SANs. A missing IP fails the handshake on the client side.",
-		Errors:   []string{validForNot, "x509: certificate is not valid for any names", "does not match any of DNSNames", "because it doesn't contain any IP SANs"},
+		Errors:   []string{validForNot, "x509: certificate is not valid for any names", "because it doesn't contain any IP SANs", "x509: certificate relies on legacy Common Name field"},
 		Fix:      "Re-issue server.crt with the member's addresses in the SANs: etcdpki renew MEMBER_DIR --kind KIND takes them from the member's settings and keeps the certificate's other names (--remove-ip drops a wrong one). kubeadm certs renew keeps the old SANs, so it does not fix this (kubeadm: list the addresses in etcd.local.serverCertSANs, delete server.crt and server.key, then kubeadm init phase certs etcd-server --config).",
 		Observed: "Fault r4-server-ip (etcd-2's server.crt without its own IP): the cluster forms; clients of etcd-2 get \"tls: failed to verify certificate: x509: certificate is valid for 127.0.0.1, ::1, not 127.0.0.2\", which clientv3 reports only as \"context deadline exceeded\", and etcd-2 logs \"rejected connection on client endpoint: remote error: tls: bad certificate\". Hosts mode (each member a separate etcd process in its own network namespace) shows the same through the bridge (\"… not 198.18.0.2\"), while a client on etcd-2's own host, dialing https://127.0.0.1:2379, is served.",
 	},
@@ -268,7 +279,7 @@ var catalogue = []Rule{
 		Title: "peer.crt names every host of the member's peer URLs",
 		Why: "A member dialing another on 2380 checks the dialed host against the peer cert; peer.crt is also the credential the member presents, " +
 			"which the other side checks against the connection's remote address (etcd's checkSAN).",
-		Errors:   []string{validForNot, "does not match any of DNSNames", "rejected connection from", "tls: \"", "because it doesn't contain any IP SANs"},
+		Errors:   []string{validForNot, "does not match any of DNSNames", "because it doesn't contain any IP SANs", "x509: certificate relies on legacy Common Name field"},
 		Fix:      "Re-issue peer.crt with the member's own addresses in the SANs: etcdpki renew MEMBER_DIR --kind KIND takes them from the member's settings and keeps the certificate's other names (--remove-ip drops a wrong one). kubeadm certs renew keeps the old SANs, so it does not fix this (kubeadm: list the addresses in etcd.local.peerCertSANs, delete peer.crt and peer.key, then kubeadm init phase certs etcd-peer --config).",
 		Observed: "Fault r4-peer-address (etcd-2's peer.crt without its own IP). In loopback mode the others log \"peer became inactive (message send to peer failed): failed to dial … on stream MsgApp v2 (tls: failed to verify certificate: x509: certificate is valid for 127.0.0.1, ::1, not 127.0.0.2)\" and etcd-2 logs \"remote error: tls: bad certificate\"; the cluster still forms and serves, because etcd-2's own connections leave from 127.0.0.1, which its cert names, so etcd's check of its credential against the remote address passes and raft runs over them. Hosts mode (`demo --hosts netns`: each member in its own network namespace) shows the rest: etcd-2's connections leave from 198.18.0.2, and etcd-1 and etcd-3 log \"rejected connection on peer endpoint\" with remote-addr 198.18.0.2:… and \"tls: \\\"198.18.0.2\\\" does not match any of DNSNames [\\\"etcd-2\\\" \\\"localhost\\\"] (lookup etcd-2 on …)\": checkSAN found the address in no IP SAN, then tried DNS (a reverse lookup of the address, and lookups of the DNS SANs), which matched nothing. Rejected both ways, etcd-2 never becomes ready (probe: PROBE-UNREACHABLE on its client port); the other two keep quorum and serve.",
 	},
@@ -277,7 +288,7 @@ var catalogue = []Rule{
 		Title: "the separate peer client credential (--peer-client-cert-file) names the member's own address",
 		Why: "After the handshake etcd matches the connecting member's client cert against the TCP remote address (IP SANs, else reverse DNS against DNS SANs); " +
 			"a credential without the member's address is rejected unless --peer-skip-client-san-verification.",
-		Errors: []string{"rejected connection from", "does not match any of DNSNames", "tls: \""},
+		Errors: []string{"does not match any of DNSNames"},
 		Fix:    "Re-issue peer-client.crt with the member's own addresses in the SANs: etcdpki renew MEMBER_DIR --kind KIND takes them from the member's settings.",
 	},
 	{
@@ -331,10 +342,11 @@ var catalogue = []Rule{
 	},
 	{
 		ID: RuleNotYetValid, Severity: Error,
-		Title:  "no certificate is valid only in the future",
-		Why:    "A cert whose NotBefore is in the future (issued on a machine with a fast clock) is rejected like an expired one.",
-		Errors: []string{expiredOrNotYetValid, "is not yet valid"},
-		Fix:    "Fix the clock of the machine that issued it (NTP), then re-issue: etcdpki renew MEMBER_DIR --kind KIND backdates NotBefore by a few minutes (kubeadm: kubeadm certs renew).",
+		Title: "no certificate is valid only in the future",
+		Why: "A certificate is rejected like an expired one while the verifier's clock reads a time before its NotBefore: Go says \"current time T is before NotBefore\" (crypto/x509 verify.go). " +
+			"That is a clock skew, not an expiry: the machine that issued it runs ahead, or the verifying node's clock is behind (a VM restored from a snapshot, no NTP). It heals itself once the clocks agree.",
+		Errors: []string{expiredOrNotYetValid, "is not yet valid", "is before"},
+		Fix:    "Fix the clocks (NTP: timedatectl, chronyc tracking) on both the node that issued the certificate and the one that rejects it; no certificate needs to change. If the issuer's clock was ahead, re-issue to stop waiting: etcdpki renew MEMBER_DIR --kind KIND backdates NotBefore by a few minutes (kubeadm: kubeadm certs renew).",
 		FixCA:  "Fix the clocks (NTP): the CA becomes valid at its NotBefore. Not to wait, move to a new CA with etcdpki rotate-ca stage MEMBER_DIRS, then reissue and finalize as etcdpki rotate-ca status says.",
 	},
 	{
@@ -363,7 +375,7 @@ var catalogue = []Rule{
 		ID: RuleNotCA, Severity: Error,
 		Title:  "ca.crt is a CA: basic constraints CA:TRUE and keyCertSign",
 		Why:    "Go refuses to build a chain through a certificate that is not marked as a CA, so nothing it signed verifies.",
-		Errors: []string{"x509: certificate signed by unknown authority (possibly because of", "parent certificate cannot sign this kind of certificate", "x509: invalid signature: parent certificate cannot sign"},
+		Errors: []string{"parent certificate cannot sign this kind of certificate", "x509: invalid signature: parent certificate cannot sign"},
 		Fix:    "Move the cluster to a proper CA (CA:TRUE, keyCertSign): etcdpki rotate-ca stage MEMBER_DIRS, then reissue and finalize as etcdpki rotate-ca status says.",
 	},
 	{
@@ -413,13 +425,60 @@ var catalogue = []Rule{
 		ID: RuleAPIServer, Severity: Error,
 		Title: "kube-apiserver's --etcd-cafile/--etcd-certfile/--etcd-keyfile fit the etcd CA",
 		Why:   "kube-apiserver verifies etcd with --etcd-cafile and authenticates with --etcd-certfile; the wrong CA or a cert from another CA keeps it from reaching etcd.",
-		Errors: []string{unknownAuthority, "context deadline exceeded", "transport: authentication handshake failed", clientDidNotProvide, certificateRequired,
+		Errors: []string{unknownAuthority, "transport: authentication handshake failed: remote error: tls: bad certificate", clientDidNotProvide, certificateRequired,
 			"error reading server preface: remote error: tls: unknown certificate authority"},
 		Fix: "Point --etcd-cafile at etcd/ca.crt and use apiserver-etcd-client.crt/key issued by the etcd CA (etcdpki renew MEMBER_DIR --kind apiserver-etcd-client re-issues it), then restart kube-apiserver. For a member etcdpki init made, etcdpki flags MEMBER_DIR --format apiserver prints kube-apiserver's --etcd-* flags.",
 		APIServer: "kube-apiserver started with --etcd-certfile/--etcd-keyfile from another CA never becomes ready: under TLS 1.3 etcd's alert arrives after the client's handshake, so it logs " +
 			"`grpc: addrConn.createTransport failed to connect to {Addr: \"127.0.0.1:30957\", …}. Err: connection error: desc = \"error reading server preface: remote error: tls: unknown certificate authority\"` " +
 			"(then `write: broken pipe` on retries) and exits after its 20 s dial timeout with `\"command failed\" err=\"context deadline exceeded\"`; " +
 			"etcd logs `\"msg\":\"rejected connection on client endpoint\",…,\"error\":\"tls: failed to verify certificate: x509: certificate signed by unknown authority (possibly because of \\\"x509: ECDSA verification failure\\\" while trying to verify candidate authority certificate \\\"etcd-ca\\\")\"` (both CAs named etcd-ca).",
+	},
+	{
+		ID: RuleClientNoCA, Severity: Error, Explained: true,
+		Title: "every client is given the etcd CA to verify the members with (etcdctl --cacert, kube-apiserver --etcd-cafile)",
+		Why: "A Go client given no CA file verifies the server against the system's roots (crypto/x509 SystemCertPool), which never hold a private etcd CA, so every member's certificate is \"signed by unknown authority\" to it; " +
+			"the client aborts the handshake and etcd logs the client's alert as \"remote error: tls: bad certificate\". The certificates are fine: re-issuing them changes nothing.",
+		Errors: []string{"client: etcd cluster is unavailable or misconfigured; error #0: x509: certificate signed by unknown authority"},
+		Fix:    "Give the client the etcd CA: etcdctl --cacert=/etc/kubernetes/pki/etcd/ca.crt (or ETCDCTL_CACERT), kube-apiserver --etcd-cafile, a backup tool its CA option. etcdpki flags MEMBER_DIR --format etcdctl prints etcdctl's environment; etcdpki inspect https://HOST:2379 --cacert CA proves the CA verifies what the member serves.",
+	},
+	{
+		ID: RuleClientNoCert, Severity: Error, Explained: true,
+		Title: "every client of a port that requires client certificates presents one (health probes use the metrics port)",
+		Why: "With --client-cert-auth (or a --trusted-ca-file) etcd requires a client certificate (transport.TLSInfo.ServerConfig: tls.RequireAndVerifyClientCert) and refuses a client that sends none: Go's server logs \"tls: client didn't provide a certificate\" " +
+			"(crypto/tls handshake_server.go processCertsFromClient) and the client reads \"remote error: tls: certificate required\" under TLS 1.3 (Go 1.21+), \"bad certificate\" or \"handshake failure\" under TLS 1.2. " +
+			"The kubelet's HTTPS probes never send one (pkg/probe/http: a tls.Config without certificates), nor does kube-apiserver's componentstatus check without --etcd-certfile, nor etcdctl without --cert.",
+		Errors: []string{clientDidNotProvide, "probe failed: … remote error: tls: certificate required"},
+		Fix:    "Give the client a certificate from the etcd CA (etcdctl --cert/--key or ETCDCTL_CERT/ETCDCTL_KEY; etcdpki renew MEMBER_DIR --kind healthcheck-client issues one). Point liveness probes at the plain-HTTP metrics listener instead, as kubeadm does: --listen-metrics-urls=http://127.0.0.1:2381 and an httpGet probe of /livez and /readyz (/health before kubeadm 1.31) on 127.0.0.1:2381 (cmd/kubeadm/app/phases/etcd/local.go).",
+	},
+	{
+		ID: RuleClientPlaintext, Severity: Error, Explained: true,
+		Title: "every client speaks TLS to the TLS ports (https:// endpoints)",
+		Why: "A client that dials an https member with http:// (or with a bare host:port and no TLS flags, which etcdctl dials in plain text) sends a first record that is not a TLS handshake: etcd logs \"rejected connection … tls: first record does not look like a TLS handshake\" (crypto/tls conn.go, RecordHeaderError) and closes the connection, " +
+			"so the client reads EOF, \"connection closed\" or, from older Go servers, a TLS alert as a \"malformed HTTP response \\x15\\x03\\x01…\". This is the opposite of PROBE-NOT-TLS, where the member serves plain text.",
+		Errors: []string{`malformed HTTP response "\x15\x03\x01`, "rejected connection … first record does not look like a TLS handshake"},
+		Fix:    "Use https:// in the client's endpoints (etcdctl --endpoints=https://HOST:2379, kube-apiserver --etcd-servers, a load balancer's health check) with the etcd CA and a client certificate; the remote address etcd logs is the client to fix.",
+	},
+	{
+		ID: RuleClientWrongHost, Severity: Error, Explained: true,
+		Title: "clients dial a name or address the member's certificate names",
+		Why: "A client checks the host it dialed against the server certificate's SANs (crypto/x509 VerifyHostname). A client that dials a short host name, an alias or an address the member does not advertise fails with \"certificate is valid for NAME, not HOST\" " +
+			"although the certificate names the member correctly: the client's endpoint is what is wrong.",
+		Fix: "Dial the member by a name its certificate has (the FQDN it names, or its advertised IP): fix the client's --endpoints (etcdctl, ETCDCTL_ENDPOINTS) or --etcd-servers. If the alias is meant to stay, add it to the certificate: etcdpki renew MEMBER_DIR --kind server --add-dns NAME.",
+	},
+	{
+		ID: RulePeerNAT, Severity: Error, Explained: true,
+		Title: "peer connections reach each member from the other members' own addresses (no NAT or gateway between members)",
+		Why: "The member accepting a peer connection matches the connecting member's certificate against the TCP source address (checkSAN, client/pkg/transport/listener_tls.go; peer listeners only, via wrapTLS in listener.go). " +
+			"When the traffic is NATed, masqueraded or routed through a host bridge (a Vagrant or libvirt host, a docker bridge on the same subnet, a cloud NAT), the source is the gateway's address, which no member's certificate names, and etcd logs \"tls: \\\"GATEWAY\\\" does not match any of DNSNames\". No certificate fixes this.",
+		Fix: "Route peer traffic between the members' own addresses (use the network whose addresses the members advertise; remove the NAT or the clashing bridge). Where the path cannot change, --peer-skip-client-san-verification (etcd 3.6+; --experimental-peer-skip-client-san-verification in 3.4 and 3.5) turns the source-address check off; the peer CA still authenticates members.",
+	},
+	{
+		ID: RuleFileUnreadable, Severity: Error, Explained: true,
+		Title: "etcd and its clients can read their certificate and key files",
+		Why: "etcd, kube-apiserver and etcdctl open their files as the user they run as; a user without read access to the file (or search access to a directory above it) fails with \"open FILE: permission denied\": etcd and kube-apiserver exit at start, etcdctl refuses to run. " +
+			"Common causes: etcd run as user etcd with root-owned 0600 keys, etcdctl run without sudo, a distribution's service user (k0s' kube-apiserver user) without access to the etcd directory.",
+		Errors: []string{"permission denied"},
+		Fix:    "Give the process's user read access to its own files only (chown USER the key, keep it 0600; or run etcdctl with sudo). etcdpki check MEMBER_DIR reports the files' modes (CIS-KEY-PERM); never make keys world-readable to fix this.",
 	},
 	{
 		ID: RuleSharedK8sCA, Severity: Warning,
@@ -476,7 +535,7 @@ var catalogue = []Rule{
 		Title: "on the peer port, every member's --peer-trusted-ca-file trusts every other member's peer certificate and peer credential",
 		Why: "The peer port folds two of the seed's three CAs into one flag: the CA a member verifies the others' serving certs with when it dials them, and the one it authenticates members that dial it with. " +
 			"A member whose peer trusted CA differs from the others' (and whose peer certs come from it) is refused both ways, so it cannot join. Separate peer and client CAs (k3s, RKE2, kops) are legal; what matters is that every member holds the same peer CA.",
-		Errors: []string{unknownAuthority, failedVerify, failedVerifyClient, badCertificate, unknownCA, "rejected connection on peer endpoint"},
+		Errors: []string{unknownAuthority, failedVerify, failedVerifyClient, badCertificate, unknownCA},
 		Fix:    "Give the member the cluster's peer CA and peer certificates from it: etcdpki replace-member HEALTHY_MEMBER_DIR --member NAME --out OUT_DIR issues them from a healthy member's CA, etcdpki install --from OUT_DIR/NAME, run on the member's node, puts them in place, and a restart of etcd there loads the CA, which it reads at start (k3s/RKE2: copy peer-ca.crt and peer-ca.key from another server, then k3s or rke2 certificate rotate --service etcd). In a CA rotation, a peer certificate from the next CA before every member trusts it is the wrong order: etcdpki rotate-ca status MEMBER_DIRS says what to do next.",
 	},
 	{
@@ -484,7 +543,7 @@ var catalogue = []Rule{
 		Title: "on the client port, each member's --trusted-ca-file trusts the clients' credentials, and the clients' CA files trust its serving certificate",
 		Why: "The third CA of the seed authenticates clients on port 2379. A member whose client-port CA differs from the others' still joins (the peer port is judged by its own CA), " +
 			"but clients configured with the cluster's client CA and credentials (kube-apiserver, etcdctl, backups) fail on it: it refuses their certificates, and they cannot verify its serving certificate.",
-		Errors: []string{unknownAuthority, failedVerify, failedVerifyClient, badCertificate, unknownCA, certificateRequired, "rejected connection on client endpoint"},
+		Errors: []string{unknownAuthority, failedVerify, failedVerifyClient, badCertificate, unknownCA, certificateRequired},
 		Fix:    "Give the member the cluster's client CA and the serving and client certificates from it: etcdpki replace-member HEALTHY_MEMBER_DIR --member NAME --out OUT_DIR issues them from a healthy member's CA, etcdpki install --from OUT_DIR/NAME, run on the member's node, puts them in place, and a restart of etcd there loads the CA, which it reads at start (k3s/RKE2: copy server-ca.crt and server-ca.key in tls/etcd from another server, then k3s or rke2 certificate rotate --service etcd). In a CA rotation, a certificate from the next CA before every client trusts it is the wrong order: etcdpki rotate-ca status MEMBER_DIRS says what to do next.",
 	},
 	{
@@ -552,10 +611,9 @@ var catalogue = []Rule{
 	},
 	{
 		ID: RuleProbeDiscovery, Live: true, Severity: Error,
-		Title:  "the cluster answers MemberList through the given endpoints (live)",
-		Why:    "etcdctl and kube-apiserver start from the same endpoints; if none answers, clients cannot use the cluster.",
-		Errors: []string{"context deadline exceeded", "transport: authentication handshake failed"},
-		Fix:    "See the endpoint findings: the TLS error of each endpoint says why.",
+		Title: "the cluster answers MemberList through the given endpoints (live)",
+		Why:   "etcdctl and kube-apiserver start from the same endpoints; if none answers, clients cannot use the cluster.",
+		Fix:   "See the endpoint findings: the TLS error of each endpoint says why.",
 	},
 	{
 		ID: RuleProbeUnreachable, Live: true, Severity: Error,
@@ -568,7 +626,7 @@ var catalogue = []Rule{
 		ID: RuleProbeNotTLS, Live: true, Severity: Error,
 		Title:  "every URL serves TLS (live)",
 		Why:    "An https:// URL answered in plain text: the member runs without --cert-file (or --peer-cert-file), so clients and peers that expect TLS fail.",
-		Errors: []string{"tls: first record does not look like a TLS handshake"},
+		Errors: []string{"tls: first record does not look like a TLS handshake", "server gave HTTP response to HTTPS client"},
 		Fix:    "Give the member its TLS flags, or fix the URL's scheme. For a member etcdpki init made, etcdpki flags --dir DIR --member NAME prints them.",
 	},
 	{

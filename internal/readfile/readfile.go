@@ -93,3 +93,44 @@ func unwrapPath(err error) error {
 	}
 	return err
 }
+
+// OpenStream opens a file that is read as a stream, line by line, such
+// as a log: a regular file of any size, or a pipe (a shell's
+// <(journalctl …)). It refuses directories, devices and sockets. A FIFO
+// is opened without waiting for a writer (O_NONBLOCK; Go's poller then
+// waits for data), so a FIFO without a writer reads as empty instead of
+// hanging.
+// The caller bounds what it keeps of each line. The error is an *[Error]
+// naming the file.
+func OpenStream(path string) (*os.File, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, &Error{Path: path, Err: unwrapPath(err)}
+	}
+	if err := checkStream(st); err != nil {
+		return nil, &Error{Path: path, Err: err}
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|nonblock, 0)
+	if err != nil {
+		return nil, &Error{Path: path, Err: unwrapPath(err)}
+	}
+	if st, err = f.Stat(); err != nil {
+		f.Close()
+		return nil, &Error{Path: path, Err: err}
+	}
+	if err := checkStream(st); err != nil {
+		f.Close()
+		return nil, &Error{Path: path, Err: err}
+	}
+	return f, nil
+}
+
+func checkStream(st fs.FileInfo) error {
+	switch {
+	case st.IsDir():
+		return errors.New("is a directory, expected a file")
+	case st.Mode().IsRegular(), st.Mode()&fs.ModeNamedPipe != 0:
+		return nil
+	}
+	return fmt.Errorf("is not a regular file or a pipe (%s)", st.Mode().Type())
+}
