@@ -3,6 +3,7 @@ package audit
 import (
 	"net"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -55,9 +56,71 @@ func (e *Explanation) Primary() *Cause {
 // the rules that cause it: the most likely first, with the words that
 // decided it, then alternatives. It never fails; a message that is not a
 // TLS failure gets no causes and says what it is instead.
+//
+// A paste of several log lines is split into records (a line that does
+// not start like a log line continues the one before), each is explained,
+// and the record whose primary cause the message decides best is the
+// explanation.
 func Explain(msg string) *Explanation {
-	m := ParseMessage(msg)
-	return ExplainMessage(&m)
+	var best *Explanation
+	for _, rec := range splitRecords(msg) {
+		m := ParseMessage(rec)
+		e := ExplainMessage(&m)
+		if best == nil || better(e, best) {
+			best = e
+		}
+	}
+	return best
+}
+
+// better says whether a explains its record better than b: a cause
+// beats none, a higher primary score a lower one.
+func better(a, b *Explanation) bool {
+	pa, pb := a.Primary(), b.Primary()
+	switch {
+	case pa == nil:
+		return false
+	case pb == nil:
+		return true
+	}
+	return pa.Score > pb.Score
+}
+
+// recordStartRE matches the start of a log line or of a new command's
+// output in a paste: a time stamp, a JSON object, a klog or journal
+// prefix, a level word, a shell prompt or a tool's own error prefix.
+var recordStartRE = regexp.MustCompile(`^(\{|\[\d{4}/|\d{4}[-/]\d\d[-/]\d\d|[A-Z][a-z]{2} +\d{1,2} \d\d:|[IWEF]\d{4} |(?:WARNING|ERROR|INFO|Error|error|Warning|F\d{4}):|time=|\$ |# |etcd-\d+\s|\[(?:ERROR|WARNING|preflight|certs)|\S+ +(?:Warning|Normal) )`)
+
+// splitRecords splits a paste into records; a message of one line is one
+// record.
+func splitRecords(msg string) []string {
+	if len(msg) > maxMessage {
+		msg = msg[:maxMessage]
+	}
+	lines := strings.Split(strings.ReplaceAll(msg, "\r", ""), "\n")
+	var recs []string
+	for _, l := range lines {
+		t := strings.TrimSpace(l)
+		if t == "" {
+			continue
+		}
+		if len(recs) == 0 || recordStartRE.MatchString(t) {
+			recs = append(recs, t)
+			continue
+		}
+		// A continuation: a wrapped path ("/etc/kubernetes" + "/pki/…")
+		// joins without a space, anything else with one.
+		last := recs[len(recs)-1]
+		if strings.HasPrefix(t, "/") && last != "" && !strings.HasSuffix(last, " ") && !strings.HasSuffix(last, ":") {
+			recs[len(recs)-1] = last + t
+		} else {
+			recs[len(recs)-1] = last + " " + t
+		}
+	}
+	if len(recs) == 0 {
+		recs = []string{""}
+	}
+	return recs
 }
 
 // ExplainMessage explains a parsed message (see [Explain]).
@@ -130,6 +193,9 @@ func contextOf(m *Message) context {
 	var c context
 	c.serverSide = m.has("rejected connection")
 	c.remote = m.has("remote error:")
+	if a, _ := remoteAlertOf(m); a != "" {
+		c.remote = true
+	}
 	port := m.port()
 	switch {
 	case m.Endpoint == "peer":
@@ -141,7 +207,8 @@ func contextOf(m *Message) context {
 	case clientPorts[port]:
 		c.client, c.why = true, "port "+port+" is a client port"
 	case m.has("rafthttp", "msgapp", "stream message", "remote-peer-id", "round_tripper", "prober detected", "health check for peer",
-		"attempted to join", "failed to reach the peer", "peer became inactive", "grpc-ping discovered peer", "publish local member"):
+		"attempted to join", "failed to reach the peer", "peer became inactive", "grpc-ping discovered peer", "publish local member",
+		"failed to get version", "remote-member-id", "could not connect to peer"):
 		c.peer, c.why = true, "the words name raft's peer traffic"
 	case strings.Contains(strings.ReplaceAll(m.low, "reset by peer", ""), "peer"):
 		c.peer, c.why = true, `the word "peer"`
@@ -427,7 +494,15 @@ func (d *diagnosis) names() bool {
 	}
 	d.direction = "the client rejected the server's certificate: it does not name the address the client dialed"
 	loop := dialed == "127.0.0.1" || dialed == "::1" || dialed == "localhost"
+	addr := m.dialedHost()
 	switch {
+	case addr != "" && dialed != "" && addr != dialed && slices.Contains(names, addr):
+		// The certificate names the address the client dialed, but the
+		// client checked another name: a client that verifies every
+		// endpoint against one server name (etcd clientv3 3.3/3.4 with
+		// several endpoints, a balancer in front of the members).
+		d.add(RuleClientWrongHost, 100, ev, "the client dialed "+addr+", which the certificate names, but checked the name "+dialed+": the client verifies against the wrong server name")
+		d.add(RuleServerSAN, 50, ev)
 	case d.ctx.peer:
 		d.direction = "the dialing member rejected the other member's peer certificate: it does not name the address dialed"
 		d.add(RulePeerSAN, 100, ev, d.ctx.why)
@@ -659,6 +734,36 @@ func (d *diagnosis) noClientCert() bool {
 	return true
 }
 
+// alertWords are the wordings of a TLS alert received from the other
+// side: Go's (crypto/tls alert.go, "remote error: bad certificate" before
+// Go 1.8), OpenSSL's (curl, nginx: "sslv3 alert bad certificate", "SSL
+// alert number 42") and GnuTLS's ("Certificate is bad").
+var alertWords = []struct{ alert, words string }{
+	{"bad certificate", "remote error: tls: bad certificate"},
+	{"bad certificate", "remote error: bad certificate"},
+	{"unknown certificate authority", "remote error: tls: unknown certificate authority"},
+	{"certificate required", "remote error: tls: certificate required"},
+	{"unsupported certificate", "remote error: tls: unsupported certificate"},
+	{"certificate required", "alert certificate required"},
+	{"certificate required", "alert number 116"},
+	{"unknown certificate authority", "alert unknown ca"},
+	{"unknown certificate authority", "alert number 48"},
+	{"bad certificate", "alert bad certificate"},
+	{"bad certificate", "alert number 42"},
+	{"bad certificate", "certificate is bad"},
+}
+
+// remoteAlertOf returns the alert the other side sent and the words that
+// say so, or "".
+func remoteAlertOf(m *Message) (alert, words string) {
+	for _, a := range alertWords {
+		if m.has(a.words) {
+			return a.alert, a.words
+		}
+	}
+	return "", ""
+}
+
 // remoteAlert: the other side sent a TLS alert about this side's
 // certificate ("remote error: tls: …", Go's alert.go; "remote error: bad
 // certificate" before Go 1.8).
@@ -667,17 +772,11 @@ func (d *diagnosis) remoteAlert() bool {
 	if !d.ctx.remote {
 		return false
 	}
-	alert := ""
-	for _, a := range []string{"bad certificate", "unknown certificate authority", "certificate required", "unsupported certificate"} {
-		if m.has("remote error: tls: "+a, "remote error: "+a) {
-			alert = a
-			break
-		}
-	}
+	alert, words := remoteAlertOf(m)
 	if alert == "" {
 		return false
 	}
-	ev := `"remote error: tls: ` + alert + `": the other side rejected this side's certificate`
+	ev := `"` + words + `": the other side rejected this side's certificate`
 	c := d.ctx
 	switch {
 	case c.serverSide:
@@ -689,6 +788,8 @@ func (d *diagnosis) remoteAlert() bool {
 			d.add(RulePeerSAN, 90, evs, c.why)
 			d.add(RulePeerCA, 85, evs)
 			d.add(RuleCAMismatch, 80, evs)
+			d.add(RuleEKUPeerServer, 75, evs)
+			d.add(RuleExpired, 60, evs+"; an expired certificate is refused the same way")
 			d.next = "the dialing member's log has the reason (certificate is valid for …, unknown authority); etcdpki check MEMBER_DIRS"
 			return true
 		}
@@ -702,6 +803,7 @@ func (d *diagnosis) remoteAlert() bool {
 		}
 		d.add(RuleServerSAN, 85, evs)
 		d.add(RuleServerCA, 80, evs)
+		d.add(RuleExpired, 60, evs+"; an expired certificate is refused the same way")
 		d.next = "the client's own error says which (unknown authority: the client lacks the CA; valid for …: a missing SAN); etcdpki inspect https://" + orSomeone(m.ServerName) + ":2379 --cacert CA shows what etcd serves"
 		return true
 	case c.kubelet && (alert == "certificate required" || alert == "bad certificate"):
@@ -725,10 +827,21 @@ func (d *diagnosis) remoteAlert() bool {
 		return true
 	case c.peer:
 		d.direction = "the other member rejected this member's peer credential"
-		d.add(RulePeerCA, 90, ev, c.why)
-		d.add(RulePeerSAN, 85, ev)
-		d.add(RuleEKUPeerClient, 80, ev)
-		d.add(RuleCAMismatch, 75, ev)
+		if alert == "unknown certificate authority" {
+			d.add(RulePeerCA, 100, ev, c.why, "unknown certificate authority: the other member does not trust the credential's CA")
+			d.add(RuleCAMismatch, 85, ev)
+			d.add(RulePeerTrust, 70, ev)
+		} else {
+			// Go 1.21+ answers an unknown CA with unknown_ca and an expired
+			// certificate with certificate_expired, so "bad certificate"
+			// is mostly a credential without clientAuth; older Go sent it
+			// for every verification failure.
+			d.add(RuleEKUPeerClient, 90, ev, c.why, `"bad certificate" from a member: most often a peer credential without clientAuth (a cert from a "server" profile)`)
+			d.add(RulePeerCA, 85, ev)
+			d.add(RuleCAMismatch, 75, ev)
+		}
+		d.add(RulePeerSAN, 60, ev)
+		d.add(RuleExpired, 60, ev+"; an expired certificate is refused the same way")
 		d.next = "the other member's log says why (rejected connection on peer endpoint: …); etcdpki check MEMBER_DIRS"
 		return true
 	}
@@ -752,6 +865,10 @@ func (d *diagnosis) remoteAlert() bool {
 			d.add(RuleClientTrust, 70, ev)
 		}
 	default:
+		foreign := m.has("ssl routines", "gnutls", "curl:", "ssl_do_handshake")
+		if m.has("curl ") && !m.has("--cert", " -e ") || (foreign && !m.has("--cert")) {
+			d.add(RuleClientNoCert, 95, ev, "a non-Go client (OpenSSL, GnuTLS) refused with bad_certificate, and no client certificate is in the command: etcd requires one")
+		}
 		if c.apiserver || m.has("transport: authentication handshake failed") {
 			why := "kube-apiserver is etcd's main gRPC client: its --etcd-certfile is missing, from another CA or without clientAuth"
 			if c.apiserver {

@@ -20,16 +20,29 @@ type corpusRow struct {
 	Direction string `json:"direction"`
 }
 
+// corpusFiles are the corpora: the first collected while explain was
+// rewritten, the second collected without looking at explain's code
+// (its first run found 16 of 26 right; the gaps it showed were closed),
+// the third collected blind after that, measured as it came.
+var corpusFiles = []string{"testdata/explain-corpus.yaml", "testdata/explain-corpus-heldout.yaml", "testdata/explain-corpus-blind.yaml"}
+
 func loadCorpus(t testing.TB) []corpusRow {
-	b, err := os.ReadFile("testdata/explain-corpus.yaml")
-	if err != nil {
-		t.Fatal(err)
+	var all []corpusRow
+	for _, f := range corpusFiles {
+		b, err := os.ReadFile(f)
+		if os.IsNotExist(err) && f != corpusFiles[0] {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows []corpusRow
+		if err := yaml.UnmarshalStrict(b, &rows); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		all = append(all, rows...)
 	}
-	var rows []corpusRow
-	if err := yaml.UnmarshalStrict(b, &rows); err != nil {
-		t.Fatal(err)
-	}
-	return rows
+	return all
 }
 
 // corpusAllowed are the rows whose message alone cannot tell the cause
@@ -45,8 +58,8 @@ var corpusAllowed = map[string]string{
 // corpusAllowed, and at least 90% of the rows are right.
 func TestExplainCorpus(t *testing.T) {
 	rows := loadCorpus(t)
-	if len(rows) < 50 {
-		t.Fatalf("corpus has %d rows, want at least 50", len(rows))
+	if len(rows) < 80 {
+		t.Fatalf("corpus has %d rows, want at least 80", len(rows))
 	}
 	right := 0
 	seen := map[string]bool{}

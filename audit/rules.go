@@ -524,11 +524,12 @@ var catalogue = []Rule{
 	},
 	{
 		ID: RuleFileInvalid, Severity: Error,
-		Title:  "every certificate and key file parses (PEM, not encrypted, the right kind)",
-		Why:    "etcd cannot load a truncated, binary (DER), encrypted or mismatched file and refuses to start.",
-		Errors: []string{"tls: failed to find any PEM data", "failed to find certificate PEM data", "tls: failed to parse private key", "x509: malformed certificate"},
-		Fix:    "Replace the file with a valid PEM file (openssl x509 -inform der converts DER), or issue a new pair: etcdpki renew MEMBER_DIR --kind KIND.",
-		FixCA:  "Replace the file with a valid PEM copy from a member that holds it (openssl x509 -inform der converts DER), or give the member a full set: etcdpki replace-member HEALTHY_MEMBER_DIR --member NAME --out OUT_DIR, then etcdpki install --from OUT_DIR/NAME on its node.",
+		Title: "every certificate and key file parses (PEM, not encrypted, the right kind)",
+		Why:   "etcd cannot load a truncated, binary (DER), encrypted or mismatched file and refuses to start.",
+		Errors: []string{"tls: failed to find any PEM data", "failed to find certificate PEM data", "tls: failed to parse private key", "x509: malformed certificate",
+			"tls: found a certificate rather than a key in the PEM for the private key"},
+		Fix:   "Replace the file with a valid PEM file (openssl x509 -inform der converts DER), or issue a new pair: etcdpki renew MEMBER_DIR --kind KIND.",
+		FixCA: "Replace the file with a valid PEM copy from a member that holds it (openssl x509 -inform der converts DER), or give the member a full set: etcdpki replace-member HEALTHY_MEMBER_DIR --member NAME --out OUT_DIR, then etcdpki install --from OUT_DIR/NAME on its node.",
 	},
 	{
 		ID: RulePeerTrust, Severity: Error, Condition: "R2",
@@ -619,7 +620,7 @@ var catalogue = []Rule{
 		ID: RuleProbeUnreachable, Live: true, Severity: Error,
 		Title:  "every client and peer URL accepts a TLS handshake within the timeout (live)",
 		Why:    "A member whose peer URL cannot be reached is cut off from the others; an unreachable client URL fails its clients.",
-		Errors: []string{"connection refused", "i/o timeout", "no route to host"},
+		Errors: []string{"connection refused", "i/o timeout", "no route to host", "couldn't parse external etcd version \"\""},
 		Fix:    "Check that the member runs and listens on the advertised address, and the network between.",
 	},
 	{
@@ -631,9 +632,9 @@ var catalogue = []Rule{
 	},
 	{
 		ID: RuleProbeNotEtcd, Live: true, Severity: Error,
-		Title: "every URL is an etcd endpoint (live)",
-		Why:   "The URL answers TLS but not as etcd (GET /version): a wrong port or a proxy in the way.",
-		Fix:   "Fix the member's advertised URLs or the endpoint list.",
+		Title:  "every URL is an etcd endpoint (live)",
+		Why:    "The URL answers TLS but not as etcd (GET /version): a wrong port or a proxy in the way.",
+		Fix:    "Fix the member's advertised URLs or the endpoint list.",
 	},
 	{
 		ID: RuleProbeClientRefused, Live: true, Severity: Error,

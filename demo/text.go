@@ -3,6 +3,7 @@ package demo
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -43,8 +44,61 @@ func (r *Result) Compare() []Verdict {
 			got = "seen"
 		}
 		v = append(v, Verdict{"etcd says", fmt.Sprintf("%q", want.Etcd), got, got == "seen"})
+		if r.Fault != nil {
+			bad := r.explainMisses(want.Etcd, wantCheck)
+			v = append(v, Verdict{"explain", "fault's rule first", orNone(bad), len(bad) == 0})
+		}
 	}
 	return v
+}
+
+// explainMisses holds explain to what etcd and the clients said under the
+// fault: every message with the fault's text must rank one of the fault's
+// rules first, and every other message explain finds a cause in must
+// list one of them among its causes. It returns the messages that do
+// not, with what explain ranked.
+func (r *Result) explainMisses(text string, rules []audit.RuleID) []string {
+	var bad []string
+	for _, msg := range r.messages() {
+		e := audit.Explain(msg)
+		if len(e.Causes) == 0 {
+			continue
+		}
+		ranked := make([]string, 0, len(e.Causes))
+		listed := false
+		for _, c := range e.Causes {
+			ranked = append(ranked, string(c.Rule.ID))
+			listed = listed || slices.Contains(rules, c.Rule.ID)
+		}
+		first := slices.Contains(rules, e.Causes[0].Rule.ID)
+		if (strings.Contains(msg, text) && !first) || !listed {
+			bad = append(bad, fmt.Sprintf("%q ranks %s", msg, strings.Join(ranked, " ")))
+		}
+	}
+	return bad
+}
+
+// messages is every text etcd logged and the clients got back.
+func (r *Result) messages() []string {
+	out := append([]string(nil), r.Etcd...)
+	for _, m := range []map[string]string{r.Clients, r.Gateway, r.Local} {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			out = append(out, m[k])
+		}
+	}
+	return out
+}
+
+func orNone(l []string) string {
+	if len(l) == 0 {
+		return "all"
+	}
+	return strings.Join(l, "; ")
 }
 
 // etcdSaid reports whether etcd logged text, or a client got it back.
