@@ -632,9 +632,9 @@ var catalogue = []Rule{
 	},
 	{
 		ID: RuleProbeNotEtcd, Live: true, Severity: Error,
-		Title:  "every URL is an etcd endpoint (live)",
-		Why:    "The URL answers TLS but not as etcd (GET /version): a wrong port or a proxy in the way.",
-		Fix:    "Fix the member's advertised URLs or the endpoint list.",
+		Title: "every URL is an etcd endpoint (live)",
+		Why:   "The URL answers TLS but not as etcd (GET /version): a wrong port or a proxy in the way.",
+		Fix:   "Fix the member's advertised URLs or the endpoint list.",
 	},
 	{
 		ID: RuleProbeClientRefused, Live: true, Severity: Error,
