@@ -63,6 +63,8 @@ type LogReport struct {
 	Overflow int `json:"overflow,omitempty"`
 	// Groups are ranked: most lines first, then the earliest.
 	Groups []*LogGroup `json:"groups"`
+
+	year int
 }
 
 // maxLogLine is the longest log line ExplainLog reads; longer lines are
@@ -159,6 +161,17 @@ func (rep *LogReport) add(line string, opts LogOptions, groups map[groupKey]*Log
 	t := pre.Time
 	if ts := jsonTime(rest); !ts.IsZero() {
 		t = ts
+	}
+	// journalctl's and klog's stamps have no year: take the year of the
+	// log's last full stamp, else this year's.
+	if t.Year() == 0 && !t.IsZero() {
+		y := rep.year
+		if y == 0 {
+			y = time.Now().Year()
+		}
+		t = t.AddDate(y, 0, 0)
+	} else if !t.IsZero() {
+		rep.year = t.Year()
 	}
 	remote := e.Message.RemoteIP()
 	if remote == "" {

@@ -291,3 +291,29 @@ func tlsView(s *member.Settings) member.Settings {
 	}
 	return v
 }
+
+// FuzzExplainLog: any log reads without error or panic, every line is
+// counted, and no more lines are failures than were read.
+func FuzzExplainLog(f *testing.F) {
+	f.Add("Nov 30 10:00:00 cp1 etcd[1]: {\"level\":\"warn\",\"ts\":\"2026-11-30T10:00:00Z\",\"msg\":\"rejected connection on peer endpoint\",\"remote-addr\":\"10.0.0.12:1\",\"error\":\"x509: certificate signed by unknown authority\"}\n")
+	f.Add("2026-11-30T10:00:00Z stderr F 2026-11-30 10:00:00.000000 I | embed: rejected connection from \"10.0.0.13:2\" (error \"EOF\", ServerName \"\")\r\n\n\nW1130 10:00:00.000000 1 x.go:1] tls")
+	f.Fuzz(func(t *testing.T, log string) {
+		rep, err := audit.ExplainLog(strings.NewReader(log), audit.LogOptions{MaxGroups: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Failures+rep.NotTLS > rep.Lines || len(rep.Groups) > 3 {
+			t.Fatalf("%d failures and %d others of %d lines, %d groups", rep.Failures, rep.NotTLS, rep.Lines, len(rep.Groups))
+		}
+		sum := rep.Overflow
+		for _, g := range rep.Groups {
+			sum += g.Count
+			if g.Summary == "" || g.Example == nil {
+				t.Fatalf("group without summary or example: %+v", g)
+			}
+		}
+		if sum != rep.Failures {
+			t.Fatalf("groups count %d failures, report %d", sum, rep.Failures)
+		}
+	})
+}

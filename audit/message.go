@@ -189,7 +189,7 @@ func (m *Message) cutPrefix(s string) (string, bool) {
 		m.Program, m.componentStatus = "kube-apiserver", true
 		return s[len(sm[0]):], true
 	}
-	if probeRE.MatchString(s) && m.Program == "" {
+	if m.Program == "" && strings.Contains(s, "robe failed:") && probeRE.MatchString(s) {
 		m.Program = "kubelet"
 	}
 	return s, false
