@@ -63,8 +63,14 @@ func (e *Explanation) Primary() *Cause {
 // explanation.
 func Explain(msg string) *Explanation {
 	var best *Explanation
-	for _, rec := range splitRecords(msg) {
+	recs := splitRecords(msg)
+	paste := ""
+	if len(recs) > 1 {
+		paste = strings.ToLower(strings.Join(recs, " "))
+	}
+	for _, rec := range recs {
 		m := ParseMessage(rec)
+		m.paste = paste
 		e := ExplainMessage(&m)
 		if best == nil || better(e, best) {
 			best = e
@@ -486,6 +492,10 @@ func (d *diagnosis) names() bool {
 		d.seen = "the client dialed " + dialed + "; the certificate has DNS names only"
 	} else if m.has("x509: certificate is not valid for any names") {
 		ev = `"certificate is not valid for any names": it has no SANs at all`
+	} else if w := firstOf(m, "certificate host mismatch", "no alternative certificate subject name matches target host name", "hostname mismatch", "does not match target host name"); w != "" {
+		// OpenSSL's and lua-resty's wordings, which do not list the names.
+		ev = `"` + w + `": the certificate does not name the host the client dialed`
+		dialed = m.dialedHost()
 	} else {
 		return false
 	}
@@ -496,6 +506,10 @@ func (d *diagnosis) names() bool {
 	loop := dialed == "127.0.0.1" || dialed == "::1" || dialed == "localhost"
 	addr := m.dialedHost()
 	switch {
+	case dialed != "" && otherEndpoint(m, dialed, names) != "":
+		other := otherEndpoint(m, dialed, names)
+		d.add(RuleClientWrongHost, 100, ev, "the certificate names "+other+", another endpoint the client was given: it reached that member but checked the name "+dialed+" (etcd clientv3 before 3.4.4 and 3.3.19 verified every endpoint against one server name)")
+		d.add(RuleServerSAN, 55, ev)
 	case addr != "" && dialed != "" && addr != dialed && slices.Contains(names, addr):
 		// The certificate names the address the client dialed, but the
 		// client checked another name: a client that verifies every
@@ -531,6 +545,27 @@ func (d *diagnosis) names() bool {
 	}
 	d.next = "etcdpki inspect " + d.url() + " --cacert CA shows the names the endpoint serves; etcdpki check MEMBER_DIRS reports the certificate that lacks " + orSomeone(dialed)
 	return true
+}
+
+// otherEndpoint is a host the certificate names that is another of the
+// endpoints in the paste (URLs, --endpoints), not the one checked.
+func otherEndpoint(m *Message, dialed string, names []string) string {
+	for _, u := range urlRE.FindAllStringSubmatch(m.pasteText(), -1) {
+		h := strings.Trim(u[1], "[]")
+		if h != dialed && slices.Contains(names, h) {
+			return h
+		}
+	}
+	return ""
+}
+
+func firstOf(m *Message, words ...string) string {
+	for _, w := range words {
+		if m.has(w) {
+			return w
+		}
+	}
+	return ""
 }
 
 // shortName says whether host is a first label (or a prefix label run)
@@ -611,14 +646,38 @@ func (d *diagnosis) notCA() bool {
 	return true
 }
 
+// unknownAuthorityWords are the ways TLS stacks say they could not
+// chain a certificate to a trusted CA: Go's, OpenSSL's verify errors 19,
+// 20 and 21 (curl, nginx, lua-resty, Python), and "certificate verify
+// failed", which OpenSSL-based clients print for any of them.
+var unknownAuthorityWords = []string{"signed by unknown authority", "unable to get local issuer certificate",
+	"self signed certificate in certificate chain", "self-signed certificate in certificate chain",
+	"unable to verify the first certificate", "certificate verify failed"}
+
 // unknownAuthority: a verifier does not trust the certificate's issuer.
 func (d *diagnosis) unknownAuthority() bool {
 	m := d.m
-	if !m.has("signed by unknown authority") || d.ctx.remote {
+	if m.has("failed to load system roots and no roots provided") {
+		// Go found no system CA pool and the client was given no CA
+		// file (crypto/x509 root_unix.go; Go 1.18+ returns an empty pool).
+		d.direction = "the client cannot verify the server: it has no CA at all"
+		d.add(RuleClientNoCA, 100, `"failed to load system roots and no roots provided": the client was given no CA file, and the system has no CA bundle either (a minimal container)`)
+		d.next = "give the client the etcd CA (etcdctl --cacert, ETCDCTL_CACERT; the client's CA option)"
+		d.summary = "the client was given no CA to verify etcd with"
+		return true
+	}
+	words := ""
+	for _, w := range unknownAuthorityWords {
+		if m.has(w) {
+			words = w
+			break
+		}
+	}
+	if words == "" || d.ctx.remote {
 		return false
 	}
 	d.sides()
-	ev := `"signed by unknown authority"`
+	ev := `"` + words + `"`
 	if sm := possiblyRE.FindStringSubmatch(m.Text); sm != nil {
 		// Go names a candidate when a CA with the issuer's name is in
 		// the pool but its key did not verify the signature
@@ -640,7 +699,22 @@ func (d *diagnosis) unknownAuthority() bool {
 		return true
 	}
 	d.next = "etcdpki check MEMBER_DIRS tells a certificate from another CA (R1) from a member with a CA of its own (R2)"
+	port := m.port()
 	switch {
+	case (m.Program == "k3s" || m.Program == "rke2") && (port == "6443" || port == "9345" || m.pasteHas(":6443/", ":9345/", "connect to proxy")):
+		if port == "" {
+			port = "6443"
+			if m.Program == "rke2" {
+				port = "9345"
+			}
+		}
+		// A k3s or RKE2 server dialing another server's supervisor port
+		// (6443; RKE2 9345) verifies it with its own cluster CA: a server
+		// that rejoined with another cluster's CA files or token fails so.
+		d.add(RuleCAMismatch, 100, ev, m.Program+" dialed another server's supervisor port "+port+" and does not trust its CA: the servers hold different cluster CAs (a server rejoined with old CA files, or another cluster's token)")
+		d.add(RuleClientNoCA, 50, ev)
+		d.summary = "the " + m.Program + " servers hold different cluster CAs"
+		d.next = "compare the CA certificates under /var/lib/rancher/" + m.Program + "/server/tls on the servers (etcdpki check on each server's tree reports R2)"
 	case d.ctx.peer:
 		d.add(RulePeerCA, 100, ev, d.ctx.why)
 		d.add(RuleCAMismatch, 80, ev)
@@ -869,7 +943,17 @@ func (d *diagnosis) remoteAlert() bool {
 		if m.has("curl ") && !m.has("--cert", " -e ") || (foreign && !m.has("--cert")) {
 			d.add(RuleClientNoCert, 95, ev, "a non-Go client (OpenSSL, GnuTLS) refused with bad_certificate, and no client certificate is in the command: etcd requires one")
 		}
-		if c.apiserver || m.has("transport: authentication handshake failed") {
+		if c.etcdctl && m.pasteHas("server.crt", "server.pem") {
+			d.add(RuleEKUClient, 95, ev, "etcdctl presents the member's server certificate as its client certificate; a server profile without clientAuth is refused")
+			d.add(RuleEKUServerGateway, 60, ev)
+		}
+		if c.etcdctl && !c.apiserver {
+			d.add(RuleClientCA, 90, ev, "etcdctl's --cert is from a CA etcd does not trust, or lacks clientAuth")
+			d.add(RuleEKUClient, 85, ev)
+			if !m.pasteHas("--cert", "etcdctl_cert") {
+				d.add(RuleClientNoCert, 88, ev, "no --cert in the command: etcdctl presented no client certificate")
+			}
+		} else if c.apiserver || m.has("transport: authentication handshake failed") {
 			why := "kube-apiserver is etcd's main gRPC client: its --etcd-certfile is missing, from another CA or without clientAuth"
 			if c.apiserver {
 				why = "kube-apiserver's line: its --etcd-certfile is missing, from another CA or without clientAuth"

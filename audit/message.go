@@ -52,6 +52,29 @@ type Message struct {
 	low string
 	// componentStatus: the line is kubectl get componentstatuses'.
 	componentStatus bool
+	// paste is the whole paste the line came from, lower case, when it
+	// had several records: the command line above an error says which
+	// flags the client had.
+	paste string
+}
+
+// pasteText is the whole paste, or the line.
+func (m *Message) pasteText() string {
+	if m.paste != "" {
+		return m.paste
+	}
+	return m.low
+}
+
+// pasteHas reports whether the paste holds any of words (lower case).
+func (m *Message) pasteHas(words ...string) bool {
+	t := m.pasteText()
+	for _, w := range words {
+		if strings.Contains(t, w) {
+			return true
+		}
+	}
+	return false
 }
 
 var (
@@ -73,6 +96,8 @@ var (
 	zapFieldRE = regexp.MustCompile(`\[([\w-]+)=("(?:[^"\\]|\\.)*"|[^\]]*)\]`)
 	logfmtRE   = regexp.MustCompile(`^time="([^"]*)" level=(\w+) msg="((?:[^"\\]|\\.)*)"(.*)$`)
 	logfmtComp = regexp.MustCompile(`\bcomponent=("?)([\w.-]+)`)
+	logfmtErr  = regexp.MustCompile(`\berr(?:or)?="((?:[^"\\]|\\.)*)"`)
+	logfmtURL  = regexp.MustCompile(`\burl="?([^"\s]+)`)
 	// kubectl get componentstatuses and kubectl describe pod events.
 	componentRE = regexp.MustCompile(`^(etcd-\d+)\s+Unhealthy\s+`)
 	probeRE     = regexp.MustCompile(`(?i)\b(liveness|readiness|startup) probe failed:`)
@@ -82,7 +107,7 @@ var (
 	certIPsRE   = regexp.MustCompile(`IPAddresses \[([^\]]*)\]`)
 	certDNSRE   = regexp.MustCompile(`DNSNames \[([^\]]*)\]`)
 	quotedRE    = regexp.MustCompile(`"([^"]*)"`)
-	urlRE       = regexp.MustCompile(`\bhttps?://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.$-]+)(?::(\d+))?`)
+	urlRE       = regexp.MustCompile(`\b(?:https?|wss?)://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.$-]+)(?::(\d+))?`)
 	grpcAddrRE  = regexp.MustCompile(`\{(?:Addr: )?"?(?:https?://)?(\[[0-9a-fA-F:.]*\]|[A-Za-z0-9_.-]+):(\d+)"?[ ,]`)
 	dialRE      = regexp.MustCompile(`(?i)(?:failed to dial|attempted to join via|dial tcp|endpoints://0x[0-9a-f]+/|#initially=\[)\s*(\[[0-9a-fA-F:.]*\]|[A-Za-z0-9_.-]+):(\d+)`)
 	wsRE        = regexp.MustCompile(`\s+`)
@@ -168,7 +193,16 @@ func (m *Message) cutPrefix(s string) (string, bool) {
 		if c := logfmtComp.FindStringSubmatch(sm[4]); c != nil {
 			m.Program = programOf(c[2])
 		}
-		return unquote(sm[3]), true
+		text := unquote(sm[3])
+		// k3s and RKE2 put the error in its own field.
+		if e := logfmtErr.FindStringSubmatch(sm[4]); e != nil {
+			m.Error = unquote(e[1])
+			text += ": " + m.Error
+		}
+		if u := logfmtURL.FindStringSubmatch(sm[4]); u != nil {
+			text += " url=" + u[1]
+		}
+		return text, true
 	}
 	if sm := grpcLogRE.FindStringSubmatch(s); sm != nil {
 		m.setTime(sm[1], "2006/01/02 15:04:05")

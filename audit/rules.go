@@ -214,7 +214,7 @@ var catalogue = []Rule{
 		Title: "client certs (healthcheck-client, apiserver-etcd-client, server-client) are signed by the etcd CA",
 		Why: "etcd authenticates client certs against --trusted-ca-file. A client cert from another CA (commonly the Kubernetes CA) is refused during the handshake, " +
 			"so kube-apiserver or the liveness probe cannot connect.",
-		Errors: []string{failedVerifyClient, "tls: failed to verify certificate", badCertificate, unknownCA},
+		Errors: []string{failedVerifyClient, failedVerify, badCertificate, unknownCA},
 		Fix:    "Re-issue the client certificate from the etcd CA: etcdpki renew MEMBER_DIR --kind KIND (kubeadm: kubeadm certs renew apiserver-etcd-client or etcd-healthcheck-client). kube-apiserver reads its client certificate at start: restart it after renewing that one.",
 	},
 	{
@@ -438,7 +438,7 @@ var catalogue = []Rule{
 		Title: "every client is given the etcd CA to verify the members with (etcdctl --cacert, kube-apiserver --etcd-cafile)",
 		Why: "A Go client given no CA file verifies the server against the system's roots (crypto/x509 SystemCertPool), which never hold a private etcd CA, so every member's certificate is \"signed by unknown authority\" to it; " +
 			"the client aborts the handshake and etcd logs the client's alert as \"remote error: tls: bad certificate\". The certificates are fine: re-issuing them changes nothing.",
-		Errors: []string{"client: etcd cluster is unavailable or misconfigured; error #0: x509: certificate signed by unknown authority"},
+		Errors: []string{"client: etcd cluster is unavailable or misconfigured; error #0: x509: certificate signed by unknown authority", "x509: failed to load system roots and no roots provided", "unable to get local issuer certificate"},
 		Fix:    "Give the client the etcd CA: etcdctl --cacert=/etc/kubernetes/pki/etcd/ca.crt (or ETCDCTL_CACERT), kube-apiserver --etcd-cafile, a backup tool its CA option. etcdpki flags MEMBER_DIR --format etcdctl prints etcdctl's environment; etcdpki inspect https://HOST:2379 --cacert CA proves the CA verifies what the member serves.",
 	},
 	{
@@ -527,7 +527,7 @@ var catalogue = []Rule{
 		Title: "every certificate and key file parses (PEM, not encrypted, the right kind)",
 		Why:   "etcd cannot load a truncated, binary (DER), encrypted or mismatched file and refuses to start.",
 		Errors: []string{"tls: failed to find any PEM data", "failed to find certificate PEM data", "tls: failed to parse private key", "x509: malformed certificate",
-			"tls: found a certificate rather than a key in the PEM for the private key"},
+			"tls: found a certificate rather than a key in the PEM for the private key", "asn1: structure error"},
 		Fix:   "Replace the file with a valid PEM file (openssl x509 -inform der converts DER), or issue a new pair: etcdpki renew MEMBER_DIR --kind KIND.",
 		FixCA: "Replace the file with a valid PEM copy from a member that holds it (openssl x509 -inform der converts DER), or give the member a full set: etcdpki replace-member HEALTHY_MEMBER_DIR --member NAME --out OUT_DIR, then etcdpki install --from OUT_DIR/NAME on its node.",
 	},
@@ -640,7 +640,7 @@ var catalogue = []Rule{
 		ID: RuleProbeClientRefused, Live: true, Severity: Error,
 		Title:  "each endpoint accepts the probe's client certificate and, on the client port, serves a read (live)",
 		Why:    "The client cert given to probe (usually apiserver-etcd-client or healthcheck-client) is what kube-apiserver and etcdctl present; if it is refused, they are too.",
-		Errors: []string{certificateRequired, badCertificate, unknownCA, "tls: failed to verify certificate"},
+		Errors: []string{certificateRequired, badCertificate, unknownCA},
 		Fix:    "Issue the client certificate from the CA in the member's --trusted-ca-file (and --peer-trusted-ca-file): etcdpki renew MEMBER_DIR --kind KIND on the node that holds it. When that member's CA is the odd one (etcdpki check reports R2 on it), give it the cluster's with etcdpki replace-member instead.",
 	},
 	{
