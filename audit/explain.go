@@ -684,17 +684,29 @@ func (d *diagnosis) unknownAuthority() bool {
 		// (crypto/x509 verify.go, UnknownAuthorityError.hintErr).
 		why := `"possibly because of ` + sm[1] + ` while trying to verify candidate authority certificate ` + sm[2] + `": a CA named ` + sm[2] + ` is trusted, but with another key: the two sides hold different CAs of the same name`
 		d.seen = "a CA named " + sm[2] + " is trusted on the verifying side, but it did not sign this certificate"
-		d.add(RuleCAMismatch, 100, why)
-		if d.ctx.peer {
+		d.summary = "the two sides hold different CAs named " + sm[2]
+		switch {
+		case d.ctx.peer:
+			d.add(RuleCAMismatch, 100, why)
 			d.add(RulePeerTrust, 70, why)
 			d.add(RulePeerCA, 60, ev)
-		} else {
+		case d.ctx.serverSide:
+			// etcd's client listener refused a client certificate from
+			// another CA of its CA's name: another cluster's, or an old one.
+			d.add(RuleClientCA, 100, why, "etcd's client listener refused the client's certificate: it comes from another CA named "+sm[2]+" (another cluster's, or one replaced since)")
+			d.add(RuleAPIServer, 90, why)
+			d.add(RuleClientTrust, 80, why)
+			d.add(RuleCAMismatch, 70, why)
+			d.summary = "a client certificate comes from another CA named " + sm[2]
+		case d.ctx.apiserver:
+			d.add(RuleAPIServer, 100, why, "kube-apiserver's --etcd-cafile holds another CA named "+sm[2])
+			d.add(RuleCAMismatch, 90, why)
 			d.add(RuleClientTrust, 70, why)
-			if d.ctx.apiserver {
-				d.add(RuleAPIServer, 65, why)
-			}
+		default:
+			d.add(RuleCAMismatch, 100, why)
+			d.add(RuleServerCA, 80, why)
+			d.add(RuleClientTrust, 70, why)
 		}
-		d.summary = "the two sides hold different CAs named " + sm[2]
 		d.next = "etcdpki check MEMBER_DIRS compares every member's CA by fingerprint (R2-CA-MISMATCH names the odd one)"
 		return true
 	}

@@ -145,6 +145,10 @@ func TestExplainSpecific(t *testing.T) {
 		{`Get https://127.0.0.1:2379/health: x509: cannot validate certificate for 127.0.0.1 because it doesn't contain any IP SANs`, RuleServerLoopback},
 		{"rejected connection from \"10.0.0.3:1\" (error \"tls: \\\"10.0.0.3\\\" does not match  any of\n  DNSNames [\\\"etcd-1\\\"]\", ServerName \"\")", RulePeerSAN},
 		{`remote error: tls: certificate required`, RuleClientNoCert},
+		// kube-apiserver v1.34.4's line with etcd's client certificate from another CA
+		// (interop's TestKubeAPIServer), and etcd 3.6's line of it.
+		{`W1202 02:43:47.954439   25846 logging.go:55] [core] [Channel #6 SubChannel #8]grpc: addrConn.createTransport failed to connect to {Addr: "127.0.0.1:32904", ServerName: "127.0.0.1:32904", }. Err: connection error: desc = "error reading server preface: remote error: tls: unknown certificate authority"`, RuleAPIServer},
+		{`{"level":"warn","ts":"2026-12-02T02:43:47.9Z","caller":"embed/config_logging.go:188","msg":"rejected connection on client endpoint","remote-addr":"127.0.0.1:40000","server-name":"","error":"tls: failed to verify certificate: x509: certificate signed by unknown authority (possibly because of \"x509: ECDSA verification failure\" while trying to verify candidate authority certificate \"etcd-ca\")"}`, RuleClientCA},
 	}
 	for _, c := range cases {
 		e := Explain(c.msg)

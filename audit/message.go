@@ -351,7 +351,11 @@ func (m *Message) readText() {
 	}
 	if m.Program == "" {
 		switch {
-		case m.Format == "klog" && (strings.Contains(m.low, "clientconn") || strings.Contains(m.low, "storage") || strings.Contains(m.low, "etcd")):
+		case m.Format == "klog" && (strings.Contains(m.low, "clientconn") || strings.Contains(m.low, "addrconn") ||
+			strings.Contains(m.low, "storage") || strings.Contains(m.low, "etcd")):
+			// A Kubernetes component's grpc client: kube-apiserver's etcd
+			// client logs grpc's warnings through klog
+			// (k8s.io/apiserver@v0.34.4 pkg/storage/etcd3/logger.go).
 			m.Program = "kube-apiserver"
 		case strings.Contains(m.low, "unable to create storage backend"):
 			m.Program = "kube-apiserver"

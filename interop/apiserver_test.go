@@ -192,7 +192,7 @@ func testAPIServerForeignClient(t *testing.T, bin string, kc *kubeCreds, p *test
 	// "rejected connection on client endpoint").
 	etcdLine := c.waitMemberLog(t, regexp.MustCompile(`rejected connection on client endpoint.*unknown authority`), 20*time.Second)
 	t.Logf("etcd: %s", etcdLine)
-	explainLine(t, etcdLine, "APISERVER-ETCD")
+	explainLine(t, etcdLine, "APISERVER-ETCD", "R1-CLIENT-CA")
 }
 
 // testAPIServerNoLoopback is kubeadm's stacked control plane on a host of
@@ -697,29 +697,31 @@ func checkJSON(t testing.TB, dirs ...string) (*auditReport, int) {
 }
 
 // explainLine runs etcdpki explain on an error line kube-apiserver or
-// etcd logged and logs the rules it names, in its order, and whether rule
-// is among them (the lines go to docs/rules.md; the test does not fail on
-// them).
-func explainLine(t testing.TB, line, rule string) {
+// etcd logged under a fault: its primary cause must be one of rules (the
+// fault's rule, or the rule that the line alone can tell: etcd's line of
+// a refused client certificate cannot say the client is kube-apiserver).
+func explainLine(t testing.TB, line string, rules ...string) {
 	t.Helper()
 	out, code, stderr := runCode(t, "explain", "-o", "json", line)
-	var hits []struct {
-		Rule    string `json:"rule"`
-		Matched string `json:"matched"`
+	var doc struct {
+		Causes []struct {
+			Rule     string   `json:"rule"`
+			Evidence []string `json:"evidence"`
+		} `json:"causes"`
 	}
-	if err := json.Unmarshal([]byte(out), &hits); code != 0 || err != nil {
-		t.Logf("etcdpki explain -o json %q: exit %d, %v\n%s%s", line, code, err, out, stderr)
+	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil {
+		t.Errorf("etcdpki explain -o json %q: exit %d, %v\n%s%s", line, code, err, out, stderr)
 		return
 	}
-	var rules []string
-	verdict := "does not name " + rule
-	for i, h := range hits {
-		rules = append(rules, h.Rule)
-		if h.Rule == rule && strings.HasPrefix(verdict, "does not") {
-			verdict = fmt.Sprintf("names %s (%d of %d, matched %q)", rule, i+1, len(hits), h.Matched)
-		}
+	var ranked []string
+	for _, c := range doc.Causes {
+		ranked = append(ranked, c.Rule)
 	}
-	t.Logf("etcdpki explain %s: %s", verdict, strings.Join(rules, ", "))
+	if len(ranked) == 0 || !slices.Contains(rules, ranked[0]) {
+		t.Errorf("etcdpki explain %q ranks %v, want one of %v first", line, ranked, rules)
+		return
+	}
+	t.Logf("etcdpki explain ranks %s first (%s), then %v", ranked[0], strings.Join(doc.Causes[0].Evidence, "; "), ranked[1:])
 }
 
 // copyPKI copies init's output p.dir (spec and every tree, modes kept)
