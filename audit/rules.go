@@ -198,7 +198,7 @@ var catalogue = []Rule{
 		Why: "Clients verify the client port's certificate against the etcd CA they were given (kube-apiserver's --etcd-cafile, etcdctl's --cacert). " +
 			"A server cert from another CA fails the handshake on the client side, so kube-apiserver cannot reach etcd.",
 		Errors: []string{unknownAuthority, failedVerify, badCertificate, unknownCA},
-		Fix:    "Re-issue server.crt from the cluster's etcd CA, with the CA key on the node: etcdpki renew MEMBER_DIR --kind KIND (kubeadm: kubeadm certs renew etcd-server).",
+		Fix:    "Re-issue server.crt from the cluster's etcd CA, with the CA key on the node: etcdpki renew MEMBER_DIR --kind KIND (kubeadm: kubeadm certs renew etcd-server). If check finds server.crt signed by the CA and only one client fails, the client was given no CA or another one (CLIENT-NO-CA): fix the client's --cacert, not the certificate.",
 	},
 	{
 		ID: RulePeerCA, Severity: Error, Condition: "R1",
@@ -280,7 +280,7 @@ var catalogue = []Rule{
 		Why: "A member dialing another on 2380 checks the dialed host against the peer cert; peer.crt is also the credential the member presents, " +
 			"which the other side checks against the connection's remote address (etcd's checkSAN).",
 		Errors:   []string{validForNot, "does not match any of DNSNames", "because it doesn't contain any IP SANs", "x509: certificate relies on legacy Common Name field"},
-		Fix:      "Re-issue peer.crt with the member's own addresses in the SANs: etcdpki renew MEMBER_DIR --kind KIND takes them from the member's settings and keeps the certificate's other names (--remove-ip drops a wrong one). kubeadm certs renew keeps the old SANs, so it does not fix this (kubeadm: list the addresses in etcd.local.peerCertSANs, delete peer.crt and peer.key, then kubeadm init phase certs etcd-peer --config).",
+		Fix:      "Re-issue peer.crt with the member's own addresses in the SANs: etcdpki renew MEMBER_DIR --kind KIND takes them from the member's settings and keeps the certificate's other names (--remove-ip drops a wrong one). kubeadm certs renew keeps the old SANs, so it does not fix this (kubeadm: list the addresses in etcd.local.peerCertSANs, delete peer.crt and peer.key, then kubeadm init phase certs etcd-peer --config). When the rejected address is no member's own (a NAT or a host bridge), no certificate fixes it: see PEER-NAT.",
 		Observed: "Fault r4-peer-address (etcd-2's peer.crt without its own IP). In loopback mode the others log \"peer became inactive (message send to peer failed): failed to dial … on stream MsgApp v2 (tls: failed to verify certificate: x509: certificate is valid for 127.0.0.1, ::1, not 127.0.0.2)\" and etcd-2 logs \"remote error: tls: bad certificate\"; the cluster still forms and serves, because etcd-2's own connections leave from 127.0.0.1, which its cert names, so etcd's check of its credential against the remote address passes and raft runs over them. Hosts mode (`demo --hosts netns`: each member in its own network namespace) shows the rest: etcd-2's connections leave from 198.18.0.2, and etcd-1 and etcd-3 log \"rejected connection on peer endpoint\" with remote-addr 198.18.0.2:… and \"tls: \\\"198.18.0.2\\\" does not match any of DNSNames [\\\"etcd-2\\\" \\\"localhost\\\"] (lookup etcd-2 on …)\": checkSAN found the address in no IP SAN, then tried DNS (a reverse lookup of the address, and lookups of the DNS SANs), which matched nothing. Rejected both ways, etcd-2 never becomes ready (probe: PROBE-UNREACHABLE on its client port); the other two keep quorum and serve.",
 	},
 	{
