@@ -3,6 +3,7 @@ package layout
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 
 	"github.com/etcdpki/etcdpki/pki"
 )
@@ -19,8 +20,11 @@ func ClientTLS(root string, l *Layout, kind pki.Kind) (*tls.Config, error) {
 
 // ClientTLSFiles is ClientTLS from three files on this machine: the CA
 // file to trust (every certificate in it) and the client certificate and
-// key to present. The error names the file that cannot be read or the
-// pair that does not match.
+// key to present. A certificate file may hold the leaf's chain after it
+// (k3s and RKE2 append the CA), which is sent with it as crypto/tls
+// sends a file's every certificate. An empty certFile presents none. The
+// error names the file that cannot be read or the pair that does not
+// match.
 func ClientTLSFiles(caFile, certFile, keyFile string) (*tls.Config, error) {
 	cas, err := ReadCerts(caFile)
 	if err != nil {
@@ -30,13 +34,25 @@ func ClientTLSFiles(caFile, certFile, keyFile string) (*tls.Config, error) {
 	for _, c := range cas {
 		pool.AddCert(c)
 	}
-	kp, err := ReadKeyPair(certFile, keyFile)
+	cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if certFile == "" {
+		return cfg, nil
+	}
+	chain, err := ReadCerts(certFile)
 	if err != nil {
 		return nil, err
 	}
-	return &tls.Config{
-		RootCAs:      pool,
-		Certificates: []tls.Certificate{{Certificate: [][]byte{kp.Cert.Raw}, PrivateKey: kp.Key, Leaf: kp.Cert}},
-		MinVersion:   tls.VersionTLS12,
-	}, nil
+	key, err := ReadKey(keyFile)
+	if err != nil {
+		return nil, err
+	}
+	if !pki.KeyMatches(chain[0].PublicKey, key) {
+		return nil, &FileError{Path: keyFile, Err: fmt.Errorf("private key does not match the public key of %s", certFile)}
+	}
+	c := tls.Certificate{PrivateKey: key, Leaf: chain[0]}
+	for _, x := range chain {
+		c.Certificate = append(c.Certificate, x.Raw)
+	}
+	cfg.Certificates = []tls.Certificate{c}
+	return cfg, nil
 }

@@ -128,6 +128,13 @@ func StartFromDir(ctx context.Context, out string, c *spec.Cluster, opts Options
 			opts.Configure(rc)
 		}
 	}
+	return startConfigs(ctx, out, c, configs, opts)
+}
+
+// startConfigs boots members with configs, their data under out/data, as
+// StartFromDir describes; c is the cluster's spec, nil when the members
+// came from their own trees (StartFrom).
+func startConfigs(ctx context.Context, out string, c *spec.Cluster, configs []*render.Config, opts Options) (*Cluster, error) {
 	if err := preflight(configs); err != nil {
 		return nil, err
 	}
