@@ -9,13 +9,13 @@ import (
 	"net/url"
 	"os"
 	"sync"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/grpc"
 
+	"github.com/etcdpki/etcdpki/internal/tlsdial"
 	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/local"
 	"github.com/etcdpki/etcdpki/pki"
@@ -265,30 +265,7 @@ func (cl *Cluster) CheckHandshake(ctx context.Context, member, endpoint string, 
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	raw, err := cl.DialContext(member)(ctx, "tcp", u.Host)
-	if err != nil {
-		return err
-	}
-	cfg = cfg.Clone()
-	if cfg.ServerName == "" {
-		cfg.ServerName = u.Hostname()
-	}
-	conn := tls.Client(raw, cfg)
-	defer conn.Close()
-	if err := conn.HandshakeContext(ctx); err != nil {
-		return err
-	}
-	// As local.CheckHandshake: over TLS 1.3 a refused client certificate
-	// shows on the first read; a server that accepted waits for us.
-	conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-	_, err = conn.Read(make([]byte, 1))
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return nil
-	}
-	return err
+	return tlsdial.Dial(ctx, u.Host, tlsdial.Options{Config: cfg, DialContext: cl.DialContext(member)}).Handshake()
 }
 
 func (cl *Cluster) member(name string) *member {

@@ -5,11 +5,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/etcdpki/etcdpki/internal/tlsdial"
 	"github.com/etcdpki/etcdpki/layout"
 )
 
@@ -51,16 +51,10 @@ func URL(ctx context.Context, rawURL string, opts Options) (*Result, error) {
 	}
 	host := u.Hostname()
 	ep := &Endpoint{Address: u.Host}
-	// The served chain is kept from VerifyConnection, which runs before
-	// the client sends its certificate: a server that refuses the client
-	// cert (or its absence) over TLS 1.2 ends the handshake after that,
-	// and what it served is still worth seeing.
-	var served *tls.ConnectionState
 	cfg := &tls.Config{
 		InsecureSkipVerify: true, // verified below, against opts.CACert only
 		ServerName:         host,
 		MinVersion:         tls.VersionTLS12,
-		VerifyConnection:   func(cs tls.ConnectionState) error { served = &cs; return nil },
 	}
 	if opts.Cert != "" || opts.Key != "" {
 		kp, err := layout.ReadKeyPair(opts.Cert, opts.Key)
@@ -81,20 +75,21 @@ func URL(ctx context.Context, rawURL string, opts Options) (*Result, error) {
 			roots.AddCert(c)
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
-	defer cancel()
-	raw, err := (&net.Dialer{}).DialContext(ctx, "tcp", u.Host)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", rawURL, err)
+	// tlsdial keeps the served chain from before the client sends its
+	// certificate: a server that refuses the client cert (or its absence)
+	// over TLS 1.2 ends the handshake after that, and what it served is
+	// still worth seeing.
+	d := tlsdial.Dial(ctx, u.Host, tlsdial.Options{Config: cfg, Timeout: opts.Timeout, HandshakeOnly: true})
+	if !d.TCPOpen {
+		return nil, fmt.Errorf("%s: %w", rawURL, d.Err)
 	}
-	defer raw.Close()
-	conn := tls.Client(raw, cfg)
-	if err := conn.HandshakeContext(ctx); err != nil {
-		if served == nil {
-			return nil, fmt.Errorf("%s: TLS handshake: %w", rawURL, err)
+	if d.HandshakeErr != nil {
+		if len(d.Served) == 0 {
+			return nil, fmt.Errorf("%s: TLS handshake: %w", rawURL, d.HandshakeErr)
 		}
-		ep.HandshakeError = err.Error()
+		ep.HandshakeError = d.HandshakeErr.Error()
 	}
+	served := &tls.ConnectionState{Version: d.Version, PeerCertificates: d.Served}
 	ep.TLSVersion = tls.VersionName(served.Version)
 	r := &Result{SchemaVersion: SchemaVersion, Source: rawURL, Kind: KindEndpoint, Endpoint: ep}
 	for _, c := range served.PeerCertificates {

@@ -6,14 +6,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/etcdpki/etcdpki/internal/tlsdial"
 	"github.com/etcdpki/etcdpki/pki"
 )
 
@@ -186,61 +185,34 @@ func probeClientCert(ca *pki.CA) (*tls.Certificate, error) {
 }
 
 // handshake dials rawURL with client and reports the certificate served
-// and whether the client certificate was accepted. With TLS 1.3 (which
-// etcd and Go speak) the client's handshake completes before the server
-// has judged the client certificate; a refusal arrives as an alert after
-// it. So handshake then asks for /version, which etcd serves over HTTP/1.1
-// on both ports: any answer means the certificate was accepted, an alert
-// (or the connection closed unanswered) that it was refused. Waiting for
-// an answer, rather than for a moment of silence, does not depend on how
-// fast a loaded server judges the certificate.
+// and whether the client certificate was accepted, by the evidence of
+// tlsdial.Dial (the one dial-and-judge helper): an answer to GET
+// /version after the handshake is acceptance, an alert or a close is a
+// refusal, and silence is an error, not a verdict.
 func handshake(ctx context.Context, rawURL string, client *tls.Certificate, timeout time.Duration) (*x509.Certificate, bool, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, false, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	d := tls.Dialer{Config: &tls.Config{
+	r := tlsdial.Dial(ctx, u.Host, tlsdial.Options{Timeout: timeout, Config: &tls.Config{
 		// The served chain is judged against each CA afterwards: the
 		// handshake must complete whichever CA signed it.
 		InsecureSkipVerify: true,
 		Certificates:       []tls.Certificate{*client},
 		MinVersion:         tls.VersionTLS12,
-	}}
-	conn, err := d.DialContext(ctx, "tcp", u.Host)
-	if err != nil {
-		if refused(err) {
-			// TLS 1.2: the refusal comes within the handshake.
-			return nil, false, nil
-		}
-		return nil, false, err
+	}})
+	var served *x509.Certificate
+	if len(r.Served) > 0 {
+		served = r.Served[0]
 	}
-	defer conn.Close()
-	tc := conn.(*tls.Conn)
-	served := tc.ConnectionState().PeerCertificates[0]
-	if deadline, ok := ctx.Deadline(); ok {
-		tc.SetDeadline(deadline)
-	}
-	if _, err := fmt.Fprintf(tc, "GET /version HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", u.Host); err != nil {
-		if refused(err) {
-			return served, false, nil
-		}
-		return served, false, err
-	}
-	_, err = tc.Read(make([]byte, 1))
-	switch {
-	case err == nil:
+	switch r.Verdict {
+	case tlsdial.Accepted:
 		return served, true, nil
-	case refused(err):
+	case tlsdial.Refused:
 		return served, false, nil
 	}
-	return served, false, fmt.Errorf("no answer after the TLS handshake: %w", err)
-}
-
-// refused reports whether err is the server refusing the connection after
-// the TCP connect: a TLS alert, or the connection closed or reset.
-func refused(err error) bool {
-	var oe *net.OpError
-	return (errors.As(err, &oe) && oe.Op == "remote error") || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
+	if r.TCPOpen && r.Err != nil && errors.Is(r.Err, tlsdial.ErrSilent) {
+		return served, false, fmt.Errorf("no answer after the TLS handshake: %w", os.ErrDeadlineExceeded)
+	}
+	return served, false, r.Err
 }

@@ -5,13 +5,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/etcdpki/etcdpki/internal/tlsdial"
 	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/pki"
 )
@@ -120,29 +120,15 @@ func kvValue(resp *clientv3.GetResponse) string {
 }
 
 // CheckHandshake dials endpoint with cfg and reports how the server took
-// it. With TLS 1.3 the client's handshake completes before the server has
-// checked the client certificate, so a rejection (e.g. "remote error: tls:
-// certificate required") only arrives with the first read; a server that
-// accepted the client waits for the client to speak instead, which shows
-// as a read timeout and counts as success.
+// it: nil when it answered after the handshake, else the refusal or the
+// silence (tlsdial.Dial, the one dial-and-judge helper). With TLS 1.3 the
+// client's handshake completes before the server has checked the client
+// certificate, so a rejection (e.g. "remote error: tls: certificate
+// required") only arrives with the first read.
 func CheckHandshake(ctx context.Context, endpoint string, cfg *tls.Config) error {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	d := tls.Dialer{Config: cfg}
-	conn, err := d.DialContext(ctx, "tcp", u.Host)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-	_, err = conn.Read(make([]byte, 1))
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return nil
-	}
-	return err
+	return tlsdial.Dial(ctx, u.Host, tlsdial.Options{Config: cfg}).Handshake()
 }

@@ -1,20 +1,17 @@
 package probe
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/etcdpki/etcdpki/internal/tlsdial"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 )
@@ -43,33 +40,35 @@ func (p *prober) probe(ctx context.Context, t target) (ep Endpoint) {
 	// is kept from VerifyConnection, which runs before the client sends its
 	// certificate: over TLS 1.2 a server that refuses our cert ends the
 	// handshake, and what it served still counts.
-	var served *tls.ConnectionState
-	cfg := &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{p.client}, ServerName: host,
-		VerifyConnection: func(cs tls.ConnectionState) error { served = &cs; return nil }}
-	conn, tcpOpen, err := p.dialTLS(ctx, addr, cfg)
+	// tlsdial, the one dial-and-judge helper: a refusal of our client
+	// cert shows on the first read over TLS 1.3, so it asks for /version,
+	// which answers on both etcd ports.
+	cfg := &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{p.client}, ServerName: host}
+	r := tlsdial.Dial(ctx, addr, tlsdial.Options{Config: cfg, Timeout: p.opts.Timeout})
 	var readErr error
 	switch {
-	case err != nil && (served == nil || !strings.Contains(err.Error(), "remote error: tls:")):
-		ep.Error = err.Error()
-		ep.TCPOpen = tcpOpen
+	case r.HandshakeErr != nil && (len(r.Served) == 0 || !strings.Contains(r.HandshakeErr.Error(), "remote error: tls:")):
+		ep.Error = r.HandshakeErr.Error()
+		ep.TCPOpen = r.TCPOpen
 		if ctx.Err() != nil {
 			ep.cut = cutHandshake
 		}
 		return ep
-	case err != nil:
-		readErr = err
+	case !r.TCPOpen:
+		ep.Error = r.Err.Error()
+		if ctx.Err() != nil {
+			ep.cut = cutHandshake
+		}
+		return ep
+	case r.HandshakeErr != nil:
+		readErr = r.HandshakeErr
 	default:
-		st := conn.ConnectionState()
-		served = &st
-		// A refusal of our client cert shows on the first read over TLS
-		// 1.3; /version answers on both etcd ports.
-		readErr = httpVersion(ctx, conn, p.opts.Timeout, addr)
-		conn.Close()
+		readErr = versionAnswer(ctx, r, p.opts.Timeout)
 		ep.etcd = readErr == nil
 	}
 	ep.Reachable = true
-	ep.TLSVersion = tls.VersionName(served.Version)
-	if certs := served.PeerCertificates; len(certs) > 0 {
+	ep.TLSVersion = tls.VersionName(r.Version)
+	if certs := r.Served; len(certs) > 0 {
 		leaf := certs[0]
 		ep.Served = describe(leaf)
 		inter := x509.NewCertPool()
@@ -147,68 +146,35 @@ func joinErr(a, b string) string {
 	return a + "; " + b
 }
 
-// dialTLS dials and handshakes within one timeout. tcpOpen reports
-// whether the TCP connection was made: it tells a closed port from one
-// that accepts but never speaks TLS, without a second dial.
-func (p *prober) dialTLS(ctx context.Context, addr string, cfg *tls.Config) (conn *tls.Conn, tcpOpen bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
-	defer cancel()
-	raw, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, false, err
-	}
-	c := tls.Client(raw, cfg)
-	if err := c.HandshakeContext(ctx); err != nil {
-		raw.Close()
-		return nil, true, err
-	}
-	return c, true, nil
-}
-
 // refused reports whether the endpoint refuses a connection made with
-// cfg: at the handshake or, over TLS 1.3, at the first read. It returns
-// nil when ctx ended first: a connection cut short is no refusal.
+// cfg: at the handshake or, over TLS 1.3, at the first read. Any answer
+// to GET /version is acceptance; an alert, a close or silence counts as a
+// refusal. It returns nil when ctx ended first: a connection cut short is
+// no refusal.
 func (p *prober) refused(ctx context.Context, addr string, cfg *tls.Config) *bool {
-	conn, _, err := p.dialTLS(ctx, addr, cfg)
-	if err == nil {
-		defer conn.Close()
-		err = httpVersion(ctx, conn, p.opts.Timeout, addr)
-	}
-	if err != nil && ctx.Err() != nil {
+	r := tlsdial.Dial(ctx, addr, tlsdial.Options{Config: cfg, Timeout: p.opts.Timeout})
+	if r.Verdict != tlsdial.Accepted && ctx.Err() != nil {
 		return nil
 	}
-	return boolp(err != nil)
+	return boolp(r.Verdict != tlsdial.Accepted)
 }
 
-// httpVersion sends GET /version over conn and reads the status line,
-// within timeout or until ctx ends; it then returns ctx's cause.
-func httpVersion(ctx context.Context, conn *tls.Conn, timeout time.Duration, host string) error {
-	_ = conn.SetDeadline(time.Now().Add(timeout))
-	// A deadline in the past makes the blocked read return at once.
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	if _, err := fmt.Fprintf(conn, "GET /version HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", host); err != nil {
-		return err
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("connection closed without a response")
+// versionAnswer judges the answer to GET /version: nil for etcd's, a
+// *notEtcdError for another server's or for silence, the refusal
+// otherwise; ctx's cause when ctx ended first.
+func versionAnswer(ctx context.Context, r *tlsdial.Result, timeout time.Duration) error {
+	switch {
+	case r.Verdict == tlsdial.Accepted:
+		if r.Status != http.StatusOK || !strings.Contains(r.Body, "etcd") {
+			return &notEtcdError{status: fmt.Sprintf("%d %s", r.Status, http.StatusText(r.Status)), body: r.Body}
 		}
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			if ctx.Err() != nil {
-				return context.Cause(ctx)
-			}
-			return &notEtcdError{silent: timeout}
-		}
-		return err
+		return nil
+	case ctx.Err() != nil:
+		return context.Cause(ctx)
+	case errors.Is(r.Err, tlsdial.ErrSilent):
+		return &notEtcdError{silent: timeout}
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "etcd") {
-		return &notEtcdError{status: resp.Status, body: string(body)}
-	}
-	return nil
+	return r.Err
 }
 
 // notEtcdError is a TLS endpoint that answers HTTP but not as etcd, or

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -31,6 +32,9 @@ func newUpCmd() *cobra.Command {
 		verbose  bool
 		timeout  time.Duration
 		hf       hostsFlags
+		from     []string
+		mf       memberFlags
+		control  string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -69,8 +73,15 @@ with epki-) is removed first. etcd is etcdpki's own (etcdpki etcd), unless
   etcdpki up --dir ./local-etcd     # keeps the PKI and data between runs
   sudo etcdpki up --hosts netns     # each member in its own network namespace
   sudo etcdpki up --hosts netns --subnet 198.18.7.0/24 --once`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(from) > 0 {
+				return runUpFrom(cmd, upFromFlags{dirs: append(append([]string{}, from...), args...), mf: &mf, basePort: basePort,
+					dir: dir, once: once, verbose: verbose, timeout: timeout, control: control, hosts: hf.mode})
+			}
+			if len(args) > 0 {
+				return withHint(usagef("unexpected argument %q", args[0]), "to run your own member trees: etcdpki up --from DIR…; to drive a running up: etcdpki up status|stop|start|restart")
+			}
 			if members < 1 || members > local.MaxMembers {
 				return usagef("--members %d out of range 1-%d", members, local.MaxMembers)
 			}
@@ -90,7 +101,7 @@ with epki-) is removed first. etcd is etcdpki's own (etcdpki etcd), unless
 			} else if ok {
 				hopts.Dir, hopts.Members, hopts.Algorithm = dir, members, alg
 				hopts.ReadyTimeout, hopts.Verbose, hopts.LogWriter = timeout, verbose, cmd.ErrOrStderr()
-				return runUp(cmd, func(ctx context.Context) (upCluster, error) { return asUp(hosts.Start(ctx, hopts)) }, once, true)
+				return runUp(cmd, func(ctx context.Context) (upCluster, error) { return asUp(hosts.Start(ctx, hopts)) }, once, true, "")
 			}
 			opts := local.Options{
 				Dir:          dir,
@@ -103,7 +114,7 @@ with epki-) is removed first. etcd is etcdpki's own (etcdpki etcd), unless
 				Verbose:      verbose,
 				LogWriter:    cmd.ErrOrStderr(),
 			}
-			return runUp(cmd, func(ctx context.Context) (upCluster, error) { return asUp(local.Start(ctx, opts)) }, once, false)
+			return runUp(cmd, func(ctx context.Context) (upCluster, error) { return asUp(local.Start(ctx, opts)) }, once, false, controlPath(control, dir))
 		},
 	}
 	f := cmd.Flags()
@@ -115,7 +126,23 @@ with epki-) is removed first. etcd is etcdpki's own (etcdpki etcd), unless
 	f.BoolVarP(&verbose, "verbose", "v", false, "print etcd's logs to stderr")
 	f.DurationVar(&timeout, "timeout", local.DefaultReadyTimeout, "how long to wait for every member to become ready")
 	hf.add(f)
+	f.StringArrayVar(&from, "from", nil, "boot the member tree `DIR` as it is (init's output or a node's tree, as check reads them), on this machine; repeat it, or list more DIRs after it")
+	mf.register(cmd)
+	f.StringVar(&control, "control", "", "the control `SOCKET` that 'up status|stop|start|restart' talk to (default: DIR/control.sock with --dir, else "+local.DefaultControlSocket()+")")
+	cmd.AddCommand(newUpControlCmds()...)
 	return cmd
+}
+
+// controlPath is the control socket of an up: --control, else the one in
+// its --dir, else the user's default.
+func controlPath(control, dir string) string {
+	switch {
+	case control != "":
+		return control
+	case dir != "":
+		return filepath.Join(dir, "control.sock")
+	}
+	return local.DefaultControlSocket()
 }
 
 // upCluster is what up needs of a running cluster, in-process
@@ -146,7 +173,7 @@ func asUp[C upCluster](cl C, err error) (upCluster, error) {
 // A cluster of hosts also ends on SIGHUP (its terminal closed), and
 // survives a closed stdout (SIGPIPE, e.g. up … | head): its network
 // outlives the process, so every way out must pass through Close.
-func runUp(cmd *cobra.Command, start func(context.Context) (upCluster, error), once, hostsMode bool) (err error) {
+func runUp(cmd *cobra.Command, start func(context.Context) (upCluster, error), once, hostsMode bool, control string) (err error) {
 	// The context ends on SIGINT or SIGTERM, also while the cluster boots;
 	// stop() restores the default handling, so a second Ctrl-C during a
 	// slow shutdown kills the process.
@@ -170,10 +197,19 @@ func runUp(cmd *cobra.Command, start func(context.Context) (upCluster, error), o
 			err = cerr
 		}
 	}()
-	printCluster(w, cl)
+	fu, fromTrees := cl.(*fromUp)
+	if fromTrees {
+		fu.printStart(w)
+	} else {
+		printCluster(w, cl)
+	}
 
 	vctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	namesOK := true
+	if fromTrees {
+		namesOK = fu.verifyNames(vctx, w)
+	}
 	if err := cl.Verify(vctx); err != nil {
 		if ctx.Err() != nil {
 			return errors.New("interrupted while verifying the cluster")
@@ -181,16 +217,32 @@ func runUp(cmd *cobra.Command, start func(context.Context) (upCluster, error), o
 		return fmt.Errorf("verification failed: %w", err)
 	}
 	how := "verified: through every member, with its apiserver-etcd-client certificate, wrote a key and read back the keys written so far"
+	if fromTrees {
+		how = "verified: through every member, with the client certificate of its own tree, wrote a key and read back the keys written so far"
+	}
 	if _, ok := cl.(*hosts.Cluster); ok {
 		how += ", from here through the bridge and from the member's own host through https://127.0.0.1:2379"
 	}
 	fmt.Fprintln(w, how)
 	if once {
+		if !namesOK {
+			return errors.New("a serving certificate does not verify with its member's real address (above): clients and peers on the real network would refuse it")
+		}
 		return nil
 	}
 
-	if err := printEtcdctl(w, cl); err != nil {
+	if fromTrees {
+		fu.printEtcdctl(w)
+	} else if err := printEtcdctl(w, cl); err != nil {
 		return err
+	}
+	if cc, ok := cl.(local.Controlled); ok && control != "" {
+		stopControl, err := local.ServeControl(ctx, control, cc)
+		if err != nil {
+			return err
+		}
+		defer stopControl()
+		fmt.Fprintf(w, "\ncontrol: etcdpki up status, etcdpki up restart|stop|start MEMBER%s (socket %s)\n", controlArg(control), control)
 	}
 	if cl.Temporary() {
 		fmt.Fprintf(w, "\nserving until interrupted (Ctrl-C); %s is removed on exit\n", cl.Dir())
