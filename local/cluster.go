@@ -35,6 +35,9 @@ type Cluster struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	// changed is closed when a member is stopped or started on purpose
+	// (guarded by mu).
+	changed chan struct{}
 }
 
 // member is one etcd member of the cluster.
@@ -59,32 +62,70 @@ func (cl *Cluster) Close() error {
 // Wait blocks until ctx is done (it then returns nil) or a member fails
 // while serving (it returns that member's error). The cluster keeps
 // running either way; Close stops it.
+//
+// A member stopped or restarted on purpose (StopMember, StartMember,
+// RestartMember) is no failure: Wait then watches the members as they
+// are after it.
 func (cl *Cluster) Wait(ctx context.Context) error {
-	// A copy of each running member, so that StopMember, which clears a
-	// member's etcd, does not race with the waits.
-	cl.mu.Lock()
-	var members []*member
-	for _, m := range cl.members {
-		if m.etcd != nil {
-			members = append(members, &member{cfg: m.cfg, etcd: m.etcd})
+	for {
+		// A copy of each running member, so that StopMember, which clears
+		// a member's etcd, does not race with the waits.
+		cl.mu.Lock()
+		var members []*member
+		for _, m := range cl.members {
+			if m.etcd != nil {
+				members = append(members, &member{cfg: m.cfg, etcd: m.etcd})
+			}
+		}
+		changed := cl.changedc()
+		cl.mu.Unlock()
+		type failure struct {
+			m   *member
+			err error
+		}
+		errc := make(chan failure, len(members))
+		done := make(chan struct{})
+		for _, m := range members {
+			go func() {
+				if err := m.await(nil, done); !errors.Is(err, errDone) {
+					errc <- failure{m, err}
+				}
+			}()
+		}
+		select {
+		case <-ctx.Done():
+			close(done)
+			return nil
+		case <-changed:
+			close(done)
+		case f := <-errc:
+			close(done)
+			cl.mu.Lock()
+			cur := cl.member(f.m.cfg.Name)
+			deliberate := cur == nil || cur.etcd != f.m.etcd
+			cl.mu.Unlock()
+			if !deliberate {
+				return fmt.Errorf("member %s: %w", f.m.cfg.Name, f.err)
+			}
 		}
 	}
-	cl.mu.Unlock()
-	errc := make(chan error, len(members))
-	done := make(chan struct{})
-	defer close(done)
-	for _, m := range members {
-		go func() {
-			if err := m.await(nil, done); !errors.Is(err, errDone) {
-				errc <- fmt.Errorf("member %s: %w", m.cfg.Name, err)
-			}
-		}()
+}
+
+// changedc returns a channel closed when a member is next stopped or
+// started; cl.mu must be held.
+func (cl *Cluster) changedc() chan struct{} {
+	if cl.changed == nil {
+		cl.changed = make(chan struct{})
 	}
-	select {
-	case <-ctx.Done():
-		return nil
-	case err := <-errc:
-		return err
+	return cl.changed
+}
+
+// noteChange wakes Wait after a member was stopped or started; cl.mu
+// must be held.
+func (cl *Cluster) noteChange() {
+	if cl.changed != nil {
+		close(cl.changed)
+		cl.changed = nil
 	}
 }
 

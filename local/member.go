@@ -80,6 +80,7 @@ func (cl *Cluster) StopMember(name string) error {
 	}
 	e := m.etcd
 	m.etcd = nil
+	cl.noteChange()
 	cl.mu.Unlock()
 	if e == nil {
 		return nil
@@ -127,6 +128,7 @@ func (cl *Cluster) startMember(ctx context.Context, m *member) error {
 	}
 	cl.mu.Lock()
 	m.etcd = e
+	cl.noteChange()
 	cl.mu.Unlock()
 	done := make(chan struct{})
 	defer close(done)

@@ -242,7 +242,7 @@ func runUp(cmd *cobra.Command, start func(context.Context) (upCluster, error), o
 			return err
 		}
 		defer stopControl()
-		fmt.Fprintf(w, "\ncontrol: etcdpki up status, etcdpki up restart|stop|start MEMBER%s (socket %s)\n", controlArg(control), control)
+		fmt.Fprintf(w, "\ncontrol: etcdpki up status%s, etcdpki up restart|stop|start MEMBER%s (socket %s)\n", controlArg(control, cl.Dir()), controlArg(control, cl.Dir()), control)
 	}
 	if cl.Temporary() {
 		fmt.Fprintf(w, "\nserving until interrupted (Ctrl-C); %s is removed on exit\n", cl.Dir())

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -193,9 +194,12 @@ func (fu *fromUp) printEtcdctl(w io.Writer) {
 
 // controlArg is the flag a control command needs to find this up's
 // socket, or nothing for the default.
-func controlArg(path string) string {
-	if path == local.DefaultControlSocket() {
+func controlArg(path, dir string) string {
+	switch path {
+	case local.DefaultControlSocket():
 		return ""
+	case filepath.Join(dir, "control.sock"):
+		return " --dir " + dir
 	}
 	return " --control " + path
 }
