@@ -3,7 +3,6 @@ package hosts
 import (
 	"context"
 	"fmt"
-	"io"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -26,13 +25,13 @@ func (cl *Cluster) boot(ctx context.Context, core zapcore.Core) error {
 	deadline := time.Now().Add(timeout)
 	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	var copyTo io.Writer
 	if cl.opts.Verbose {
 		// One lock for every member's lines, as zap's own cores take.
-		copyTo = zapcore.Lock(zapcore.AddSync(cl.opts.LogWriter))
+		cl.copyTo = zapcore.Lock(zapcore.AddSync(cl.opts.LogWriter))
 	}
+	cl.core = core
 	for _, m := range cl.members {
-		sink := newLogSink(m.cfg.Name, core, copyTo)
+		sink := newLogSink(m.cfg.Name, core, cl.copyTo)
 		p, err := startProcess(m.host, cl.opts.Etcd, m.cfg, sink)
 		if err != nil {
 			return &local.BootError{Member: m.cfg.Name, Err: err}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/grpc"
 
@@ -34,6 +36,16 @@ type Cluster struct {
 	members []*member
 	logs    *observer.ObservedLogs
 	opts    Options
+	// core and copyTo are where members log: what a member started again
+	// (StartMember) logs to as well.
+	core   zapcore.Core
+	copyTo io.Writer
+
+	// mu guards each member's proc against StopMember and StartMember
+	// running while others read it; changed is closed when one is
+	// stopped or started on purpose.
+	mu      sync.Mutex
+	changed chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -76,6 +88,8 @@ func (cl *Cluster) Close() error {
 // http.Server.Shutdown's one-second context in Etcd.Close.
 func (cl *Cluster) stop() {
 	var leaders, followers []*process
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
 	for _, m := range cl.members {
 		switch {
 		case m.proc == nil:
@@ -100,21 +114,64 @@ func (cl *Cluster) stop() {
 
 // Wait blocks until ctx is done (it then returns nil) or a member's
 // process exits (it returns that member's error). The cluster keeps
-// running either way; Close stops it.
+// running either way; Close stops it. A member stopped or restarted on
+// purpose (StopMember, StartMember, RestartMember) is no failure: Wait
+// then watches the members as they are after it.
 func (cl *Cluster) Wait(ctx context.Context) error {
-	errc := make(chan error, len(cl.members))
-	for _, m := range cl.members {
-		go func() {
-			if err := m.proc.await(ctx, nil); ctx.Err() == nil {
-				errc <- fmt.Errorf("member %s: %w", m.cfg.Name, err)
+	for {
+		cl.mu.Lock()
+		type running struct {
+			m *member
+			p *process
+		}
+		var procs []running
+		for _, m := range cl.members {
+			if m.proc != nil {
+				procs = append(procs, running{m, m.proc})
 			}
-		}()
+		}
+		if cl.changed == nil {
+			cl.changed = make(chan struct{})
+		}
+		changed := cl.changed
+		cl.mu.Unlock()
+		type failure struct {
+			r   running
+			err error
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		errc := make(chan failure, len(procs))
+		for _, r := range procs {
+			go func() {
+				if err := r.p.await(wctx, nil); wctx.Err() == nil {
+					errc <- failure{r, err}
+				}
+			}()
+		}
+		select {
+		case <-ctx.Done():
+			cancel()
+			return nil
+		case <-changed:
+			cancel()
+		case f := <-errc:
+			cancel()
+			cl.mu.Lock()
+			deliberate := f.r.m.proc != f.r.p
+			cl.mu.Unlock()
+			if !deliberate {
+				return fmt.Errorf("member %s: %w", f.r.m.cfg.Name, f.err)
+			}
+		}
 	}
-	select {
-	case <-ctx.Done():
-		return nil
-	case err := <-errc:
-		return err
+}
+
+// noteChange wakes Wait after a member was stopped or started; cl.mu
+// must be held.
+func (cl *Cluster) noteChange() {
+	if cl.changed != nil {
+		close(cl.changed)
+		cl.changed = nil
 	}
 }
 
@@ -169,6 +226,8 @@ func (cl *Cluster) Config(name string) *render.Config {
 
 // PID is member name's etcd process ID, or 0.
 func (cl *Cluster) PID(name string) int {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
 	if m := cl.member(name); m != nil && m.proc != nil {
 		return m.proc.cmd.Process.Pid
 	}

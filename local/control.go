@@ -87,7 +87,7 @@ func (cl *Cluster) Status(ctx context.Context) []MemberStatus {
 	for _, s := range snaps {
 		st := MemberStatus{Name: s.name, Running: s.running, Ready: s.ready, Leader: s.leader, ClientURL: s.client, PeerURL: s.peer}
 		if s.running {
-			st.Serving = servedCert(ctx, s.client)
+			st.Serving = ReadServedCert(ctx, s.client)
 		}
 		out = append(out, st)
 	}
@@ -101,10 +101,10 @@ func first(l []string) string {
 	return l[0]
 }
 
-// servedCert reads the certificate an endpoint serves, without judging
+// ReadServedCert reads the certificate an endpoint serves, without judging
 // it (only looked at: the handshake may fail afterwards for want of a
-// client certificate), or nil.
-func servedCert(ctx context.Context, endpoint string) *ServedCert {
+// client certificate), or nil when none came.
+func ReadServedCert(ctx context.Context, endpoint string) *ServedCert {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		return nil
