@@ -2,26 +2,18 @@ package demo
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 
 	"github.com/etcdpki/etcdpki/hosts"
-	"github.com/etcdpki/etcdpki/local"
 	"github.com/etcdpki/etcdpki/pki"
 	"github.com/etcdpki/etcdpki/render"
+	"github.com/etcdpki/etcdpki/runner"
 	"github.com/etcdpki/etcdpki/spec"
 )
 
-// cluster is what demo needs of a running cluster: the in-process loopback
-// one (*local.Cluster) or one in hosts mode (*hosts.Cluster).
-type cluster interface {
-	Members() []string
-	Endpoints() []string
-	Config(name string) *render.Config
-	ClientTLS(member string, kind pki.Kind) (*tls.Config, error)
-	Problems() []string
-	Close() error
-}
+// cluster is a running demo cluster, in process or in hosts mode: the one
+// cluster interface of package runner.
+type cluster = runner.Cluster
 
 // demoSpec is the demo cluster: Members members on 127.0.0.1-3 from
 // BasePort, or in hosts mode on the subnet's first addresses with etcd's
@@ -52,21 +44,13 @@ func demoSpec(opts Options) (*spec.Cluster, error) {
 // when members did not become ready, nil with one when a member failed
 // outright.
 func startCluster(ctx context.Context, out string, c *spec.Cluster, opts Options, configure func(*render.Config)) (cluster, error) {
-	if opts.Hosts == "" {
-		cl, err := local.StartFromDir(ctx, out, c, local.Options{ReadyTimeout: opts.ReadyTimeout, KeepNotReady: true,
-			Configure: configure, Verbose: opts.Verbose, LogWriter: opts.LogWriter})
-		if cl == nil {
-			return nil, err
-		}
-		return cl, err
-	}
-	if opts.Hosts != ModeNetns {
+	ro := runner.Options{ReadyTimeout: opts.ReadyTimeout, KeepNotReady: true, Configure: configure, Verbose: opts.Verbose, LogWriter: opts.LogWriter}
+	switch opts.Hosts {
+	case "":
+	case ModeNetns:
+		ro.Mode, ro.Etcd, ro.Subnet = runner.Netns, opts.Etcd, opts.Subnet
+	default:
 		return nil, fmt.Errorf("unknown kind of host %q", opts.Hosts)
 	}
-	cl, err := hosts.StartFromDir(ctx, out, c, hosts.Options{Etcd: opts.Etcd, Subnet: opts.Subnet, ReadyTimeout: opts.ReadyTimeout,
-		KeepNotReady: true, Configure: configure, Verbose: opts.Verbose, LogWriter: opts.LogWriter})
-	if cl == nil {
-		return nil, err
-	}
-	return cl, err
+	return runner.StartFromDir(ctx, out, c, ro)
 }

@@ -12,10 +12,8 @@ import (
 	"sync"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
-	"google.golang.org/grpc"
 
 	"github.com/etcdpki/etcdpki/internal/tlsdial"
 	"github.com/etcdpki/etcdpki/layout"
@@ -285,32 +283,18 @@ func (cl *Cluster) ClientTLS(member string, kind pki.Kind) (*tls.Config, error) 
 	if cl.member(member) == nil {
 		return nil, fmt.Errorf("no member %q", member)
 	}
-	l, err := layout.ForName(cl.spec.Layout)
-	if err != nil {
-		return nil, err
-	}
-	return layout.ClientTLS(layout.MemberDir(cl.out, member), l, kind)
+	return local.TreeClientTLS(cl.out, cl.spec, member, kind)
 }
 
 // NewClient returns a clientv3 client of endpoints with cfg, dialing from
 // inside member's host, or from the root namespace when member is "".
 // Like clientv3.New it does not connect; the first request does.
 func (cl *Cluster) NewClient(member string, endpoints []string, cfg *tls.Config) (*clientv3.Client, error) {
-	c := clientv3.Config{
-		Endpoints:   endpoints,
-		TLS:         cfg,
-		DialTimeout: requestTimeout,
-		Logger:      zap.NewNop(),
-	}
+	var dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	if member != "" {
-		dial := cl.DialContext(member)
-		// clientv3 hands its dialer "host:port"; a dial option given
-		// here comes after clientv3's own and replaces it.
-		c.DialOptions = []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-			return dial(ctx, "tcp", addr)
-		})}
+		dial = cl.DialContext(member)
 	}
-	return clientv3.New(c)
+	return local.NewClientDial(endpoints, cfg, dial)
 }
 
 // CheckHandshake is local.CheckHandshake from inside member's host (or

@@ -2,18 +2,11 @@ package hosts
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
-	"time"
 
 	"github.com/etcdpki/etcdpki/local"
 	"github.com/etcdpki/etcdpki/pki"
 )
-
-// requestTimeout bounds each request of Verify; as in the in-process
-// cluster, a TLS failure makes a clientv3 call hang until its deadline, so
-// this is what a refused client waits.
-const requestTimeout = 5 * time.Second
 
 // Verify proves that the cluster serves mutual TLS as on real nodes.
 // Through every member, with the apiserver-etcd-client certificate from
@@ -30,39 +23,18 @@ func (cl *Cluster) Verify(ctx context.Context) error {
 	for _, m := range cl.members {
 		name := m.cfg.Name
 		tlsCfg, err := cl.ClientTLS(name, pki.KindAPIServerClient)
-		if err != nil {
-			return &local.VerifyError{Member: name, Endpoint: m.cfg.AdvertiseClientURLs[0], Op: "tls", Err: err}
-		}
-		if err := cl.check(ctx, rb, name, "", m.cfg.AdvertiseClientURLs[0], tlsCfg, true); err != nil {
+		// From the root namespace through the bridge, writing…
+		if err := local.VerifyThrough(ctx, rb, name, m.cfg.AdvertiseClientURLs[0], tlsCfg, err, true, nil); err != nil {
 			return err
 		}
-		if err := cl.check(ctx, rb, name, name, cl.LocalEndpoint(), tlsCfg, false); err != nil {
+		// …and from the member's own host through its 127.0.0.1.
+		if err := local.VerifyThrough(ctx, rb, name, cl.LocalEndpoint(), tlsCfg, nil, false, cl.DialContext(name)); err != nil {
+			var ve *local.VerifyError
+			if errors.As(err, &ve) {
+				ve.Endpoint += " (from " + name + "'s own host)"
+			}
 			return err
 		}
-	}
-	return nil
-}
-
-// check goes to member through endpoint, dialing from host's namespace
-// ("" for the root namespace), and runs the read-back check there.
-func (cl *Cluster) check(ctx context.Context, rb *local.ReadBack, member, host, endpoint string, tlsCfg *tls.Config, write bool) error {
-	fail := func(op string, err error) error {
-		ve := &local.VerifyError{Member: member, Endpoint: endpoint, Op: op, Err: err}
-		if host != "" {
-			ve.Endpoint += " (from " + host + "'s own host)"
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			ve.Handshake = cl.CheckHandshake(ctx, host, endpoint, tlsCfg)
-		}
-		return ve
-	}
-	cli, err := cl.NewClient(host, []string{endpoint}, tlsCfg)
-	if err != nil {
-		return fail("connect", err)
-	}
-	defer cli.Close()
-	if op, err := rb.Check(ctx, cli, member, write); err != nil {
-		return fail(op, err)
 	}
 	return nil
 }

@@ -316,23 +316,9 @@ func verifyName(ctx context.Context, addr, host, caFile, certFile, keyFile strin
 func (fc *FromCluster) Verify(ctx context.Context) error {
 	rb := NewReadBack(len(fc.plan))
 	for _, fm := range fc.plan {
-		endpoint := fm.Config.AdvertiseClientURLs[0]
 		tlsCfg, err := fc.ClientTLS(fm.Name, "")
-		if err != nil {
-			return &VerifyError{Member: fm.Name, Endpoint: endpoint, Op: "tls", Err: err}
-		}
-		cli, err := NewClient([]string{endpoint}, tlsCfg)
-		if err != nil {
-			return &VerifyError{Member: fm.Name, Endpoint: endpoint, Op: "connect", Err: err}
-		}
-		op, err := rb.Check(ctx, cli, fm.Name, true)
-		cli.Close()
-		if err != nil {
-			ve := &VerifyError{Member: fm.Name, Endpoint: endpoint, Op: op, Err: err}
-			if errors.Is(err, context.DeadlineExceeded) {
-				ve.Handshake = CheckHandshake(ctx, endpoint, tlsCfg)
-			}
-			return ve
+		if err := VerifyThrough(ctx, rb, fm.Name, fm.Config.AdvertiseClientURLs[0], tlsCfg, err, true, nil); err != nil {
+			return err
 		}
 	}
 	return nil

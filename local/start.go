@@ -42,12 +42,14 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	cl, err := StartFromDir(ctx, dir.Path, dir.Spec, opts)
-	if err != nil {
+	if cl == nil {
 		dir.Remove()
 		return nil, err
 	}
+	// With KeepNotReady a cluster comes back with its error: the caller
+	// owns it, and its Close removes the directory (as hosts.Start).
 	cl.temp, cl.init = dir.Temp, dir.Init
-	return cl, nil
+	return cl, err
 }
 
 // reuseSpec returns the spec for running fresh's members in dir. A

@@ -5,15 +5,18 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 
 	"github.com/etcdpki/etcdpki/internal/tlsdial"
 	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/pki"
+	"github.com/etcdpki/etcdpki/spec"
 )
 
 // VerifyPrefix is the key prefix Verify writes under.
@@ -56,23 +59,41 @@ func (cl *Cluster) ClientTLS(member string, kind pki.Kind) (*tls.Config, error) 
 	if cl.member(member) == nil {
 		return nil, fmt.Errorf("no member %q", member)
 	}
-	l, err := layout.ForName(cl.spec.Layout)
+	return TreeClientTLS(cl.Dir(), cl.Spec(), member, kind)
+}
+
+// TreeClientTLS is a client configuration from member's tree in init's
+// output out, in c's layout: it trusts the member's copy of the etcd CA
+// and presents the client certificate of kind (layout.ClientTLS). Both
+// runners' ClientTLS are it.
+func TreeClientTLS(out string, c *spec.Cluster, member string, kind pki.Kind) (*tls.Config, error) {
+	l, err := layout.ForName(c.Layout)
 	if err != nil {
 		return nil, err
 	}
-	return layout.ClientTLS(layout.MemberDir(cl.out, member), l, kind)
+	return layout.ClientTLS(layout.MemberDir(out, member), l, kind)
 }
 
 // NewClient returns a clientv3 client for endpoints with cfg (e.g. from
 // ClientTLS). Like clientv3.New it does not connect; the first request does.
 func NewClient(endpoints []string, cfg *tls.Config) (*clientv3.Client, error) {
-	return clientv3.New(clientv3.Config{
+	return NewClientDial(endpoints, cfg, nil)
+}
+
+// NewClientDial is NewClient with dial dialing its TCP connections, when
+// set (hosts mode dials from inside a member's host).
+func NewClientDial(endpoints []string, cfg *tls.Config, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (*clientv3.Client, error) {
+	c := clientv3.Config{
 		Endpoints:   endpoints,
 		TLS:         cfg,
 		DialTimeout: requestTimeout,
 		// clientv3 logs its retries; the caller gets the error instead.
 		Logger: zap.NewNop(),
-	})
+	}
+	if dial != nil {
+		c.DialOptions = []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) { return dial(ctx, "tcp", addr) })}
+	}
+	return clientv3.New(c)
 }
 
 // Verify proves that the cluster serves mutual TLS as configured: through
@@ -87,27 +108,42 @@ func (cl *Cluster) Verify(ctx context.Context) error {
 	rb := NewReadBack(len(cl.members))
 	for _, m := range cl.members {
 		name := m.cfg.Name
-		endpoint := m.cfg.AdvertiseClientURLs[0]
 		tlsCfg, err := cl.ClientTLS(name, pki.KindAPIServerClient)
-		if err != nil {
-			return &VerifyError{Member: name, Endpoint: endpoint, Op: "tls", Err: err}
+		if err := VerifyThrough(ctx, rb, name, m.cfg.AdvertiseClientURLs[0], tlsCfg, err, true, nil); err != nil {
+			return err
 		}
-		fail := func(op string, err error) error {
-			ve := &VerifyError{Member: name, Endpoint: endpoint, Op: op, Err: err}
-			if errors.Is(err, context.DeadlineExceeded) {
-				ve.Handshake = CheckHandshake(ctx, endpoint, tlsCfg)
+	}
+	return nil
+}
+
+// VerifyThrough is one step of every runner's Verify: through endpoint,
+// with tlsCfg (or tlsErr, the error of making it), it checks that member
+// sees the whole cluster, writes a key when write is set, and reads back
+// every key rb has seen written (ReadBack.Check). dial, when set, dials
+// the TCP connections (hosts mode dials from inside a member's host). A
+// failure is a *VerifyError, with the TLS handshake's own verdict when
+// clientv3 says only that its deadline passed.
+func VerifyThrough(ctx context.Context, rb *ReadBack, member, endpoint string, tlsCfg *tls.Config, tlsErr error, write bool,
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)) error {
+	if tlsErr != nil {
+		return &VerifyError{Member: member, Endpoint: endpoint, Op: "tls", Err: tlsErr}
+	}
+	fail := func(op string, err error) error {
+		ve := &VerifyError{Member: member, Endpoint: endpoint, Op: op, Err: err}
+		if errors.Is(err, context.DeadlineExceeded) {
+			if u, perr := url.Parse(endpoint); perr == nil {
+				ve.Handshake = tlsdial.Dial(ctx, u.Host, tlsdial.Options{Config: tlsCfg, DialContext: dial}).Handshake()
 			}
-			return ve
 		}
-		cli, err := NewClient([]string{endpoint}, tlsCfg)
-		if err != nil {
-			return fail("connect", err)
-		}
-		op, err := rb.Check(ctx, cli, name, true)
-		cli.Close()
-		if err != nil {
-			return fail(op, err)
-		}
+		return ve
+	}
+	cli, err := NewClientDial([]string{endpoint}, tlsCfg, dial)
+	if err != nil {
+		return fail("connect", err)
+	}
+	defer cli.Close()
+	if op, err := rb.Check(ctx, cli, member, write); err != nil {
+		return fail(op, err)
 	}
 	return nil
 }

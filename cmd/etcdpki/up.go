@@ -19,7 +19,7 @@ import (
 	"github.com/etcdpki/etcdpki/local"
 	"github.com/etcdpki/etcdpki/pki"
 	"github.com/etcdpki/etcdpki/render"
-	"github.com/etcdpki/etcdpki/spec"
+	"github.com/etcdpki/etcdpki/runner"
 )
 
 func newUpCmd() *cobra.Command {
@@ -96,14 +96,7 @@ with epki-) is removed first. etcd is etcdpki's own (etcdpki etcd), unless
 				}
 				alg = a
 			}
-			if hopts, ok, err := hf.options(cmd); err != nil {
-				return err
-			} else if ok {
-				hopts.Dir, hopts.Members, hopts.Algorithm = dir, members, alg
-				hopts.ReadyTimeout, hopts.Verbose, hopts.LogWriter = timeout, verbose, cmd.ErrOrStderr()
-				return runUp(cmd, func(ctx context.Context) (upCluster, error) { return asUp(hosts.Start(ctx, hopts)) }, once, true, "")
-			}
-			opts := local.Options{
+			opts := runner.Options{
 				Dir:          dir,
 				Members:      members,
 				Algorithm:    alg,
@@ -114,7 +107,14 @@ with epki-) is removed first. etcd is etcdpki's own (etcdpki etcd), unless
 				Verbose:      verbose,
 				LogWriter:    cmd.ErrOrStderr(),
 			}
-			return runUp(cmd, func(ctx context.Context) (upCluster, error) { return asUp(local.Start(ctx, opts)) }, once, false, controlPath(control, dir))
+			hopts, hostsMode, err := hf.options(cmd)
+			if err != nil {
+				return err
+			}
+			if hostsMode {
+				opts.Mode, opts.Subnet, opts.Etcd = runner.Netns, hopts.Subnet, hopts.Etcd
+			}
+			return runUp(cmd, func(ctx context.Context) (runner.Cluster, error) { return runner.Start(ctx, opts) }, once, hostsMode, controlPath(control, dir))
 		},
 	}
 	f := cmd.Flags()
@@ -145,35 +145,12 @@ func controlPath(control, dir string) string {
 	return local.DefaultControlSocket()
 }
 
-// upCluster is what up needs of a running cluster, in-process
-// (*local.Cluster) or in hosts mode (*hosts.Cluster).
-type upCluster interface {
-	InitResult() *layout.InitResult
-	Dir() string
-	Temporary() bool
-	Spec() *spec.Cluster
-	Members() []string
-	Config(name string) *render.Config
-	Verify(ctx context.Context) error
-	Wait(ctx context.Context) error
-	Close() error
-}
-
-// asUp returns a start function's cluster as an upCluster: nil, not a nil
-// pointer in a non-nil interface, when it failed.
-func asUp[C upCluster](cl C, err error) (upCluster, error) {
-	if err != nil {
-		return nil, err
-	}
-	return cl, nil
-}
-
 // runUp boots the cluster with start, verifies and prints it, and serves
 // until SIGINT/SIGTERM unless once. The cluster is closed on every path.
 // A cluster of hosts also ends on SIGHUP (its terminal closed), and
 // survives a closed stdout (SIGPIPE, e.g. up … | head): its network
 // outlives the process, so every way out must pass through Close.
-func runUp(cmd *cobra.Command, start func(context.Context) (upCluster, error), once, hostsMode bool, control string) (err error) {
+func runUp(cmd *cobra.Command, start func(context.Context) (runner.Cluster, error), once, hostsMode bool, control string) (err error) {
 	// The context ends on SIGINT or SIGTERM, also while the cluster boots;
 	// stop() restores the default handling, so a second Ctrl-C during a
 	// slow shutdown kills the process.
@@ -236,8 +213,8 @@ func runUp(cmd *cobra.Command, start func(context.Context) (upCluster, error), o
 	} else if err := printEtcdctl(w, cl); err != nil {
 		return err
 	}
-	if cc, ok := cl.(local.Controlled); ok && control != "" {
-		stopControl, err := local.ServeControl(ctx, control, cc)
+	if control != "" {
+		stopControl, err := local.ServeControl(ctx, control, cl)
 		if err != nil {
 			return err
 		}
@@ -257,7 +234,7 @@ func runUp(cmd *cobra.Command, start func(context.Context) (upCluster, error), o
 	return nil
 }
 
-func printCluster(w io.Writer, cl upCluster) {
+func printCluster(w io.Writer, cl runner.Cluster) {
 	if res := cl.InitResult(); res != nil {
 		verb := "reused the PKI in"
 		if res.CACreated {
@@ -292,7 +269,7 @@ func printCluster(w io.Writer, cl upCluster) {
 
 // printEtcdctl prints the environment etcdctl needs, with the first
 // member's healthcheck-client certificate, as kubeadm's docs use it.
-func printEtcdctl(w io.Writer, cl upCluster) error {
+func printEtcdctl(w io.Writer, cl runner.Cluster) error {
 	first := cl.Members()[0]
 	env, err := render.EtcdctlEnv(cl.Spec(), first, render.Options{Root: layout.MemberDir(cl.Dir(), first)})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/etcdpki/etcdpki/local"
 	"github.com/etcdpki/etcdpki/member"
 	"github.com/etcdpki/etcdpki/render"
+	"github.com/etcdpki/etcdpki/runner"
 	"github.com/etcdpki/etcdpki/spec"
 )
 
@@ -53,7 +54,7 @@ func runUpFrom(cmd *cobra.Command, f upFromFlags) error {
 		return usageErr(err)
 	}
 	opts := local.Options{Dir: f.dir, ReadyTimeout: f.timeout, Verbose: f.verbose, LogWriter: cmd.ErrOrStderr()}
-	start := func(ctx context.Context) (upCluster, error) {
+	start := func(ctx context.Context) (runner.Cluster, error) {
 		fc, err := local.StartFrom(ctx, plan, opts)
 		if err != nil {
 			var be *local.BootError
