@@ -8,15 +8,14 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/etcdpki/etcdpki/internal/testwriter"
 	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/lifecycle"
-	"github.com/etcdpki/etcdpki/local"
 	"github.com/etcdpki/etcdpki/pki"
 )
 
@@ -30,106 +29,6 @@ import (
 // until requestTimeout). The bound leaves room for a slow, shared CI
 // machine.
 const maxWriteGap = 5 * time.Second
-
-// requestTimeout bounds each write. A write sent to a member as it shuts
-// down can hang until then, which then is most of a gap.
-const requestTimeout = time.Second
-
-// writer puts keys /rotate/00000000, /rotate/00000001, … one after
-// another until stopped, retrying a key until it is acknowledged, and
-// records the longest time between two acknowledged writes.
-type writer struct {
-	cli *clientv3.Client
-
-	mu       sync.Mutex
-	acked    int // keys 0..acked-1 are acknowledged
-	failures int
-	errs     []string // each failed attempt: phase, duration, error
-	lastOK   time.Time
-	maxGap   time.Duration
-	gapAt    string // what the test was doing when the longest gap ended
-	phase    string
-}
-
-func (w *writer) setPhase(p string) {
-	w.mu.Lock()
-	w.phase = p
-	w.mu.Unlock()
-}
-
-func (w *writer) run(ctx context.Context, done chan<- struct{}) {
-	defer close(done)
-	w.lastOK = time.Now()
-	for i := 0; ctx.Err() == nil; {
-		t0 := time.Now()
-		rctx, cancel := context.WithTimeout(ctx, requestTimeout)
-		_, err := w.cli.Put(rctx, fmt.Sprintf("/rotate/%08d", i), fmt.Sprint(i))
-		cancel()
-		if ctx.Err() != nil {
-			return // stopped: the attempt did not fail on its own
-		}
-		now := time.Now()
-		w.mu.Lock()
-		if err != nil {
-			w.failures++
-			w.errs = append(w.errs, fmt.Sprintf("%s: after %s: %v", w.phase, now.Sub(t0).Round(time.Millisecond), err))
-		} else {
-			if gap := now.Sub(w.lastOK); gap > w.maxGap {
-				w.maxGap, w.gapAt = gap, w.phase
-			}
-			w.lastOK = now
-			i++
-			w.acked = i
-		}
-		w.mu.Unlock()
-		if err != nil {
-			time.Sleep(10 * time.Millisecond)
-		}
-		// A bounded load: about a hundred writes a second at most.
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// rotatingClient is a client as kube-apiserver is configured for etcd: it
-// reads its CA file once, at start (here after stage, so it holds old+new,
-// as an apiserver restarted with its etcd member after stage does), and
-// its client certificate from the apiserver-etcd-client files on every
-// handshake (etcd's transport.TLSInfo, which the apiserver uses, reads
-// them through GetClientCertificate).
-func rotatingClient(t *testing.T, cl *local.Cluster, out string) *clientv3.Client {
-	t.Helper()
-	root := layout.MemberDir(out, "etcd-1")
-	cas, err := layout.ReadCerts(layout.OnDisk(root, layout.Kubeadm.CertPath(pki.KindCA)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(cas) != 2 {
-		t.Fatalf("etcd-1's ca.crt holds %d certificates, want the bundle old+new", len(cas))
-	}
-	pool := x509.NewCertPool()
-	for _, c := range cas {
-		pool.AddCert(c)
-	}
-	certFile := layout.OnDisk(root, layout.Kubeadm.CertPath(pki.KindAPIServerClient))
-	keyFile := layout.OnDisk(root, layout.Kubeadm.KeyPath(pki.KindAPIServerClient))
-	cfg := &tls.Config{
-		RootCAs:    pool,
-		MinVersion: tls.VersionTLS12,
-		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			kp, err := layout.ReadKeyPair(certFile, keyFile)
-			if err != nil {
-				return nil, err
-			}
-			return &tls.Certificate{Certificate: [][]byte{kp.Cert.Raw}, PrivateKey: kp.Key, Leaf: kp.Cert}, nil
-		},
-	}
-	cli, err := local.NewClient(cl.Endpoints(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	return cli
-}
 
 // TestRotateCAUnderLoad rotates the CA of a running 3-member cluster while
 // a client writes continuously: stage, reissue and finalize, each member by
@@ -154,15 +53,15 @@ func TestRotateCAUnderLoad(t *testing.T) {
 	// A rolling restart's step, as an operator does it: restart one
 	// member, then wait until every member answers and agrees on a leader
 	// (etcdctl endpoint status) before going on.
-	restart := func(w *writer, m string) {
+	restart := func(w *testwriter.Writer, m string) {
 		t.Helper()
-		w.setPhase("restart " + m)
+		w.SetPhase("restart " + m)
 		start := time.Now()
 		if err := cl.RestartMember(ctx, m); err != nil {
 			t.Fatalf("restarting %s: %v", m, err)
 		}
 		restarted := time.Since(start)
-		if err := waitHealthy(ctx, w.cli, cl.Endpoints()); err != nil {
+		if err := waitHealthy(ctx, w.Cli, cl.Endpoints()); err != nil {
 			t.Fatalf("after restarting %s: %v", m, err)
 		}
 		t.Logf("restarted %s in %s, healthy after %s", m, restarted.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
@@ -178,17 +77,17 @@ func TestRotateCAUnderLoad(t *testing.T) {
 	// client can be configured with the bundle.
 	_, err = lifecycle.Stage(out, lifecycle.RotateOptions{Members: members[:1]})
 	step("stage etcd-1", err)
-	w := &writer{cli: rotatingClient(t, cl, out)}
+	w := &testwriter.Writer{Cli: testwriter.RotatingClient(t, cl.Endpoints(), out, "etcd-1", 2), Prefix: "/rotate/"}
 	wctx, wstop := context.WithCancel(ctx)
 	wdone := make(chan struct{})
-	go w.run(wctx, wdone)
+	go w.Run(wctx, wdone)
 	defer func() { wstop(); <-wdone }()
 	time.Sleep(300 * time.Millisecond)
 
 	// Stage: ca.crt becomes old+new, then a restart makes etcd read it.
 	restart(w, members[0])
 	for _, m := range members[1:] {
-		w.setPhase("stage " + m)
+		w.SetPhase("stage " + m)
 		_, err := lifecycle.Stage(out, lifecycle.RotateOptions{Members: []string{m}})
 		step("stage "+m, err)
 		if m == members[2] {
@@ -217,7 +116,7 @@ func TestRotateCAUnderLoad(t *testing.T) {
 
 	// Reissue: no restart, the next handshake serves the new leaves.
 	for _, m := range members {
-		w.setPhase("reissue " + m)
+		w.SetPhase("reissue " + m)
 		_, err := lifecycle.Reissue(ctx, out, lifecycle.RotateOptions{Members: []string{m}})
 		step("reissue "+m, err)
 		time.Sleep(200 * time.Millisecond)
@@ -226,7 +125,7 @@ func TestRotateCAUnderLoad(t *testing.T) {
 
 	// Finalize: trust only the new CA, then restart to read it.
 	for _, m := range members {
-		w.setPhase("finalize " + m)
+		w.SetPhase("finalize " + m)
 		res, err := lifecycle.Finalize(ctx, out, lifecycle.RotateOptions{Members: []string{m}})
 		step("finalize "+m, err)
 		if res.Promoted != (m == members[2]) {
@@ -238,33 +137,21 @@ func TestRotateCAUnderLoad(t *testing.T) {
 	wstop()
 	<-wdone
 
-	w.mu.Lock()
-	acked, failures, maxGap, gapAt := w.acked, w.failures, w.maxGap, w.gapAt
-	for _, e := range w.errs {
+	res := w.Result()
+	for _, e := range res.Errors {
 		t.Logf("failed write: %s", e)
 	}
-	w.mu.Unlock()
 	t.Logf("%d writes acknowledged, %d failed attempts; longest gap between acknowledged writes %s (%s)",
-		acked, failures, maxGap.Round(time.Millisecond), gapAt)
-	if maxGap > maxWriteGap {
-		t.Errorf("the client went %s without an acknowledged write (during %s), want under %s", maxGap, gapAt, maxWriteGap)
+		res.Acked, res.Failures, res.MaxGap.Round(time.Millisecond), res.GapAt)
+	if res.MaxGap > maxWriteGap {
+		t.Errorf("the client went %s without an acknowledged write (during %s), want under %s", res.MaxGap, res.GapAt, maxWriteGap)
 	}
-	if acked < 100 {
-		t.Errorf("only %d writes acknowledged", acked)
+	if res.Acked < 100 {
+		t.Errorf("only %d writes acknowledged", res.Acked)
 	}
 	// Every acknowledged write is there (a linearizable read, through
 	// the leader).
-	resp, err := w.cli.Get(ctx, "/rotate/", clientv3.WithPrefix())
-	step("read back", err)
-	have := map[string]bool{}
-	for _, kv := range resp.Kvs {
-		have[string(kv.Key)] = true
-	}
-	for i := 0; i < acked; i++ {
-		if k := fmt.Sprintf("/rotate/%08d", i); !have[k] {
-			t.Errorf("acknowledged write %s is missing", k)
-		}
-	}
+	step("read back", w.CheckReadBack(ctx))
 
 	// Probe, trusting only the new CA (now <out>/ca): every chain served
 	// verifies against it, and nothing else is wrong.
