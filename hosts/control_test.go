@@ -11,7 +11,7 @@ import (
 // others; Wait takes none of it for a failure, and Status says what each
 // member does.
 func TestMemberControl(t *testing.T) {
-	cl := startCluster(t, 30, 3)
+	cl := startCluster(t, 22, 3)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	wctx, wstop := context.WithCancel(ctx)

@@ -14,9 +14,11 @@ import (
 	"github.com/etcdpki/etcdpki/probe"
 )
 
-// This package's tests use the subnets 198.18.10.0/24 to 198.18.19.0/24,
-// one per test, so that they can run alongside the demo (198.18.20.0/24
-// and up) and cmd/etcdpki (198.18.40.0/24 and up) tests of hosts mode.
+// This package's tests use the subnets 198.18.10.0/24 to 198.18.19.0/24
+// and 198.18.32.0/24 to 198.18.39.0/24 (subnet(22) and up), one per test,
+// so that they can run alongside the demo (198.18.20.0/24 to
+// 198.18.31.0/24) and cmd/etcdpki (198.18.40.0/24 and up) tests of hosts
+// mode.
 func subnet(i int) netip.Prefix { return netip.MustParsePrefix(fmt.Sprintf("198.18.%d.0/24", 10+i)) }
 
 // TestMain removes the etcd binary the tests build.

@@ -125,6 +125,9 @@ func (r Resources) ids() []string {
 func remove(ctx context.Context, r Resources) error {
 	for _, ns := range r.Namespaces {
 		killNamespace(ctx, ns)
+		// The namespace's own /etc files (StartFrom's hosts file) go
+		// with it.
+		os.RemoveAll(filepath.Join(netnsEtcDir, ns))
 	}
 	var lines []string
 	for _, v := range r.Veths {

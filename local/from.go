@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/etcdpki/etcdpki/internal/tlsdial"
 	"github.com/etcdpki/etcdpki/layout"
 	members "github.com/etcdpki/etcdpki/member"
 	"github.com/etcdpki/etcdpki/pki"
@@ -29,8 +30,15 @@ type FromMember struct {
 	// and peer URLs (advertised and listened on, without 0.0.0.0 and ::),
 	// from its settings: what its serving certificates must name.
 	ClientHosts, PeerHosts []string
-	// ClientPort and PeerPort are where it runs here, on 127.0.0.1.
+	// Here is the address it runs on here (127.0.0.1 in process, its
+	// host's address in hosts mode), and ClientPort and PeerPort its
+	// ports there.
+	Here                              string
 	ClientPort, PeerPort, MetricsPort int
+	// PeerName is the name the others dial it by in hosts mode (a DNS
+	// name its certificates have, resolved in every host's /etc/hosts to
+	// Here); empty in process, where they dial 127.0.0.1.
+	PeerName string
 	// ClientCA and PeerCA are the trusted CA files of its client and peer
 	// ports (--trusted-ca-file, --peer-trusted-ca-file).
 	ClientCA, PeerCA string
@@ -88,7 +96,7 @@ func PlanFrom(ms []*members.Member, opts FromOptions) ([]*FromMember, error) {
 				return nil, fmt.Errorf("%s and %s are both member %s: give each member's tree once", p.Dir, m.Input.Dir, m.Name)
 			}
 		}
-		fm := &FromMember{Name: m.Name, Dir: m.Input.Dir, ClientPort: base + 3*i, PeerPort: base + 3*i + 1, MetricsPort: base + 3*i + 2}
+		fm := &FromMember{Name: m.Name, Dir: m.Input.Dir, Here: "127.0.0.1", ClientPort: base + 3*i, PeerPort: base + 3*i + 1, MetricsPort: base + 3*i + 2}
 		if d := m.Distribution(); d != nil {
 			fm.Layout = d.Name
 		}
@@ -269,28 +277,40 @@ type NameCheck struct {
 }
 
 // VerifyNames dials every member's client and peer port here with each
-// of its real addresses as the TLS server name, verifying the served
-// chain against the port's trusted CA file (the one its clients and
-// peers hold) and the name, as a client on the real network would. It
-// never dials the real addresses.
+// of its real addresses as the TLS server name (VerifyPlanNames).
 func (fc *FromCluster) VerifyNames(ctx context.Context) []NameCheck {
+	return VerifyPlanNames(ctx, fc.plan, nil)
+}
+
+// VerifyPlanNames dials every planned member's client and peer port
+// where it runs here (Here and its ports) with each of its real addresses
+// as the TLS server name, verifying the served chain against the port's
+// trusted CA file (the one its clients and peers hold) and the name, as a
+// client on the real network would. It never dials the real addresses.
+// dial, when set, gives the dialer for a member's ports (hosts mode dials
+// from inside the member's own host, whose /etc/hosts names the address:
+// etcd's peer listener checks the source address of the connection).
+func VerifyPlanNames(ctx context.Context, plan []*FromMember, dial func(*FromMember) func(ctx context.Context, network, addr string) (net.Conn, error)) []NameCheck {
 	var out []NameCheck
-	for _, fm := range fc.plan {
+	for _, fm := range plan {
 		for _, p := range []struct {
-			port        string
-			hosts       []string
-			local       int
-			ca          string
-			cert, key   string
-			serverUsage bool
+			port      string
+			hosts     []string
+			local     int
+			ca        string
+			cert, key string
 		}{
-			{"client", fm.ClientHosts, fm.ClientPort, fm.ClientCA, fm.ClientCert, fm.ClientKey, true},
-			{"peer", fm.PeerHosts, fm.PeerPort, fm.PeerCA, fm.PeerCert, fm.PeerKey, true},
+			{"client", fm.ClientHosts, fm.ClientPort, fm.ClientCA, fm.ClientCert, fm.ClientKey},
+			{"peer", fm.PeerHosts, fm.PeerPort, fm.PeerCA, fm.PeerCert, fm.PeerKey},
 		} {
-			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p.local))
+			addr := net.JoinHostPort(fm.Here, strconv.Itoa(p.local))
 			for _, h := range p.hosts {
 				nc := NameCheck{Member: fm.Name, Port: p.port, Host: h, Local: addr}
-				if err := verifyName(ctx, addr, h, p.ca, p.cert, p.key); err != nil {
+				var d func(ctx context.Context, network, addr string) (net.Conn, error)
+				if dial != nil {
+					d = dial(fm)
+				}
+				if err := verifyName(ctx, addr, h, p.ca, p.cert, p.key, d); err != nil {
 					nc.Err = err.Error()
 				}
 				out = append(out, nc)
@@ -300,15 +320,23 @@ func (fc *FromCluster) VerifyNames(ctx context.Context) []NameCheck {
 	return out
 }
 
+// FromTrees is a cluster booted from the user's own trees, in process or
+// in hosts mode: what it runs and the verification of its names.
+type FromTrees interface {
+	Plan() []*FromMember
+	VerifyNames(ctx context.Context) []NameCheck
+}
+
 // verifyName handshakes with addr presenting cert/key and verifies the
-// served chain against caFile and the name host.
-func verifyName(ctx context.Context, addr, host, caFile, certFile, keyFile string) error {
+// served chain against caFile and the name host (tlsdial, the one
+// dial-and-judge helper), dialing with dial when set.
+func verifyName(ctx context.Context, addr, host, caFile, certFile, keyFile string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) error {
 	cfg, err := layout.ClientTLSFiles(caFile, certFile, keyFile)
 	if err != nil {
 		return err
 	}
 	cfg.ServerName = host
-	return CheckHandshake(ctx, "https://"+addr, cfg)
+	return tlsdial.Dial(ctx, addr, tlsdial.Options{Config: cfg, DialContext: dial}).Handshake()
 }
 
 // Verify writes and reads back a key through every member with its own

@@ -65,6 +65,8 @@ type Cluster interface {
 var (
 	_ Cluster = (*local.Cluster)(nil)
 	_ Cluster = (*hosts.Cluster)(nil)
+	_ Cluster = (*local.FromCluster)(nil)
+	_ Cluster = (*hosts.FromCluster)(nil)
 )
 
 // Mode is the runner.

@@ -76,8 +76,16 @@ with epki-) is removed first. etcd is etcdpki's own (etcdpki etcd), unless
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(from) > 0 {
-				return runUpFrom(cmd, upFromFlags{dirs: append(append([]string{}, from...), args...), mf: &mf, basePort: basePort,
-					dir: dir, once: once, verbose: verbose, timeout: timeout, control: control, hosts: hf.mode})
+				ff := upFromFlags{dirs: append(append([]string{}, from...), args...), mf: &mf, basePort: basePort,
+					dir: dir, once: once, verbose: verbose, timeout: timeout, control: control}
+				hopts, hostsMode, err := hf.options(cmd)
+				if err != nil {
+					return err
+				}
+				if hostsMode {
+					ff.hosts = &hosts.Options{Subnet: hopts.Subnet, Etcd: hopts.Etcd}
+				}
+				return runUpFrom(cmd, ff)
 			}
 			if len(args) > 0 {
 				return withHint(usagef("unexpected argument %q", args[0]), "to run your own member trees: etcdpki up --from DIR…; to drive a running up: etcdpki up status|stop|start|restart")

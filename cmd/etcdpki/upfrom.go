@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcdpki/etcdpki/audit"
+	"github.com/etcdpki/etcdpki/hosts"
 	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/local"
 	"github.com/etcdpki/etcdpki/member"
@@ -30,7 +31,8 @@ type upFromFlags struct {
 	once, verbose bool
 	timeout       time.Duration
 	control       string
-	hosts         string
+	// hosts is hosts mode's options, nil in process.
+	hosts *hosts.Options
 }
 
 // runUpFrom is up --from: the user's own member trees, booted as they are
@@ -41,10 +43,6 @@ func runUpFrom(cmd *cobra.Command, f upFromFlags) error {
 			return usagef("--%s is for a PKI up makes; --from runs the members, certificates and keys of the trees as they are", name)
 		}
 	}
-	if f.hosts != "" {
-		return withHint(usagef("--hosts netns with --from is not supported yet"),
-			"run the trees in-process on 127.0.0.1: etcdpki up --from DIR…")
-	}
 	ms, err := f.mf.load(f.dirs)
 	if err != nil {
 		return err
@@ -53,22 +51,38 @@ func runUpFrom(cmd *cobra.Command, f upFromFlags) error {
 	if err != nil {
 		return usageErr(err)
 	}
-	opts := local.Options{Dir: f.dir, ReadyTimeout: f.timeout, Verbose: f.verbose, LogWriter: cmd.ErrOrStderr()}
 	start := func(ctx context.Context) (runner.Cluster, error) {
-		fc, err := local.StartFrom(ctx, plan, opts)
+		var cl interface {
+			runner.Cluster
+			local.FromTrees
+		}
+		var err error
+		if f.hosts != nil {
+			ho := *f.hosts
+			ho.Dir, ho.ReadyTimeout, ho.Verbose, ho.LogWriter = f.dir, f.timeout, f.verbose, cmd.ErrOrStderr()
+			var hc *hosts.FromCluster
+			if hc, err = hosts.StartFrom(ctx, plan, ho); hc != nil {
+				cl = hc
+			}
+		} else {
+			var lc *local.FromCluster
+			if lc, err = local.StartFrom(ctx, plan, local.Options{Dir: f.dir, ReadyTimeout: f.timeout, Verbose: f.verbose, LogWriter: cmd.ErrOrStderr()}); lc != nil {
+				cl = lc
+			}
+		}
 		if err != nil {
 			var be *local.BootError
 			if errors.As(err, &be) {
 				writeNotJoined(cmd.ErrOrStderr(), be, ms)
 			}
-			if fc != nil {
-				fc.Close()
+			if cl != nil {
+				cl.Close()
 			}
 			return nil, err
 		}
-		return &fromUp{FromCluster: fc, members: ms}, nil
+		return &fromUp{Cluster: cl, from: cl, members: ms}, nil
 	}
-	return runUp(cmd, start, f.once, false, controlPath(f.control, f.dir))
+	return runUp(cmd, start, f.once, f.hosts != nil, controlPath(f.control, f.dir))
 }
 
 // writeNotJoined says which members did not join and why, in check's
@@ -104,18 +118,22 @@ func writeNotJoined(w io.Writer, be *local.BootError, ms []*member.Member) {
 
 // fromUp is a cluster of the user's trees, as up shows it.
 type fromUp struct {
-	*local.FromCluster
+	runner.Cluster
+	from    local.FromTrees
 	members []*member.Member
 }
+
+// Plan is what each member runs with, and where.
+func (fu *fromUp) Plan() []*local.FromMember { return fu.from.Plan() }
+
+// VerifyNames verifies every serving certificate with the real names.
+func (fu *fromUp) VerifyNames(ctx context.Context) []local.NameCheck { return fu.from.VerifyNames(ctx) }
 
 // Spec is nil: the members come from their trees, not from a spec.
 func (fu *fromUp) Spec() *spec.Cluster { return nil }
 
 // InitResult is nil: nothing was generated.
 func (fu *fromUp) InitResult() *layout.InitResult { return nil }
-
-// Config is what the member runs with here.
-func (fu *fromUp) Config(name string) *render.Config { return fu.FromCluster.Config(name) }
 
 // printStart prints the remapping: each member's real addresses and the
 // local ports it runs on.
@@ -128,8 +146,12 @@ func (fu *fromUp) printStart(w io.Writer) {
 		if layout == "" {
 			layout = "?"
 		}
-		fmt.Fprintf(tw, "  %s\t%s (%s)\tclient %s → 127.0.0.1:%d\tpeer %s → 127.0.0.1:%d\n", fm.Name, fm.Dir, layout,
-			hostList(fm.ClientHosts), fm.ClientPort, hostList(fm.PeerHosts), fm.PeerPort)
+		as := ""
+		if fm.PeerName != "" {
+			as = " as " + fm.PeerName
+		}
+		fmt.Fprintf(tw, "  %s\t%s (%s)\tclient %s → %s:%d\tpeer %s → %s:%d%s\n", fm.Name, fm.Dir, layout,
+			hostList(fm.ClientHosts), fm.Here, fm.ClientPort, hostList(fm.PeerHosts), fm.Here, fm.PeerPort, as)
 	}
 	tw.Flush()
 }
@@ -145,7 +167,7 @@ func hostList(h []string) string {
 // its real addresses as the TLS server name, and whether all passed.
 func (fu *fromUp) verifyNames(ctx context.Context, w io.Writer) bool {
 	checks := fu.VerifyNames(ctx)
-	fmt.Fprintln(w, "serving certificates, verified with each member's real addresses as the TLS server name (dialing 127.0.0.1):")
+	fmt.Fprintln(w, "serving certificates, verified with each member's real addresses as the TLS server name (dialing where each runs here):")
 	ok := true
 	by := map[string][]local.NameCheck{}
 	for _, nc := range checks {
@@ -183,6 +205,13 @@ func (fu *fromUp) printEtcdctl(w io.Writer) {
 	var eps []string
 	for _, p := range fu.Plan() {
 		eps = append(eps, p.Config.AdvertiseClientURLs[0])
+	}
+	if hc, ok := fu.Cluster.(*hosts.FromCluster); ok {
+		// The members are reached by names only their hosts resolve.
+		fmt.Fprintf(w, "\nthe members are reached by the names their certificates have, which their hosts resolve; from %s's host:\n\n", fm.Name)
+		fmt.Fprintf(w, "ip netns exec %s etcdctl --endpoints %s --cacert %s --cert %s --key %s member list -w table\n",
+			hc.Network().Hosts[0].Netns, strings.Join(eps, ","), fm.ClientCA, fm.ClientCert, fm.ClientKey)
+		return
 	}
 	fmt.Fprint(w, render.ExportLines([]string{
 		"ETCDCTL_ENDPOINTS=" + strings.Join(eps, ","),
