@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/etcdpki/etcdpki/internal/testca"
 	"github.com/etcdpki/etcdpki/internal/testbin"
+	"github.com/etcdpki/etcdpki/internal/testca"
 	"github.com/etcdpki/etcdpki/local"
 	members "github.com/etcdpki/etcdpki/member"
 )
