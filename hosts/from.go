@@ -149,31 +149,27 @@ func StartFrom(ctx context.Context, plan []*local.FromMember, opts Options) (*Fr
 	return fc, nil
 }
 
-// peerName is the DNS name fm's server and peer certificates both have
-// that the members dial it by: its own name when they have it, else the
-// first other (no localhost, no wildcard).
+// peerName is the DNS name of fm's peer certificate that the members
+// dial it by (and clients too): its own name when the certificate has
+// it, else the first other (no localhost, no wildcard).
 func peerName(fm *local.FromMember) (string, error) {
-	srv, err := layout.ReadCerts(fm.Config.CertFile)
-	if err != nil {
-		return "", err
-	}
 	peer, err := layout.ReadCerts(fm.Config.PeerCertFile)
 	if err != nil {
 		return "", err
 	}
-	var both []string
+	var names []string
 	for _, n := range peer[0].DNSNames {
-		if n != "localhost" && !strings.HasPrefix(n, "*") && slices.Contains(srv[0].DNSNames, n) {
-			both = append(both, n)
+		if n != "localhost" && !strings.HasPrefix(n, "*") {
+			names = append(names, n)
 		}
 	}
 	switch {
-	case slices.Contains(both, fm.Name):
+	case slices.Contains(names, fm.Name):
 		return fm.Name, nil
-	case len(both) > 0:
-		return both[0], nil
+	case len(names) > 0:
+		return names[0], nil
 	}
-	return "", fmt.Errorf("member %s (%s): its server and peer certificates share no DNS name (only %v), which hosts mode needs to reach it on an address of its own subnet: run it in process (up --from without --hosts)",
+	return "", fmt.Errorf("member %s (%s): its peer certificate has no DNS name (only %v), which hosts mode needs to reach it on an address of its own subnet: run it in process (up --from without --hosts)",
 		fm.Name, fm.Dir, peer[0].DNSNames)
 }
 

@@ -13,6 +13,8 @@ import (
 
 	"github.com/etcdpki/etcdpki/hosts"
 	"github.com/etcdpki/etcdpki/internal/testbin"
+	"github.com/etcdpki/etcdpki/internal/testca"
+	"github.com/etcdpki/etcdpki/pki"
 )
 
 // Hosts mode, through the command: the etcdpki binary run as users run it,
@@ -225,5 +227,32 @@ func BenchmarkUpHostsOnce(b *testing.B) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.Fatalf("%v\n%s", err, out)
 		}
+	}
+}
+
+// TestUpHostsFrom runs `up --hosts netns --from` on kubeadm node trees with
+// 10.0.0.11-13 in their certificates: the members run on the subnet's
+// addresses, reached by the names their certificates have, and their
+// certificates verify with the real addresses; a copied server
+// certificate is found as in process.
+func TestUpHostsFrom(t *testing.T) {
+	requireHosts(t)
+	c := testca.New(t, testca.Options{Manifests: true})
+	dirs := []string{c.MemberDir("cp1"), c.MemberDir("cp2"), c.MemberDir("cp3")}
+	args := append([]string{"up", "--hosts", "netns", "--once", "--subnet", "198.18.46.0/24", "--etcd", testbin.Etcd(t), "--from"}, dirs...)
+	out := etcdpki(t, args...)
+	for _, want := range []string{
+		`(?m)^  cp2 .* client 10\.0\.0\.12,127\.0\.0\.1 → 198\.18\.46\.2:2379 +peer 10\.0\.0\.12 → 198\.18\.46\.2:2380 as cp2$`,
+		`(?m)^  cp2  client 10\.0\.0\.12 ok, client 127\.0\.0\.1 ok, peer 10\.0\.0\.12 ok$`,
+		`(?m)^verified: through every member, with the client certificate of its own tree`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("output lacks %s:\n%s", want, out)
+		}
+	}
+	c.Copy(pki.KindServer, "cp1", "cp2")
+	var stdout, stderr strings.Builder
+	if code := run(args, &stdout, &stderr); code != 1 || !strings.Contains(stdout.String(), "client port as 10.0.0.12: R4-SERVER-SAN") {
+		t.Errorf("with cp1's server certificate on cp2: exit %d\n%s%s", code, stdout.String(), stderr.String())
 	}
 }
