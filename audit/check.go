@@ -189,7 +189,7 @@ func (c *checker) checkCA(f *member.File) {
 		c.checkValidity(f, ca)
 		c.checkCrypto(f, ca)
 	}
-	if f.Key != nil && !pki.KeyMatches(f.Cert().PublicKey, f.Key) {
+	if f.HasKey() && !f.KeyMatches(f.Cert().PublicKey) {
 		// etcd never reads ca.key: nothing breaks until the node issues a
 		// certificate with it.
 		c.add(RuleCAKey, f.KeyPath, "", "ca.key does not belong to ca.crt (%q): certificates signed with it will not verify", f.Cert().Subject.CommonName)
@@ -210,7 +210,7 @@ func (c *checker) checkLeaf(f *member.File) {
 		// only noted.
 		c.add(RuleChainInFile, f.CertPath, "", "holds %d certificates that are not the chain of the first, the %s certificate", len(f.Certs), f.Kind)
 	}
-	if f.Key != nil && !pki.KeyMatches(cert.PublicKey, f.Key) {
+	if f.HasKey() && !f.KeyMatches(cert.PublicKey) {
 		// tls.X509KeyPair fails on a mismatched pair, so etcd does not
 		// start: a load failure, not just a bad handshake.
 		c.add(RuleKeyMismatch, f.KeyPath, loadImpact(f.Kind), "%s key does not belong to %s (CN %q)", f.Kind, f.CertPath, cert.Subject.CommonName)
@@ -505,7 +505,7 @@ func (c *checker) checkCrypto(f *member.File, cert *x509.Certificate) {
 
 // checkPerms applies CIS 1.1.19–1.1.21: keys 600, certs 644 or tighter.
 func (c *checker) checkPerms(f *member.File) {
-	if f.KeyPath != "" && f.Key != nil && f.KeyMode&0o077 != 0 {
+	if f.KeyPath != "" && f.HasKey() && f.KeyMode&0o077 != 0 {
 		c.add(RuleKeyPerm, f.KeyPath, "", "mode %04o: readable by group or others (want 0600)", f.KeyMode)
 	}
 	if len(f.Certs) > 0 && f.CertMode&0o022 != 0 {

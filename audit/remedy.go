@@ -153,7 +153,7 @@ func (r *remedies) fix(f *Finding, m *member.Member) string {
 	}
 	healthy := r.healthy(f.Rule, m)
 	if strings.Contains(text, "etcdpki renew ") {
-		if ca := portCA(m, kind); ca == nil || ca.Key == nil {
+		if ca := portCA(m, kind); ca == nil || !ca.HasKey() {
 			text += " etcdpki renew needs the CA's key, which this member's directory lacks: run it on a copy of a node that holds it"
 			if healthy != nil {
 				text += ", or give the member a full set with etcdpki replace-member " + phHealthy + " --member " + phName + " --out " + phOut
@@ -204,7 +204,7 @@ func (r *remedies) fill(text string, f *Finding, m *member.Member, kind pki.Kind
 // CA's key, or nil.
 func (r *remedies) healthy(rule RuleID, m *member.Member) *member.Member {
 	for _, o := range r.members {
-		if o == m || r.fired[rule][o.Name] || o.CA == nil || o.CA.Key == nil {
+		if o == m || r.fired[rule][o.Name] || o.CA == nil || !o.CA.HasKey() {
 			continue
 		}
 		ok := true

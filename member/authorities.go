@@ -56,7 +56,7 @@ func Authorities(members []*Member) []*Authority {
 				if !slices.Contains(a.Files, f.CertPath) {
 					a.Files = append(a.Files, f.CertPath)
 				}
-				if f.Key != nil && pki.KeyMatches(c.PublicKey, f.Key) && !slices.Contains(a.KeyOn, m.Name) {
+				if f.KeyMatches(c.PublicKey) && !slices.Contains(a.KeyOn, m.Name) {
 					a.KeyOn = append(a.KeyOn, m.Name)
 				}
 			}

@@ -54,3 +54,21 @@ func FuzzParseConfigFile(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadBundle: any bytes read as a bundle give members or an error,
+// never a panic, whatever indexes or certificates they claim.
+func FuzzReadBundle(f *testing.F) {
+	f.Add(`{"schemaVersion":"etcdpki.io/bundle/v1","members":[{"name":"cp1","input":{"dir":"cp1","root":"/","layout":"kubeadm"},"files":{"server":0},"ca":1,"peerCA":-1,"apiServerCA":-1,"k8sCA":-1}],"files":[{"kind":"server","certPath":"a","certs":"-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n"}]}`)
+	f.Add(`{"schemaVersion":"etcdpki.io/bundle/v1","members":[{"name":"x","input":{"layout":"nope"},"ca":7}]}`)
+	f.Add(`{"schemaVersion":"other"}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := ReadBundle(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		ms, err := b.Load()
+		if err == nil && len(ms) != len(b.Members) {
+			t.Fatalf("%d members from a bundle of %d", len(ms), len(b.Members))
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package member
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/x509"
 	"errors"
@@ -38,6 +39,10 @@ type File struct {
 	CertMode, KeyMode fs.FileMode
 	// CertOwner and KeyOwner are "uid:gid", empty where unknown.
 	CertOwner, KeyOwner string
+	// KeyFacts are what etcdpki collect recorded of the key, for a file
+	// read from a bundle (Key is then nil): HasKey and KeyMatches use
+	// either.
+	KeyFacts *KeyFacts
 }
 
 // Cert is the first certificate of the file, or nil.
@@ -496,10 +501,19 @@ func ForEach(n int, f func(i int)) {
 // ([UniqueNames]).
 func LoadDirs(dirs []string, c *spec.Cluster, opts DiscoverOptions) ([]*Member, error) {
 	// Detecting a layout probes a few dozen paths: done for all
-	// directories in parallel, the first error (in order) reported.
+	// directories in parallel, the first error (in order) reported. A
+	// regular file is a bundle of etcdpki collect, read as the members it
+	// holds.
 	found := make([][]*Input, len(dirs))
+	bundled := make([][]*Member, len(dirs))
 	errs := make([]error, len(dirs))
-	ForEach(len(dirs), func(i int) { found[i], errs[i] = Discover(dirs[i], opts) })
+	ForEach(len(dirs), func(i int) {
+		if st, err := os.Stat(dirs[i]); err == nil && st.Mode().IsRegular() {
+			bundled[i], errs[i] = LoadBundleFile(dirs[i])
+			return
+		}
+		found[i], errs[i] = Discover(dirs[i], opts)
+	})
 	var inputs []*Input
 	for i := range dirs {
 		ins, err := found[i], errs[i]
@@ -513,9 +527,34 @@ func LoadDirs(dirs []string, c *spec.Cluster, opts DiscoverOptions) ([]*Member, 
 		}
 		inputs = append(inputs, ins...)
 	}
-	members := LoadAll(inputs)
+	loaded := LoadAll(inputs)
+	var members []*Member
+	next := 0
+	for i := range dirs {
+		members = append(members, bundled[i]...)
+		members = append(members, loaded[next:next+len(found[i])]...)
+		next += len(found[i])
+	}
 	UniqueNames(members)
 	return members, nil
+}
+
+// LoadBundleFile reads the members of a bundle file (etcdpki collect).
+// The error names the file.
+func LoadBundleFile(path string) ([]*Member, error) {
+	data, err := layout.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	b, err := ReadBundle(bytes.NewReader(data))
+	if err != nil {
+		return nil, &layout.FileError{Path: path, Err: fmt.Errorf("is not a directory, nor a bundle of etcdpki collect (%w)", err)}
+	}
+	ms, err := b.Load()
+	if err != nil {
+		return nil, &layout.FileError{Path: path, Err: err}
+	}
+	return ms, nil
 }
 
 // UniqueNames keeps member names distinct (two copies of the same node,

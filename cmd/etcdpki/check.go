@@ -25,7 +25,8 @@ func newCheckCmd() *cobra.Command {
 whether the cluster will form and clients will connect, and if not, which file
 on which member is wrong, what etcd will say, and how to fix it.
 
-Each DIR is a member: a copy of a node's / (or of the directory operators
+Each DIR is a member: a bundle that 'etcdpki collect' wrote on the node
+(public facts only), a copy of a node's / (or of the directory operators
 usually copy: /etc/kubernetes, /etc/ssl/etcd, /etc/etcd,
 /var/lib/rancher/k3s/server, …), or init's output directory (all its
 members). The layout is detected from the files: kubeadm, etcdadm and
@@ -47,8 +48,8 @@ e.g. --feature-gates on etcd 3.5 (FLAG-ETCD-VERSION).
 Rules are listed in docs/rules.md; 'etcdpki explain' maps an error message to
 them. Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage error.`,
 		Example: `  etcdpki check pki/                          # init's output: every member
-  scp -r cp1:/etc/kubernetes cp1; scp -r cp2:/etc/kubernetes cp2; scp -r cp3:/etc/kubernetes cp3
-  etcdpki check cp1 cp2 cp3
+  ssh cp1 etcdpki collect --local > cp1.json  # on each node: public facts only, no keys copied
+  etcdpki check cp1.json cp2.json cp3.json
   etcdpki check node1/ node2/ node3/          # copies of each node's /, any distribution
   etcdpki check --local                       # this node
   etcdpki check -o json cp1 cp2 cp3 | jq '.findings[] | select(.severity=="error")'`,

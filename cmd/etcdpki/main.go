@@ -67,7 +67,7 @@ control plane or a standalone etcd cluster.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	root.AddCommand(newInitCmd(), newFlagsCmd(), newUpCmd(), newCheckCmd(), newExplainCmd(), newProbeCmd(), newDemoCmd(), newEtcdCmd(), newVersionCmd())
 	root.AddCommand(lifecycleCommands()...)
-	root.AddCommand(newInstallCmd())
+	root.AddCommand(newInstallCmd(), newCollectCmd())
 	root.AddCommand(operateCommands()...)
 	registerCompletions(root)
 	// cobra's completion command prints its help and exits 0 for a shell
