@@ -15,12 +15,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/etcdpki/etcdpki/audit"
@@ -46,7 +48,17 @@ type Options struct {
 	Probe *probe.Options
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// BuildInfo labels etcdpki_build_info.
+	BuildInfo BuildInfo
 }
+
+// BuildInfo is what etcdpki_build_info says of the binary.
+type BuildInfo struct{ Version, Go, Etcd string }
+
+// DefaultListen is the exporter's default address: not 9793, which
+// x509-certificate-exporter listens on (and 19793 its pprof), since
+// operators often run both on a control-plane node.
+const DefaultListen = ":9794"
 
 // Exporter is a prometheus.Collector of the last scan's results.
 type Exporter struct {
@@ -86,7 +98,9 @@ func New(opts Options) *Exporter {
 		opts.Now = time.Now
 	}
 	e := &Exporter{opts: opts, reg: prometheus.NewRegistry()}
-	e.reg.MustRegister(e)
+	// Go's and the process's own metrics, as every Prometheus exporter
+	// serves them.
+	e.reg.MustRegister(e, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return e
 }
 
@@ -148,7 +162,7 @@ func certSamples(members []*member.Member) []certSample {
 	var out []certSample
 	seen := map[string]bool{}
 	add := func(m *member.Member, kind pki.Kind, path string, c *x509.Certificate) {
-		labels := []string{m.Name, string(kind), path, c.Subject.CommonName, c.Issuer.CommonName, pki.Serial(c)}
+		labels := []string{m.Name, string(kind), filepath.Base(path), path, c.Subject.CommonName, c.Issuer.CommonName, c.SerialNumber.String()}
 		if k := strings.Join(labels, "\x00"); !seen[k] {
 			seen[k] = true
 			out = append(out, certSample{labels: labels, notBefore: c.NotBefore, notAfter: c.NotAfter})

@@ -141,8 +141,9 @@ func TestScrape(t *testing.T) {
 	if v := value(t, mfs, "x509_cert_expired", map[string]string{"member": "cp2", "kind": "healthcheck-client"}); v != 1 {
 		t.Errorf("expired healthcheck-client: x509_cert_expired = %v, want 1", v)
 	}
+	// x509-certificate-exporter's labels: filename too, the serial in decimal.
 	labels := map[string]string{"member": "cp2", "kind": "healthcheck-client", "filepath": c.CertPath("cp2", pki.KindHealthcheckClient),
-		"subject_CN": pki.HealthcheckClientCommonName, "issuer_CN": "etcd-ca", "serial_number": strings.ToUpper(expired.SerialNumber.Text(16))}
+		"filename": "healthcheck-client.crt", "subject_CN": pki.HealthcheckClientCommonName, "issuer_CN": "etcd-ca", "serial_number": expired.SerialNumber.String()}
 	if v := value(t, mfs, "x509_cert_not_after", labels); v != float64(expired.NotAfter.Unix()) {
 		t.Errorf("x509_cert_not_after = %v, want %d", v, expired.NotAfter.Unix())
 	}
@@ -369,5 +370,23 @@ func TestNonUTF8Labels(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "node\uFFFD/") {
 		t.Errorf("want the bad bytes replaced by U+FFFD in the labels:\n%s", b.String())
+	}
+}
+
+// TestEmptyScanIsNoVerdict: a scan that read no member claims no healthy
+// cluster, whatever check makes of nothing.
+func TestEmptyScanIsNoVerdict(t *testing.T) {
+	e := exporter.New(exporter.Options{})
+	if err := e.Scan(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := e.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"etcdpki_members 0\n", "etcdpki_check_cluster_forms 0\n", "etcdpki_check_clients_connect 0\n", "etcdpki_last_scan_success 1\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("an empty scan's metrics lack %q", want)
+		}
 	}
 }

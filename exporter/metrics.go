@@ -10,9 +10,10 @@ import (
 )
 
 // certLabels label every certificate series: x509-certificate-exporter's
-// (filepath, subject_CN, issuer_CN, serial_number) after etcdpki's
-// member and kind.
-var certLabels = []string{"member", "kind", "filepath", "subject_CN", "issuer_CN", "serial_number"}
+// (filename, filepath, subject_CN, issuer_CN, serial_number, the serial in
+// decimal as it writes it: internal/collector.go getMetricsForCertificate,
+// enix/x509-certificate-exporter) after etcdpki's member and kind.
+var certLabels = []string{"member", "kind", "filename", "filepath", "subject_CN", "issuer_CN", "serial_number"}
 
 // endpointLabels label every probed endpoint.
 var endpointLabels = []string{"member", "url", "port"}
@@ -28,6 +29,10 @@ var (
 		"Seconds until the certificate expires, negative once expired.", certLabels, nil)
 	descExpired = prometheus.NewDesc("x509_cert_expired",
 		"1 if the certificate has expired, 0 otherwise.", certLabels, nil)
+	descValidSince = prometheus.NewDesc("x509_cert_valid_since_seconds",
+		"Seconds since the certificate became valid, negative before.", certLabels, nil)
+	descBuildInfo = prometheus.NewDesc("etcdpki_build_info",
+		"1, with the version of etcdpki, of Go and of the etcd linked in as labels.", []string{"version", "goversion", "etcd_version"}, nil)
 	descFindings = prometheus.NewDesc("etcdpki_findings",
 		"Findings of the last scan by source (check: the files; probe: the live cluster), rule ID and severity; rules are in docs/rules.md.",
 		[]string{"source", "rule", "severity"}, nil)
@@ -56,7 +61,7 @@ var (
 
 // Describe sends the descriptions of every metric the exporter can send.
 func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descNotBefore, descNotAfter, descExpiresIn, descExpired, descFindings,
+	for _, d := range []*prometheus.Desc{descNotBefore, descNotAfter, descExpiresIn, descExpired, descValidSince, descBuildInfo, descFindings,
 		descClusterForms, descClientsConnect, descMembers, descScanErrors, descLastScan, descLastScanOK,
 		descScanDuration, descProbeSuccess, descReachable, descServedNotAfter} {
 		ch <- d
@@ -81,6 +86,8 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(descScanErrors, prometheus.CounterValue, float64(e.scanErrors.Load()))
+	bi := e.opts.BuildInfo
+	gauge(descBuildInfo, 1, bi.Version, bi.Go, bi.Etcd)
 	e.mu.RLock()
 	s := e.last
 	e.mu.RUnlock()
@@ -93,14 +100,17 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 		gauge(descNotAfter, unix(c.notAfter), c.labels...)
 		gauge(descExpiresIn, c.notAfter.Sub(now).Seconds(), c.labels...)
 		gauge(descExpired, bit(now.After(c.notAfter)), c.labels...)
+		gauge(descValidSince, now.Sub(c.notBefore).Seconds(), c.labels...)
 	}
 	for k, n := range s.findings {
 		gauge(descFindings, float64(n), k.source, k.rule, k.severity)
 	}
 	// A scan that could not read every directory judged only part of the
-	// cluster: its verdict is not a "yes".
-	gauge(descClusterForms, bit(s.ok && s.verdict.ClusterForms))
-	gauge(descClientsConnect, bit(s.ok && s.verdict.ClientsConnect))
+	// cluster, and one that read no member judged nothing: neither
+	// verdict is a "yes".
+	healthy := s.ok && s.members > 0
+	gauge(descClusterForms, bit(healthy && s.verdict.ClusterForms))
+	gauge(descClientsConnect, bit(healthy && s.verdict.ClientsConnect))
 	gauge(descMembers, float64(s.members))
 	gauge(descLastScan, unix(s.at))
 	gauge(descLastScanOK, bit(s.ok))
@@ -116,7 +126,11 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 		gauge(descReachable, bit(ep.Reachable), ep.Member, ep.URL, ep.Port)
 		if sc := ep.Served; sc != nil {
 			subject, issuer := names(sc)
-			gauge(descServedNotAfter, unix(sc.NotAfter), ep.Member, ep.URL, ep.Port, subject, issuer, sc.Serial)
+			serial := sc.Serial
+			if c := sc.Certificate(); c != nil {
+				serial = c.SerialNumber.String()
+			}
+			gauge(descServedNotAfter, unix(sc.NotAfter), ep.Member, ep.URL, ep.Port, subject, issuer, serial)
 		}
 	}
 }

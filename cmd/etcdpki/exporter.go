@@ -26,20 +26,29 @@ func newExporterCmd() *cobra.Command {
 		warnWithin *durationFlag
 	)
 	cmd := &cobra.Command{
-		Use:   "exporter --listen ADDR DIR...",
+		Use:   "exporter [--listen ADDR] DIR...",
 		Short: "Serve certificate expiry, check findings and probe results as Prometheus metrics",
 		Long: `Serve Prometheus metrics about the members' certificates, rescanning the
 directories every --interval:
 
   x509_cert_not_after, x509_cert_not_before     Unix seconds
-  x509_cert_expires_in_seconds, x509_cert_expired
-      per certificate, labelled member, kind, filepath, subject_CN,
-      issuer_CN, serial_number: x509-certificate-exporter's names and
-      labels, so its dashboards and alerts work as they are
+  x509_cert_expires_in_seconds, x509_cert_valid_since_seconds, x509_cert_expired
+      per certificate, labelled member, kind, filename, filepath,
+      subject_CN, issuer_CN, serial_number (decimal):
+      x509-certificate-exporter's names and labels, so its dashboards and
+      alerts work as they are. It labels subject and issuer fields beyond
+      the CN (subject_O, …) that these do not; member and kind are etcdpki's;
+      its x509_read_errors is etcdpki_scan_errors_total here.
   etcdpki_findings{source,rule,severity}        what check (and probe) found
-  etcdpki_check_cluster_forms, etcdpki_check_clients_connect   check's verdict
+  etcdpki_check_cluster_forms, etcdpki_check_clients_connect   check's verdict,
+      0 after a scan that failed or read no member
   etcdpki_scan_errors_total, etcdpki_last_scan_timestamp_seconds,
   etcdpki_last_scan_success, etcdpki_scan_duration_seconds, etcdpki_members
+  etcdpki_build_info{version,goversion,etcd_version}, and Go's and the
+  process's own metrics (go_*, process_*)
+
+The default address is :9794, not 9793, where x509-certificate-exporter
+listens: both can run on one node.
 
 With --probe, every scan also probes the live cluster as 'etcdpki probe'
 does (--endpoints, --cacert, --cert, --key, or ETCDCTL_* variables) and adds
@@ -49,15 +58,13 @@ etcdpki_probe_served_cert_not_after and the probe's findings.
 /metrics serves the metrics, / a short status page. SIGINT or SIGTERM shuts
 the server down gracefully. --once prints the metrics once and exits, e.g.
 for node_exporter's textfile collector.`,
-		Example: `  etcdpki exporter --listen :9793 /etc/kubernetes
-  etcdpki exporter --listen 127.0.0.1:9793 --interval 5m --probe cp1/ cp2/ cp3/
+		Example: `  etcdpki exporter /etc/kubernetes                 # serves :9794
+  etcdpki exporter --listen 127.0.0.1:9794 --interval 5m --probe cp1/ cp2/ cp3/
   etcdpki exporter --once /etc/kubernetes > /var/lib/node_exporter/textfile/etcdpki.prom
   # alert: x509_cert_expires_in_seconds{kind!="ca"} < 30*86400 or etcdpki_findings{severity="error"} > 0`,
 		RunE: func(cmd *cobra.Command, dirs []string) error {
-			if listen == "" && !once {
-				return withHint(usagef("--listen is required"), "e.g. --listen :9793, or --once to print the metrics once")
-			}
-			opts := exporter.Options{Dirs: dirs}
+			v := currentVersion()
+			opts := exporter.Options{Dirs: dirs, BuildInfo: exporter.BuildInfo{Version: v.Etcdpki, Go: v.Go, Etcd: v.Etcd}}
 			if len(dirs) == 0 {
 				return withHint(usagef("no member directories given"), "give one directory per member, or init's output directory")
 			}
@@ -110,7 +117,7 @@ for node_exporter's textfile collector.`,
 	}
 	mf.register(cmd)
 	f := cmd.Flags()
-	f.StringVar(&listen, "listen", "", "serve HTTP on this `ADDR`, e.g. :9793 or 127.0.0.1:9793")
+	f.StringVar(&listen, "listen", exporter.DefaultListen, "serve HTTP on this `ADDR`, e.g. 127.0.0.1:9794 (the default port is not 9793, x509-certificate-exporter's)")
 	f.DurationVar(&interval, "interval", exporter.DefaultInterval, "rescan the directories (and probe) this often")
 	f.BoolVar(&once, "once", false, "scan once, print the metrics in Prometheus' text format and exit")
 	warnWithin = durationVar(f, "warn-within", audit.DefaultWarnWithin, "check's expiry warning window for etcdpki_findings; 0 disables")
