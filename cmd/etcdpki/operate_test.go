@@ -59,7 +59,7 @@ func TestExporterServes(t *testing.T) {
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if !bytes.Contains(body, []byte(`x509_cert_expired{filepath=`)) || !bytes.Contains(body, []byte("etcdpki_last_scan_success 1")) {
+			if !bytes.Contains(body, []byte(`x509_cert_expired{filename=`)) || !bytes.Contains(body, []byte("etcdpki_last_scan_success 1")) {
 				t.Errorf("metrics:\n%s", body)
 			}
 			if err := cmd.Process.Signal(sig); err != nil {
