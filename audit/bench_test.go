@@ -1,7 +1,10 @@
 package audit_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +65,62 @@ func BenchmarkCheck(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/member")
 		})
+	}
+	// The same 1,000 members as bundles of etcdpki collect, one per node
+	// (issue 17's target: check over 1,000 bundles under 1 s).
+	bundles := make([]string, len(dirs))
+	dir := b.TempDir()
+	for i, d := range dirs {
+		ms, err := member.LoadDirs([]string{d}, nil, member.DiscoverOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		bn, err := member.NewBundle(ms, c.Now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		data, err := json.Marshal(bn)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bundles[i] = filepath.Join(dir, fmt.Sprintf("node%04d.json", i))
+		if err := os.WriteFile(bundles[i], data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("bundles=1000", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r, err := audit.CheckDirs(bundles, audit.Options{Now: c.Now})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(r.Findings) != 0 || len(r.Members) != len(bundles) {
+				b.Fatalf("want %d clean members, got %d members and %d findings", len(bundles), len(r.Members), len(r.Findings))
+			}
+		}
+	})
+}
+
+// BenchmarkCollect is etcdpki collect's work on one kubeadm node (its
+// manifest, ca.crt and the four leaves with their keys): read the node as
+// check does, record the public facts, encode the JSON (issue 17's
+// target: under 50 ms).
+func BenchmarkCollect(b *testing.B) {
+	c := testca.New(b, testca.Options{Manifests: true})
+	d := c.MemberDir("cp1")
+	for b.Loop() {
+		ms, err := member.LoadDirs([]string{d}, nil, member.DiscoverOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		bn, err := member.NewBundle(ms, c.Now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := json.MarshalIndent(bn, "", "  "); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
