@@ -12,6 +12,7 @@ package exporter
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -82,6 +83,8 @@ type snapshot struct {
 	probe    *probe.Report // nil without --probe or when it failed
 	probeOK  bool
 	err      error
+	// bundle is the scanned members' public facts, for /bundle.
+	bundle []byte
 }
 
 type certSample struct {
@@ -133,6 +136,13 @@ func (e *Exporter) Scan(ctx context.Context) error {
 		s.findings[findingKey{"check", string(f.Rule), f.Severity.String()}]++
 	}
 	s.certs = certSamples(members)
+	// The node's bundle, as etcdpki collect writes it: public facts only,
+	// for an exporter elsewhere to judge the cluster across nodes.
+	if b, err := member.NewBundle(members, start); err != nil {
+		errs = append(errs, fmt.Errorf("bundle: %w", err))
+	} else if s.bundle, err = json.MarshalIndent(b, "", "  "); err != nil {
+		errs = append(errs, fmt.Errorf("bundle: %w", err))
+	}
 	if e.opts.Probe != nil {
 		po := *e.opts.Probe
 		po.Now = start

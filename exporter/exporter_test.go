@@ -1,6 +1,7 @@
 package exporter_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -388,5 +389,51 @@ func TestEmptyScanIsNoVerdict(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("an empty scan's metrics lack %q", want)
 		}
+	}
+}
+
+// TestBundleEndpoint: /bundle serves the scanned node's public facts,
+// which check reads back as the node itself, and no private key.
+func TestBundleEndpoint(t *testing.T) {
+	c := testca.New(t, testca.Options{Manifests: true})
+	dir := c.MemberDir("cp1")
+	e := exporter.New(exporter.Options{Dirs: []string{dir}})
+	url := serve(t, e, time.Hour)
+	resp, err := http.Get(url + "/bundle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("/bundle: %s %q", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	if bytes.Contains(body, []byte("PRIVATE KEY")) {
+		t.Fatal("/bundle serves a private key")
+	}
+	f := filepath.Join(t.TempDir(), "cp1.json")
+	if err := os.WriteFile(f, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fromBundle, err := audit.CheckDirs([]string{f}, audit.Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromDir, err := audit.CheckDirs([]string{dir}, audit.Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fromBundle.Verdict != fromDir.Verdict || len(fromBundle.Findings) != len(fromDir.Findings) || len(fromBundle.Members) != 1 {
+		t.Errorf("check over /bundle: %+v (%d findings); over the directory: %+v (%d findings)", fromBundle.Verdict, len(fromBundle.Findings), fromDir.Verdict, len(fromDir.Findings))
+	}
+}
+
+// TestBundleBeforeScan: before the first scan there is no bundle to serve.
+func TestBundleBeforeScan(t *testing.T) {
+	e := exporter.New(exporter.Options{})
+	rec := httptest.NewRecorder()
+	e.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/bundle", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("/bundle before a scan: %d, want 503", rec.Code)
 	}
 }

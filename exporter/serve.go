@@ -12,20 +12,36 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Handler serves /metrics and, at /, a page that links to it and says
-// how the last scan went.
+// Handler serves /metrics, /bundle (the scanned node's public facts, as
+// etcdpki collect writes them) and, at /, a page that links to them and
+// says how the last scan went.
 func (e *Exporter) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{Registry: e.reg}))
+	mux.HandleFunc("/bundle", e.serveBundle)
 	mux.HandleFunc("/", e.index)
 	return mux
+}
+
+// serveBundle serves the last scan's bundle (etcdpki collect's JSON:
+// public facts only, never key material); 503 before the first scan.
+func (e *Exporter) serveBundle(w http.ResponseWriter, r *http.Request) {
+	e.mu.RLock()
+	s := e.last
+	e.mu.RUnlock()
+	if s == nil || s.bundle == nil {
+		http.Error(w, "no scan yet", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(s.bundle)
 }
 
 var indexPage = template.Must(template.New("index").Parse(`<!doctype html>
 <html><head><title>etcdpki exporter</title></head>
 <body>
 <h1>etcdpki exporter</h1>
-<p>Certificate expiry, check findings{{if .Probe}} and live probe results{{end}} of an etcd cluster's PKI as <a href="/metrics">Prometheus metrics</a>.</p>
+<p>Certificate expiry, check findings{{if .Probe}} and live probe results{{end}} of an etcd cluster's PKI as <a href="/metrics">Prometheus metrics</a>; the node's public facts as a <a href="/bundle">bundle</a>.</p>
 {{if .Scanned}}<p>Last scan {{.At}}: {{.Members}} members, {{.Verdict}}{{if .Err}}; errors: {{.Err}}{{end}}.</p>{{else}}<p>No scan yet.</p>{{end}}
 </body></html>
 `))

@@ -55,7 +55,8 @@ does (--endpoints, --cacert, --cert, --key, or ETCDCTL_* variables) and adds
 etcdpki_probe_success, etcdpki_probe_endpoint_reachable{member,url,port},
 etcdpki_probe_served_cert_not_after and the probe's findings.
 
-/metrics serves the metrics, / a short status page. SIGINT or SIGTERM shuts
+/metrics serves the metrics, /bundle the node's public facts as 'etcdpki
+collect' writes them (check reads it as the node), / a short status page. SIGINT or SIGTERM shuts
 the server down gracefully. --once prints the metrics once and exits, e.g.
 for node_exporter's textfile collector.`,
 		Example: `  etcdpki exporter /etc/kubernetes                 # serves :9794
