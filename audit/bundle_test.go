@@ -13,7 +13,6 @@ import (
 
 	"github.com/etcdpki/etcdpki/audit"
 	"github.com/etcdpki/etcdpki/internal/distro"
-	"github.com/etcdpki/etcdpki/internal/testca"
 	"github.com/etcdpki/etcdpki/member"
 )
 
@@ -125,14 +124,7 @@ func TestBundlesCheckAsDirectories(t *testing.T) {
 	for _, f := range faults {
 		t.Run(string(f.rule)+"/"+f.name, func(t *testing.T) {
 			t.Parallel()
-			opts := f.opts
-			opts.Manifests = !f.noManifests
-			c := testca.New(t, opts)
-			f.breakIt(t, c)
-			ds := []string{c.Dir}
-			if f.dirs != nil {
-				ds = f.dirs(c)
-			}
+			c, ds := f.build(t)
 			dirs, err := audit.CheckDirs(ds, audit.Options{Now: c.Now})
 			if err != nil {
 				t.Fatal(err)

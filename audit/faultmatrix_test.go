@@ -673,18 +673,26 @@ func truncate(t *testing.T, p string) {
 // TestFaultMatrix breaks a clean PKI in one way per row and requires
 // exactly the expected rules and verdict: a fault that fires an extra rule
 // is as much a failure as one that is missed.
+// build writes the row's cluster, breaks it, and returns it with the
+// directories to check.
+func (f fault) build(t *testing.T) (*testca.Cluster, []string) {
+	t.Helper()
+	opts := f.opts
+	opts.Manifests = !f.noManifests
+	c := testca.New(t, opts)
+	f.breakIt(t, c)
+	dirs := []string{c.Dir}
+	if f.dirs != nil {
+		dirs = f.dirs(c)
+	}
+	return c, dirs
+}
+
 func TestFaultMatrix(t *testing.T) {
 	for _, f := range faults {
 		t.Run(string(f.rule)+"/"+f.name, func(t *testing.T) {
 			t.Parallel()
-			opts := f.opts
-			opts.Manifests = !f.noManifests
-			c := testca.New(t, opts)
-			f.breakIt(t, c)
-			dirs := []string{c.Dir}
-			if f.dirs != nil {
-				dirs = f.dirs(c)
-			}
+			c, dirs := f.build(t)
 			r, err := audit.CheckDirs(dirs, audit.Options{Now: c.Now})
 			if err != nil {
 				t.Fatal(err)
