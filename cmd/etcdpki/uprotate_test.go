@@ -54,8 +54,10 @@ func TestUpRotationWalk(t *testing.T) {
 	etcdpki("rotate-ca", "stage", "--dir", dir)
 	// The client, configured after stage as kube-apiserver restarted with
 	// its member is: the bundle old+new read once, its client certificate
-	// read from its files on every handshake.
-	w := &testwriter.Writer{Cli: testwriter.RotatingClient(t, cl.Endpoints(), dir, "etcd-1", 2), Prefix: "/uprotate/", Timeout: 5 * time.Second}
+	// read from its files on every handshake. Each write waits at most the
+	// writer's default second: one sent to a member as it stops can hang
+	// until then, and a longer wait would be most of the gap measured.
+	w := &testwriter.Writer{Cli: testwriter.RotatingClient(t, cl.Endpoints(), dir, "etcd-1", 2), Prefix: "/uprotate/"}
 	wctx, wstop := context.WithCancel(ctx)
 	wdone := make(chan struct{})
 	go w.Run(wctx, wdone)
