@@ -42,6 +42,10 @@ type Explanation struct {
 	Next string `json:"next,omitempty"`
 	// Summary is one line: the primary cause in the words of the message.
 	Summary string `json:"summary,omitempty"`
+
+	// rejectedRemote: the line is the accepting side's, which refused
+	// the other side's certificate (not an alert the other side sent).
+	rejectedRemote bool
 }
 
 // Primary returns the primary cause, or nil when there is none.
@@ -134,7 +138,8 @@ func ExplainMessage(m *Message) *Explanation {
 	d := &diagnosis{m: m, score: map[RuleID]int{}, ev: map[RuleID][]string{}}
 	d.ctx = contextOf(m)
 	d.run()
-	e := &Explanation{Message: *m, Direction: d.direction, NotTLS: d.notTLS, Seen: d.seen, Next: d.next, Summary: d.summary}
+	e := &Explanation{Message: *m, Direction: d.direction, NotTLS: d.notTLS, Seen: d.seen, Next: d.next, Summary: d.summary,
+		rejectedRemote: d.ctx.serverSide && !d.ctx.remote}
 	ids := make([]RuleID, 0, len(d.score))
 	for id := range d.score {
 		ids = append(ids, id)

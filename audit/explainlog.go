@@ -342,7 +342,7 @@ func groupSummary(g *LogGroup) string {
 	var s string
 	switch g.Rule {
 	case RulePeerCA, RuleCAMismatch, RulePeerTrust:
-		if e.ctxServerSide() {
+		if e.rejectedRemote {
 			s = who + " presents a peer certificate that " + logger + "'s CA does not trust"
 		} else {
 			s = logger + " does not trust the peer certificate " + who + " serves"
@@ -350,7 +350,7 @@ func groupSummary(g *LogGroup) string {
 	case RuleClientCA, RuleClientTrust:
 		s = who + " presents a client certificate that " + logger + "'s CA does not trust"
 	case RulePeerSAN:
-		if e.ctxServerSide() {
+		if e.rejectedRemote {
 			s = who + " presents a peer certificate that does not name " + g.Remote + ", the address it connects from"
 		} else {
 			s = who + "'s peer certificate does not name the address " + logger + " dials"
@@ -378,10 +378,6 @@ func groupSummary(g *LogGroup) string {
 		s = who + ": " + e.Summary
 	}
 	return fmt.Sprintf("%s — %s %s%s", s, FormatCount(g.Count), countNoun(g.Count, "rejection", "rejections"), sinceText(g.First, g.Last))
-}
-
-func (e *Explanation) ctxServerSide() bool {
-	return strings.Contains(e.Message.low, "rejected connection") && !strings.Contains(e.Message.low, "remote error:")
 }
 
 // FormatCount writes n with thousands separators ("5,000"), as
