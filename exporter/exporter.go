@@ -16,7 +16,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,6 +53,18 @@ type Options struct {
 	Now func() time.Time
 	// BuildInfo labels etcdpki_build_info.
 	BuildInfo BuildInfo
+	// Peers are other nodes' exporters (ParsePeers' bundle URLs, or
+	// PeersAuto): every scan fetches their bundles and checks this
+	// node's members with theirs, for the cluster's verdict.
+	Peers []string
+	// PeerPort is the port PeersAuto assumes the peers' exporters
+	// listen on; empty means DefaultListen's.
+	PeerPort string
+	// PeerTimeout bounds each peer's fetch; 0 means DefaultPeerTimeout.
+	PeerTimeout time.Duration
+	// PeerClient fetches the peers' bundles; nil means
+	// http.DefaultClient.
+	PeerClient *http.Client
 }
 
 // BuildInfo is what etcdpki_build_info says of the binary.
@@ -69,6 +83,8 @@ type Exporter struct {
 
 	mu   sync.RWMutex
 	last *snapshot
+
+	peers peers
 }
 
 // snapshot is what one scan found.
@@ -85,6 +101,14 @@ type snapshot struct {
 	err      error
 	// bundle is the scanned members' public facts, for /bundle.
 	bundle []byte
+	// report is check's report over every member seen: the scanned
+	// ones and the peers'.
+	report *audit.Report
+	// seen are those members, for the page's expiry table and graph.
+	seen []*member.Member
+	// peers are the peers' states after this scan, in Options.Peers
+	// order.
+	peers []peerState
 }
 
 type certSample struct {
@@ -128,21 +152,6 @@ func (e *Exporter) Scan(ctx context.Context) error {
 		}
 		members = append(members, ms...)
 	}
-	// Check makes member names distinct, which the certificate series
-	// rely on: take the samples after it.
-	report := audit.Check(members, audit.Options{Now: start, WarnWithin: e.opts.WarnWithin})
-	s.members, s.verdict = len(members), report.Verdict
-	for _, f := range report.Findings {
-		s.findings[findingKey{"check", string(f.Rule), f.Severity.String()}]++
-	}
-	s.certs = certSamples(members)
-	// The node's bundle, as etcdpki collect writes it: public facts only,
-	// for an exporter elsewhere to judge the cluster across nodes.
-	if b, err := member.NewBundle(members, start); err != nil {
-		errs = append(errs, fmt.Errorf("bundle: %w", err))
-	} else if s.bundle, err = json.MarshalIndent(b, "", "  "); err != nil {
-		errs = append(errs, fmt.Errorf("bundle: %w", err))
-	}
 	if e.opts.Probe != nil {
 		po := *e.opts.Probe
 		po.Now = start
@@ -155,6 +164,45 @@ func (e *Exporter) Scan(ctx context.Context) error {
 				s.findings[findingKey{"probe", string(f.Rule), f.Severity.String()}]++
 			}
 		}
+	}
+	// The peers' bundles make the view the cluster's: check judges the
+	// conditions across members (R2, R3, membership) only over all of
+	// them. A peer that did not answer is a scan error, so no verdict is
+	// claimed, and its last bundle is still judged.
+	all := members
+	if urls := e.opts.Peers; len(urls) > 0 {
+		var err error
+		if urls[0] == PeersAuto {
+			if urls, err = e.discoverPeers(s.probe, members); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		s.peers = e.fetchPeers(ctx, urls)
+		all = slices.Clone(members)
+		for _, p := range s.peers {
+			if p.err != nil {
+				errs = append(errs, fmt.Errorf("peer %s: %w", p.url, p.err))
+			}
+			all = append(all, p.members...)
+		}
+	}
+	// Check makes member names distinct, which the certificate series
+	// rely on: take the samples after it.
+	report := audit.Check(all, audit.Options{Now: start, WarnWithin: e.opts.WarnWithin})
+	s.members, s.verdict, s.report = len(all), report.Verdict, report
+	for _, f := range report.Findings {
+		s.findings[findingKey{"check", string(f.Rule), f.Severity.String()}]++
+	}
+	// Certificate series are this node's only: each peer's exporter
+	// serves its own, and Prometheus scrapes them all.
+	s.certs = certSamples(members)
+	s.seen = all
+	// The node's bundle, as etcdpki collect writes it: public facts only,
+	// for an exporter elsewhere to judge the cluster across nodes.
+	if b, err := member.NewBundle(members, start); err != nil {
+		errs = append(errs, fmt.Errorf("bundle: %w", err))
+	} else if s.bundle, err = json.MarshalIndent(b, "", "  "); err != nil {
+		errs = append(errs, fmt.Errorf("bundle: %w", err))
 	}
 	s.err = errors.Join(errs...)
 	s.ok = s.err == nil

@@ -437,3 +437,191 @@ func TestBundleBeforeScan(t *testing.T) {
 		t.Errorf("/bundle before a scan: %d, want 503", rec.Code)
 	}
 }
+
+// findingCounts are check's findings of a report counted by rule and
+// severity, as etcdpki_findings{source="check"} exports them.
+func findingCounts(r *audit.Report) map[[2]string]float64 {
+	out := map[[2]string]float64{}
+	for _, f := range r.Findings {
+		out[[2]string{string(f.Rule), f.Severity.String()}]++
+	}
+	return out
+}
+
+// exportedCounts are etcdpki_findings{source="check"} of a scrape.
+func exportedCounts(mfs map[string]*dto.MetricFamily) map[[2]string]float64 {
+	out := map[[2]string]float64{}
+	if mf := mfs["etcdpki_findings"]; mf != nil {
+		for _, m := range mf.Metric {
+			l := map[string]string{}
+			for _, p := range m.Label {
+				l[p.GetName()] = p.GetValue()
+			}
+			if l["source"] == "check" {
+				out[[2]string{l["rule"], l["severity"]}] = m.Gauge.GetValue()
+			}
+		}
+	}
+	return out
+}
+
+// gather scans e and parses its metrics with Prometheus' text parser.
+func gather(t *testing.T, e *exporter.Exporter) map[string]*dto.MetricFamily {
+	t.Helper()
+	var b bytes.Buffer
+	if err := e.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mfs
+}
+
+// TestPeers: three exporters, each reading one node's tree, cp3 with a CA
+// of its own (R2: invisible from one node). cp1's, fetching cp2's and
+// cp3's bundles, exports the findings check gives over the three trees,
+// which its one-node view lacks; with cp3's exporter gone, cp3's
+// freshness is 0, the scan failed, no verdict is claimed and cp3's last
+// bundle is still judged.
+func TestPeers(t *testing.T) {
+	c := testca.New(t, testca.Options{Manifests: true})
+	c.UseCA(testca.NewCA(t, pki.ECDSAP256, c.Now), "cp3")
+	now := func() time.Time { return c.Now }
+	peer := func(name string) *httptest.Server {
+		e := exporter.New(exporter.Options{Dirs: []string{c.MemberDir(name)}, Now: now})
+		if err := e.Scan(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(e.Handler())
+		t.Cleanup(ts.Close)
+		return ts
+	}
+	p2, p3 := peer("cp2"), peer("cp3")
+	peers, err := exporter.ParsePeers([]string{strings.TrimPrefix(p2.URL, "http://"), p3.URL + "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{p2.URL + "/bundle", p3.URL + "/bundle"}; strings.Join(peers, " ") != strings.Join(want, " ") {
+		t.Fatalf("ParsePeers: %q, want %q", peers, want)
+	}
+	want, err := audit.CheckDirs([]string{c.MemberDir("cp1"), c.MemberDir("cp2"), c.MemberDir("cp3")}, audit.Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Verdict.ClientsConnect || len(want.Findings) == 0 {
+		t.Fatalf("the fixture's fault is not one check sees: %+v", want.Verdict)
+	}
+	alone := exporter.New(exporter.Options{Dirs: []string{c.MemberDir("cp1")}, Now: now})
+	if err := alone.Scan(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e := exporter.New(exporter.Options{Dirs: []string{c.MemberDir("cp1")}, Peers: peers, Now: now})
+	if err := e.Scan(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	mfs := gather(t, e)
+	if got, w := exportedCounts(mfs), findingCounts(want); fmt.Sprint(got) != fmt.Sprint(w) {
+		t.Errorf("with peers: findings %v, check over the three trees: %v", got, w)
+	}
+	if got := exportedCounts(gather(t, alone)); fmt.Sprint(got) == fmt.Sprint(findingCounts(want)) {
+		t.Errorf("one node's view already gives check's findings over three (%v): the test proves nothing", got)
+	}
+	for _, p := range peers {
+		if v := value(t, mfs, "etcdpki_peer_bundle_fresh", map[string]string{"peer": p}); v != 1 {
+			t.Errorf("etcdpki_peer_bundle_fresh{peer=%q} = %v, want 1", p, v)
+		}
+	}
+	if v := value(t, mfs, "etcdpki_members", nil); v != 3 {
+		t.Errorf("etcdpki_members = %v, want 3", v)
+	}
+	for name, w := range map[string]bool{"etcdpki_check_cluster_forms": want.Verdict.ClusterForms, "etcdpki_check_clients_connect": want.Verdict.ClientsConnect} {
+		if v := value(t, mfs, name, nil); v != map[bool]float64{true: 1}[w] {
+			t.Errorf("with peers: %s = %v; check over the three trees says %v", name, v, w)
+		}
+	}
+	if v := values(mfs, "x509_cert_not_after", map[string]string{"member": "cp2"}); len(v) != 0 {
+		t.Errorf("cp1's exporter exports %d of cp2's certificate series; each node exports its own", len(v))
+	}
+
+	// cp3's exporter is cut off.
+	p3.Close()
+	if err := e.Scan(t.Context()); err == nil || !strings.Contains(err.Error(), "peer "+peers[1]) {
+		t.Errorf("scan without cp3's exporter: %v, want an error naming %s", err, peers[1])
+	}
+	mfs = gather(t, e)
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"etcdpki_peer_bundle_fresh", map[string]string{"peer": peers[0]}, 1},
+		{"etcdpki_peer_bundle_fresh", map[string]string{"peer": peers[1]}, 0},
+		{"etcdpki_check_cluster_forms", nil, 0},
+		{"etcdpki_check_clients_connect", nil, 0},
+		{"etcdpki_last_scan_success", nil, 0},
+		{"etcdpki_members", nil, 3},
+	} {
+		if v := value(t, mfs, c.name, c.labels); v != c.want {
+			t.Errorf("cp3 cut off: %s%v = %v, want %v", c.name, c.labels, v, c.want)
+		}
+	}
+	if v := values(mfs, "etcdpki_peer_bundle_age_seconds", map[string]string{"peer": peers[1]}); len(v) != 1 || v[0] < 0 {
+		t.Errorf("cp3 cut off: its bundle's age %v, want one value ≥ 0", v)
+	}
+	if got, w := exportedCounts(mfs), findingCounts(want); fmt.Sprint(got) != fmt.Sprint(w) {
+		t.Errorf("cp3 cut off: findings %v, want its last bundle still judged: %v", got, w)
+	}
+}
+
+// TestPeersHealthy: a sound cluster seen through its peers is healthy,
+// so the verdict the faulty case withholds is one the exporter gives.
+func TestPeersHealthy(t *testing.T) {
+	c := testca.New(t, testca.Options{Manifests: true})
+	now := func() time.Time { return c.Now }
+	var peers []string
+	for _, name := range []string{"cp2", "cp3"} {
+		p := exporter.New(exporter.Options{Dirs: []string{c.MemberDir(name)}, Now: now})
+		if err := p.Scan(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(p.Handler())
+		t.Cleanup(ts.Close)
+		peers = append(peers, ts.URL+"/bundle")
+	}
+	e := exporter.New(exporter.Options{Dirs: []string{c.MemberDir("cp1")}, Peers: peers, Now: now})
+	if err := e.Scan(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	mfs := gather(t, e)
+	if v := value(t, mfs, "etcdpki_check_cluster_forms", nil); v != 1 {
+		t.Errorf("etcdpki_check_cluster_forms = %v, want 1", v)
+	}
+}
+
+// TestParsePeers: what --peers takes and refuses.
+func TestParsePeers(t *testing.T) {
+	for _, c := range []struct {
+		in   []string
+		want string // joined by spaces, or "error"
+	}{
+		{[]string{"10.0.0.12:9794"}, "http://10.0.0.12:9794/bundle"},
+		{[]string{"https://cp2.example:9794/etcdpki/", "cp3:9794", "cp3:9794"}, "https://cp2.example:9794/etcdpki/bundle http://cp3:9794/bundle"},
+		{[]string{"http://cp2:9794/bundle", " "}, "http://cp2:9794/bundle"},
+		{[]string{"auto"}, "auto"},
+		{[]string{"auto", "cp2:9794"}, "error"},
+		{[]string{"ftp://cp2"}, "error"},
+		{[]string{"http://"}, "error"},
+	} {
+		got, err := exporter.ParsePeers(c.in)
+		s := strings.Join(got, " ")
+		if err != nil {
+			s = "error"
+		}
+		if s != c.want {
+			t.Errorf("ParsePeers(%q) = %q (%v), want %q", c.in, s, err, c.want)
+		}
+	}
+}

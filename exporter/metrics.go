@@ -50,6 +50,10 @@ var (
 		"1 if the last scan had no errors.", nil, nil)
 	descScanDuration = prometheus.NewDesc("etcdpki_scan_duration_seconds",
 		"How long the last scan took.", nil, nil)
+	descPeerFresh = prometheus.NewDesc("etcdpki_peer_bundle_fresh",
+		"1 if the last scan fetched the peer exporter's bundle; 0 if it could not, and its last bundle, if any, was judged instead.", []string{"peer"}, nil)
+	descPeerAge = prometheus.NewDesc("etcdpki_peer_bundle_age_seconds",
+		"Seconds since the peer's bundle in use was collected.", []string{"peer"}, nil)
 	descProbeSuccess = prometheus.NewDesc("etcdpki_probe_success",
 		"1 if the last probe of the live cluster ran (whatever it found).", nil, nil)
 	descReachable = prometheus.NewDesc("etcdpki_probe_endpoint_reachable",
@@ -63,7 +67,7 @@ var (
 func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descNotBefore, descNotAfter, descExpiresIn, descExpired, descValidSince, descBuildInfo, descFindings,
 		descClusterForms, descClientsConnect, descMembers, descScanErrors, descLastScan, descLastScanOK,
-		descScanDuration, descProbeSuccess, descReachable, descServedNotAfter} {
+		descScanDuration, descPeerFresh, descPeerAge, descProbeSuccess, descReachable, descServedNotAfter} {
 		ch <- d
 	}
 }
@@ -105,9 +109,9 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	for k, n := range s.findings {
 		gauge(descFindings, float64(n), k.source, k.rule, k.severity)
 	}
-	// A scan that could not read every directory judged only part of the
-	// cluster, and one that read no member judged nothing: neither
-	// verdict is a "yes".
+	// A scan that could not read every directory or fetch every peer's
+	// bundle judged only part of the cluster, and one that read no
+	// member judged nothing: neither verdict is a "yes".
 	healthy := s.ok && s.members > 0
 	gauge(descClusterForms, bit(healthy && s.verdict.ClusterForms))
 	gauge(descClientsConnect, bit(healthy && s.verdict.ClientsConnect))
@@ -115,6 +119,12 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	gauge(descLastScan, unix(s.at))
 	gauge(descLastScanOK, bit(s.ok))
 	gauge(descScanDuration, s.duration.Seconds())
+	for _, p := range s.peers {
+		gauge(descPeerFresh, bit(p.fresh), p.url)
+		if !p.collected.IsZero() {
+			gauge(descPeerAge, now.Sub(p.collected).Seconds(), p.url)
+		}
+	}
 	if e.opts.Probe == nil {
 		return
 	}

@@ -24,6 +24,9 @@ func newExporterCmd() *cobra.Command {
 		withProbe  bool
 		pf         probeFlags
 		warnWithin *durationFlag
+		peers      []string
+		peerPort   string
+		peerWait   time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "exporter [--listen ADDR] DIR...",
@@ -55,13 +58,27 @@ does (--endpoints, --cacert, --cert, --key, or ETCDCTL_* variables) and adds
 etcdpki_probe_success, etcdpki_probe_endpoint_reachable{member,url,port},
 etcdpki_probe_served_cert_not_after and the probe's findings.
 
+Run on each control-plane node, an exporter sees one member, and check's
+conditions across members (R2, R3, the membership rules) cannot be judged.
+With --peers, every scan also fetches the other nodes' exporters' bundles
+(/bundle) and checks all the members together: etcdpki_findings and the
+verdict are then the cluster's, and etcdpki_peer_bundle_fresh{peer} and
+etcdpki_peer_bundle_age_seconds{peer} say what each peer gave. A peer that
+does not answer is a scan error: its last bundle is still judged, and no
+verdict is claimed (etcdpki_check_cluster_forms 0) until it answers again.
+--peers auto finds the peers in the live cluster's member list (--probe):
+each member's peer URL host, at --peer-port. The certificate series stay
+this node's own.
+
 /metrics serves the metrics, /bundle the node's public facts as 'etcdpki
-collect' writes them (check reads it as the node), / a short status page. SIGINT or SIGTERM shuts
-the server down gracefully. --once prints the metrics once and exits, e.g.
+collect' writes them (check reads it as the node; peers' exporters fetch
+it), / a page with the verdict, the findings by member, the expiry table
+and the trust graph. SIGINT or SIGTERM shuts the server down gracefully. --once prints the metrics once and exits, e.g.
 for node_exporter's textfile collector.`,
 		Example: `  etcdpki exporter /etc/kubernetes                 # serves :9794
   etcdpki exporter --listen 127.0.0.1:9794 --interval 5m --probe cp1/ cp2/ cp3/
   etcdpki exporter --once /etc/kubernetes > /var/lib/node_exporter/textfile/etcdpki.prom
+  etcdpki exporter --peers 10.0.0.12:9794,10.0.0.13:9794 /etc/kubernetes   # the cluster's verdict, on cp1
   # alert: x509_cert_expires_in_seconds{kind!="ca"} < 30*86400 or etcdpki_findings{severity="error"} > 0`,
 		RunE: func(cmd *cobra.Command, dirs []string) error {
 			v := currentVersion()
@@ -77,6 +94,14 @@ for node_exporter's textfile collector.`,
 				opts.Spec = c
 			}
 			opts.WarnWithin = warnWindow(warnWithin)
+			var err error
+			if opts.Peers, err = exporter.ParsePeers(peers); err != nil {
+				return usagef("--peers: %v", err)
+			}
+			if len(opts.Peers) == 1 && opts.Peers[0] == exporter.PeersAuto && !withProbe {
+				return withHint(usagef("--peers auto reads the live cluster's member list, which needs --probe"), "add --probe with the client credentials (--cacert, --cert, --key), or list the peers' exporters")
+			}
+			opts.PeerPort, opts.PeerTimeout = peerPort, peerWait
 			if withProbe {
 				po, err := pf.resolve(cmd)
 				if err != nil {
@@ -124,5 +149,9 @@ for node_exporter's textfile collector.`,
 	warnWithin = durationVar(f, "warn-within", audit.DefaultWarnWithin, "check's expiry warning window for etcdpki_findings; 0 disables")
 	f.BoolVar(&withProbe, "probe", false, "also probe the live cluster on every scan")
 	pf.register(cmd, "with --probe: ")
+	f.StringSliceVar(&peers, "peers", nil, "other nodes' exporters (`HOST:PORT` or URL, comma-separated, or auto: from the member list, with --probe) whose bundles every scan fetches, to judge the whole cluster")
+	_, defaultPort, _ := net.SplitHostPort(exporter.DefaultListen)
+	f.StringVar(&peerPort, "peer-port", defaultPort, "with --peers auto: the `PORT` the peers' exporters listen on")
+	f.DurationVar(&peerWait, "peer-timeout", exporter.DefaultPeerTimeout, "how long to wait for each peer's bundle")
 	return cmd
 }
