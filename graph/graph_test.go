@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/xml"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,5 +140,49 @@ func TestRenderSVGWithoutGraphviz(t *testing.T) {
 	_, err := graph.RenderSVG(context.Background(), []byte("digraph {}"))
 	if !errors.Is(err, graph.ErrNoGraphviz) {
 		t.Errorf("err = %v, want ErrNoGraphviz", err)
+	}
+}
+
+// TestWriteSVG: the native SVG is well-formed XML, draws every node and
+// member, and marks exactly the broken edges, labelled with their rules.
+func TestWriteSVG(t *testing.T) {
+	g := broken(t)
+	var b bytes.Buffer
+	if err := g.WriteSVG(&b); err != nil {
+		t.Fatal(err)
+	}
+	svg := b.String()
+	dec := xml.NewDecoder(strings.NewReader(svg))
+	for {
+		_, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("not well-formed XML: %v\n%s", err, svg)
+		}
+	}
+	var broken int
+	for _, e := range g.Edges {
+		if e.Broken() {
+			broken++
+			if !strings.Contains(svg, ">"+strings.Join(e.Rules, ", ")+"</text>") {
+				t.Errorf("broken edge %s->%s: no label %v", e.From, e.To, e.Rules)
+			}
+		}
+	}
+	if n := strings.Count(svg, `class="broken"`); n != broken || broken == 0 {
+		t.Errorf("%d edges drawn broken, the graph has %d", n, broken)
+	}
+	if n := strings.Count(svg, `<g class="edge">`); n != len(g.Edges) {
+		t.Errorf("%d edges drawn, the graph has %d", n, len(g.Edges))
+	}
+	if n := strings.Count(svg, `<g class="node `); n != len(g.Nodes) {
+		t.Errorf("%d nodes drawn, the graph has %d", n, len(g.Nodes))
+	}
+	for _, m := range g.Members {
+		if !strings.Contains(svg, "member "+m.Name+"</text>") {
+			t.Errorf("no box for member %s", m.Name)
+		}
 	}
 }

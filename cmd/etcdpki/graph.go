@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -13,7 +14,7 @@ import (
 )
 
 // graphFormats are the --format values of the graph command.
-var graphFormats = []string{"dot", "mermaid"}
+var graphFormats = []string{"dot", "mermaid", "svg"}
 
 func newGraphCmd() *cobra.Command {
 	var (
@@ -32,14 +33,17 @@ finding breaks are dashed and red (errors) or orange (warnings) and carry the
 rule IDs (see 'etcdpki check' and docs/rules.md); findings about a port or a
 member as a whole mark that port or member.
 
---format dot (Graphviz, the default) or mermaid (renders in GitHub
-Markdown). --svg FILE renders the DOT through Graphviz's dot program.
+--format dot (Graphviz, the default), mermaid (renders in GitHub Markdown)
+or svg (an SVG laid out by etcdpki itself, with no Graphviz: the drawing
+the exporter's page shows). --svg FILE renders the DOT through Graphviz's
+dot program instead, which lays out larger clusters better.
 DIRs are read as 'etcdpki check' reads them.`,
 		Example: `  etcdpki graph pki/ | dot -Tpng > trust.png
   etcdpki graph --svg trust.svg cp1/ cp2/ cp3/
-  etcdpki graph --format mermaid pki/ >> README.md`,
+  etcdpki graph --format mermaid pki/ >> README.md
+  etcdpki graph --format svg cp1/ cp2/ cp3/ > trust.svg         # without Graphviz`,
 		RunE: func(cmd *cobra.Command, dirs []string) error {
-			if format != "dot" && format != "mermaid" {
+			if !slices.Contains(graphFormats, format) {
 				return usagef("unknown --format %q (want %s)", format, orList(graphFormats))
 			}
 			if svg != "" && cmd.Flags().Changed("format") && format != "dot" {
@@ -51,8 +55,11 @@ DIRs are read as 'etcdpki check' reads them.`,
 			}
 			g := graph.Build(members, audit.Check(members, audit.Options{}))
 			if svg == "" {
-				if format == "mermaid" {
+				switch format {
+				case "mermaid":
 					return g.WriteMermaid(cmd.OutOrStdout())
+				case "svg":
+					return g.WriteSVG(cmd.OutOrStdout())
 				}
 				return g.WriteDOT(cmd.OutOrStdout())
 			}
