@@ -85,6 +85,8 @@ type Exporter struct {
 	last *snapshot
 
 	peers peers
+	// interval is Serve's, for the page's refresh.
+	interval time.Duration
 }
 
 // snapshot is what one scan found.
@@ -109,6 +111,8 @@ type snapshot struct {
 	// peers are the peers' states after this scan, in Options.Peers
 	// order.
 	peers []peerState
+	// page is what / shows of the scan.
+	page *page
 }
 
 type certSample struct {
@@ -206,6 +210,7 @@ func (e *Exporter) Scan(ctx context.Context) error {
 	}
 	s.err = errors.Join(errs...)
 	s.ok = s.err == nil
+	s.page = buildPage(s)
 	s.duration = e.opts.Now().Sub(start)
 	e.scanErrors.Add(int64(len(errs)))
 	e.mu.Lock()

@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -148,9 +149,12 @@ func (e *Exporter) fetchBundle(ctx context.Context, u string) ([]*member.Member,
 	if len(data) > readfile.MaxSize {
 		return nil, time.Time{}, fmt.Errorf("the bundle is larger than %d bytes", readfile.MaxSize)
 	}
-	b, err := member.ReadBundle(strings.NewReader(string(data)))
+	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/") {
+		return nil, time.Time{}, fmt.Errorf("answered %s, not a bundle: is this an etcdpki exporter's /bundle?", ct)
+	}
+	b, err := member.ReadBundle(bytes.NewReader(data))
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("not a bundle of etcdpki collect: %w", err)
+		return nil, time.Time{}, err
 	}
 	ms, err := b.Load()
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html/template"
 	"net"
 	"net/http"
 	"time"
@@ -13,8 +12,9 @@ import (
 )
 
 // Handler serves /metrics, /bundle (the scanned node's public facts, as
-// etcdpki collect writes them) and, at /, a page that links to them and
-// says how the last scan went.
+// etcdpki collect writes them) and, at /, the page of the last scan: the
+// verdict, the findings by member with their fixes, the expiry table and
+// the trust graph, in plain HTML with no external assets.
 func (e *Exporter) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{Registry: e.reg}))
@@ -37,40 +37,11 @@ func (e *Exporter) serveBundle(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(s.bundle)
 }
 
-var indexPage = template.Must(template.New("index").Parse(`<!doctype html>
-<html><head><title>etcdpki exporter</title></head>
-<body>
-<h1>etcdpki exporter</h1>
-<p>Certificate expiry, check findings{{if .Probe}} and live probe results{{end}} of an etcd cluster's PKI as <a href="/metrics">Prometheus metrics</a>; the node's public facts as a <a href="/bundle">bundle</a>.</p>
-{{if .Scanned}}<p>Last scan {{.At}}: {{.Members}} members, {{.Verdict}}{{if .Err}}; errors: {{.Err}}{{end}}.</p>{{else}}<p>No scan yet.</p>{{end}}
-</body></html>
-`))
-
-func (e *Exporter) index(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/" {
-		http.NotFound(w, r)
-		return
-	}
-	e.mu.RLock()
-	s := e.last
-	e.mu.RUnlock()
-	data := struct {
-		Probe, Scanned bool
-		At, Verdict    string
-		Members        int
-		Err            error
-	}{Probe: e.opts.Probe != nil}
-	if s != nil {
-		data.Scanned, data.At, data.Members, data.Verdict, data.Err = true, s.at.UTC().Format(time.RFC3339), s.members, s.verdict.Summary, s.err
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = indexPage.Execute(w, data)
-}
-
 // Serve scans, then serves Handler on ln and rescans every interval until
 // ctx ends, when it shuts the server down gracefully (letting scrapes in
 // flight finish, for up to five seconds). onError hears failed scans.
 func (e *Exporter) Serve(ctx context.Context, ln net.Listener, interval time.Duration, onError func(error)) error {
+	e.interval = interval
 	if err := e.Scan(ctx); err != nil && onError != nil {
 		onError(err)
 	}

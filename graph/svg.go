@@ -118,6 +118,11 @@ func (g *Graph) WriteSVG(w io.Writer) error {
 		mid := (x1 + x2) / 2
 		path := fmt.Sprintf("M%.1f,%.1f C%.1f,%.1f %.1f,%.1f %.1f,%.1f", x1, y1, mid, y1, mid, y2, x2, y2)
 		stroke, extra := "#777", ""
+		if x2 > x1+svgColumnGap+svgNodeWidth {
+			// A CA verifying a port: it crosses the certificates'
+			// column, drawn lighter so as not to look like theirs.
+			stroke = "#9bb7d4"
+		}
 		title := e.Label
 		if e.Broken() {
 			stroke = severityColor[e.Severity]
