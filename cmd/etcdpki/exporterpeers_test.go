@@ -200,4 +200,3 @@ func (m metrics) findings() map[string]float64 {
 	}
 	return out
 }
-
