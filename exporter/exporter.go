@@ -11,6 +11,7 @@ package exporter
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -85,6 +86,8 @@ type Exporter struct {
 	last *snapshot
 
 	peers peers
+	// instance is a random ID served with /bundle (instanceHeader).
+	instance string
 	// interval is Serve's, for the page's refresh.
 	interval time.Duration
 }
@@ -128,7 +131,7 @@ func New(opts Options) *Exporter {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Exporter{opts: opts, reg: prometheus.NewRegistry()}
+	e := &Exporter{opts: opts, reg: prometheus.NewRegistry(), instance: rand.Text()}
 	// Go's and the process's own metrics, as every Prometheus exporter
 	// serves them.
 	e.reg.MustRegister(e, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -184,6 +187,9 @@ func (e *Exporter) Scan(ctx context.Context) error {
 		s.peers = e.fetchPeers(ctx, urls)
 		all = slices.Clone(members)
 		for _, p := range s.peers {
+			if p.self {
+				continue
+			}
 			if p.err != nil {
 				errs = append(errs, fmt.Errorf("peer %s: %w", p.url, p.err))
 			}

@@ -113,12 +113,14 @@ func serve(t *testing.T, e *exporter.Exporter, interval time.Duration) string {
 		}
 	})
 	url := "http://" + ln.Addr().String()
-	// Serve scans before it serves; wait for the listener to answer.
+	// Serve serves during its first scan; wait for the scan (its bundle).
 	for i := 0; ; i++ {
-		resp, err := http.Get(url + "/")
+		resp, err := http.Get(url + "/bundle")
 		if err == nil {
 			resp.Body.Close()
-			return url
+			if resp.StatusCode == http.StatusOK {
+				return url
+			}
 		}
 		if i == 100 {
 			t.Fatal(err)
@@ -622,6 +624,68 @@ func TestParsePeers(t *testing.T) {
 		}
 		if s != c.want {
 			t.Errorf("ParsePeers(%q) = %q (%v), want %q", c.in, s, err, c.want)
+		}
+	}
+}
+
+// TestPeersListIncludesSelf: one peer list given to every node (as a
+// DaemonSet's arguments are) names each exporter too; each knows itself
+// there and judges the others, with no error.
+func TestPeersListIncludesSelf(t *testing.T) {
+	c := testca.New(t, testca.Options{Manifests: true})
+	names := []string{"cp1", "cp2", "cp3"}
+	var lns []net.Listener
+	var list []string
+	for range names {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		list = append(list, ln.Addr().String())
+	}
+	peers, err := exporter.ParsePeers(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var es []*exporter.Exporter
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i, name := range names {
+		e := exporter.New(exporter.Options{Dirs: []string{c.MemberDir(name)}, Peers: peers, Now: func() time.Time { return c.Now }})
+		es = append(es, e)
+		go e.Serve(ctx, lns[i], time.Hour, nil)
+	}
+	// Each exporter's first scan fetches the others, who may still be
+	// in theirs: scan again once every one has a bundle to serve.
+	for _, p := range peers {
+		for i := 0; ; i++ {
+			resp, err := http.Get(p)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if i == 200 {
+				t.Fatalf("%s: no bundle: %v", p, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	for i, e := range es {
+		if err := e.Scan(t.Context()); err != nil {
+			t.Errorf("%s: %v", names[i], err)
+		}
+		mfs := gather(t, e)
+		if v := values(mfs, "etcdpki_peer_bundle_fresh", nil); len(v) != 2 || v[0] != 1 || v[1] != 1 {
+			t.Errorf("%s: peers' freshness %v, want two peers, both fresh (not itself)", names[i], v)
+		}
+		if v := value(t, mfs, "etcdpki_members", nil); v != 3 {
+			t.Errorf("%s: %v members, want 3", names[i], v)
+		}
+		if v := value(t, mfs, "etcdpki_check_cluster_forms", nil); v != 1 {
+			t.Errorf("%s: cluster_forms %v", names[i], v)
 		}
 	}
 }

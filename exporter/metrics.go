@@ -120,6 +120,9 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	gauge(descLastScanOK, bit(s.ok))
 	gauge(descScanDuration, s.duration.Seconds())
 	for _, p := range s.peers {
+		if p.self {
+			continue // this exporter, in a list given to every node
+		}
 		gauge(descPeerFresh, bit(p.fresh), p.url)
 		if !p.collected.IsZero() {
 			gauge(descPeerAge, now.Sub(p.collected).Seconds(), p.url)

@@ -103,6 +103,9 @@ func buildPage(s *snapshot) *page {
 		}
 	}
 	for _, ps := range s.peers {
+		if ps.self {
+			continue
+		}
 		pp := pagePeer{URL: ps.url, Fresh: ps.fresh}
 		if !ps.collected.IsZero() {
 			pp.Age = s.at.Sub(ps.collected).Round(time.Second).String()

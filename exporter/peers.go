@@ -71,7 +71,14 @@ type peerState struct {
 	collected time.Time // the bundle's collectedAt
 	fresh     bool      // fetched in the last scan
 	err       error     // the last scan's fetch error
+	// self is true when the URL is this exporter's own: one peer list
+	// given to every node (a DaemonSet's arguments) names each node too.
+	self bool
 }
+
+// instanceHeader carries an exporter's random instance ID on /bundle, by
+// which an exporter knows its own address in a peer list.
+const instanceHeader = "Etcdpki-Exporter-Instance"
 
 // peers is the exporter's view of its peers, by URL.
 type peers struct {
@@ -87,6 +94,9 @@ func (e *Exporter) fetchPeers(ctx context.Context, urls []string) []peerState {
 	member.ForEach(len(urls), func(i int) {
 		ms, collected, err := e.fetchBundle(ctx, urls[i])
 		fetched[i] = peerState{url: urls[i], members: ms, collected: collected, fresh: err == nil, err: err}
+		if errors.Is(err, errSelf) {
+			fetched[i] = peerState{url: urls[i], fresh: true, self: true}
+		}
 	})
 	e.peers.mu.Lock()
 	defer e.peers.mu.Unlock()
@@ -110,6 +120,9 @@ func (e *Exporter) fetchPeers(ctx context.Context, urls []string) []peerState {
 	}
 	return out
 }
+
+// errSelf is fetchBundle's answer for this exporter's own URL.
+var errSelf = errors.New("this exporter itself")
 
 // fetchBundle GETs one peer's bundle, bounded in time (PeerTimeout) and
 // size (readfile.MaxSize, as a bundle file is), and reads its members.
@@ -138,6 +151,9 @@ func (e *Exporter) fetchBundle(ctx context.Context, u string) ([]*member.Member,
 		return nil, time.Time{}, errors.Unwrap(err) // the url.Error's cause: the URL is said by the caller
 	}
 	defer resp.Body.Close()
+	if resp.Header.Get(instanceHeader) == e.instance {
+		return nil, time.Time{}, errSelf
+	}
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
 		return nil, time.Time{}, fmt.Errorf("answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))

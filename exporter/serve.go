@@ -29,6 +29,8 @@ func (e *Exporter) serveBundle(w http.ResponseWriter, r *http.Request) {
 	e.mu.RLock()
 	s := e.last
 	e.mu.RUnlock()
+	// Even before a scan, an exporter knows itself in its peer list.
+	w.Header().Set(instanceHeader, e.instance)
 	if s == nil || s.bundle == nil {
 		http.Error(w, "no scan yet", http.StatusServiceUnavailable)
 		return
@@ -37,18 +39,22 @@ func (e *Exporter) serveBundle(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(s.bundle)
 }
 
-// Serve scans, then serves Handler on ln and rescans every interval until
+// Serve serves Handler on ln, scans at once and then every interval until
 // ctx ends, when it shuts the server down gracefully (letting scrapes in
 // flight finish, for up to five seconds). onError hears failed scans.
+// It serves during the first scan, so that an exporter whose peer list
+// names itself (one list for every node) knows itself there.
 func (e *Exporter) Serve(ctx context.Context, ln net.Listener, interval time.Duration, onError func(error)) error {
 	e.interval = interval
-	if err := e.Scan(ctx); err != nil && onError != nil {
-		onError(err)
-	}
 	srv := &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	go e.Run(ctx, interval, onError)
+	go func() {
+		if err := e.Scan(ctx); err != nil && onError != nil && ctx.Err() == nil {
+			onError(err)
+		}
+		e.Run(ctx, interval, onError)
+	}()
 	select {
 	case err := <-served:
 		return fmt.Errorf("serving metrics: %w", err)
