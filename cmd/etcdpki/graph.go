@@ -34,9 +34,11 @@ member as a whole mark that port or member.
 
 --format dot (Graphviz, the default) or mermaid (renders in GitHub
 Markdown). --svg FILE renders the DOT through Graphviz's dot program.
-DIRs are read as 'etcdpki check' reads them.`,
+DIRs are read as 'etcdpki check' reads them, ssh://[user@]host[:port][/path]
+nodes too (see 'etcdpki help check').`,
 		Example: `  etcdpki graph pki/ | dot -Tpng > trust.png
   etcdpki graph --svg trust.svg cp1/ cp2/ cp3/
+  etcdpki graph ssh://cp1 ssh://cp2 ssh://cp3 | dot -Tsvg > trust.svg
   etcdpki graph --format mermaid pki/ >> README.md`,
 		RunE: func(cmd *cobra.Command, dirs []string) error {
 			if format != "dot" && format != "mermaid" {
@@ -75,6 +77,7 @@ DIRs are read as 'etcdpki check' reads them.`,
 		},
 	}
 	mf.register(cmd)
+	mf.registerRemote(cmd)
 	f := cmd.Flags()
 	f.StringVarP(&format, "format", "o", "dot", "output `FORMAT`: "+orList(graphFormats))
 	f.StringVar(&svg, "svg", "", "render the graph to this SVG `FILE` with Graphviz's dot")
