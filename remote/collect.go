@@ -260,6 +260,8 @@ func (r *result) bundle(m mode) (*member.Bundle, error) {
 	case r.overflow:
 		// Checked first: ssh exits 255 once the pipe is closed on it.
 		return fail(fmt.Errorf("%w: it wrote more than %d bytes to stdout, more than a bundle may be", ErrNoBundle, readfile.MaxSize))
+	case r.exit == -1:
+		return fail(errors.New("ssh did not exit by itself (killed by a signal)"))
 	case r.exit == 255 && r.stderr != "":
 		// ssh's own message says which of its failures it was.
 		return fail(fmt.Errorf("%w (exit status 255)", ErrSSH))
