@@ -43,6 +43,10 @@ type DiscoverOptions struct {
 	Layout string
 	// SettingsFile is passed to every member found (--etcd-flags).
 	SettingsFile string
+	// Collected, for LoadDirs, holds members already read for some of
+	// its dirs, by index: dirs[i] stands for Collected[i] (an ssh:// URL
+	// whose node package remote collected) and is not looked up here.
+	Collected map[int][]*Member
 }
 
 // NotFoundError is returned by Discover for a directory that matches no

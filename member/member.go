@@ -498,7 +498,8 @@ func ForEach(n int, f func(i int)) {
 // LoadDirs discovers the members in dirs and reads them. A spec, when
 // given, describes the members whose directories have none of their own,
 // as check's --config does. Member names are made distinct
-// ([UniqueNames]).
+// ([UniqueNames]). Members read elsewhere (opts.Collected) keep their
+// argument's place.
 func LoadDirs(dirs []string, c *spec.Cluster, opts DiscoverOptions) ([]*Member, error) {
 	// Detecting a layout probes a few dozen paths: done for all
 	// directories in parallel, the first error (in order) reported. A
@@ -508,6 +509,10 @@ func LoadDirs(dirs []string, c *spec.Cluster, opts DiscoverOptions) ([]*Member, 
 	bundled := make([][]*Member, len(dirs))
 	errs := make([]error, len(dirs))
 	ForEach(len(dirs), func(i int) {
+		if ms, ok := opts.Collected[i]; ok {
+			bundled[i] = ms
+			return
+		}
 		if st, err := os.Stat(dirs[i]); err == nil && st.Mode().IsRegular() {
 			bundled[i], errs[i] = LoadBundleFile(dirs[i])
 			return

@@ -37,6 +37,8 @@ read as etcd reads them: the static pod's flags (also inside sh -c, and its
 an etcd config file; else from --config, else from the certificates
 themselves (and the report says so).
 
+` + remoteHelp + `
+
 Each port is judged by the CA that port uses: the peer port (2380) by
 --peer-trusted-ca-file, the client port (2379) by --trusted-ca-file and the
 CA files of the clients (kube-apiserver's --etcd-cafile).
@@ -48,7 +50,10 @@ e.g. --feature-gates on etcd 3.5 (FLAG-ETCD-VERSION).
 Rules are listed in docs/rules.md; 'etcdpki explain' maps an error message to
 them. Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage error.`,
 		Example: `  etcdpki check pki/                          # init's output: every member
-  ssh cp1 etcdpki collect --local > cp1.json  # on each node: public facts only, no keys copied
+  etcdpki check ssh://cp1 ssh://cp2 ssh://root@10.0.0.13:2222   # over ssh: no keys copied
+  etcdpki check --sudo ssh://admin@cp1 ssh://admin@cp2 ssh://admin@cp3
+  etcdpki check --remote-command 'sudo /opt/bin/etcdpki collect --local' ssh://cp1 ssh://cp2 ssh://cp3
+  ssh cp1 etcdpki collect --local > cp1.json  # or by hand, on each node
   etcdpki check cp1.json cp2.json cp3.json
   etcdpki check node1/ node2/ node3/          # copies of each node's /, any distribution
   etcdpki check --local                       # this node
@@ -78,6 +83,7 @@ them. Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage error.`,
 	rf.register(cmd, "warn about certificates expiring within this window, e.g. 720h or 30d")
 	f := cmd.Flags()
 	mf.register(cmd)
+	mf.registerRemote(cmd)
 	f.BoolVar(&local, "local", false, "check this node: its distribution is detected from its files (see --root)")
 	f.StringVar(&k8sDir, "root", "/", "the node's root directory that --local checks")
 	f.StringVar(&etcdVersion, "etcd-version", "", "the etcd `VERSION` (3.4 … 3.7) members run where their settings do not say (a static pod's image tag does): their flags must be ones it defines")

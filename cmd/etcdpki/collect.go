@@ -31,10 +31,12 @@ files in place of member directories, mixed with directories, and report the
 same findings from them.
 
 Run it on each node and bring the bundles to one machine, instead of copying
-the nodes' /etc/kubernetes, with the CA key and admin.conf in it.`,
+the nodes' /etc/kubernetes, with the CA key and admin.conf in it; or let
+check, expiry and graph run it on each node over ssh (ssh://HOST members).`,
 		Example: `  etcdpki collect --local -o /tmp/$(hostname).json        # on each node
   etcdpki check cp1.json cp2.json cp3.json                  # anywhere
-  ssh cp1 etcdpki collect --local > cp1.json`,
+  ssh cp1 etcdpki collect --local > cp1.json
+  etcdpki check ssh://cp1 ssh://cp2 ssh://cp3               # the same, one command`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dirs := args

@@ -30,10 +30,12 @@ CERTIFICATE AUTHORITY is the member's CA that signed the certificate.
 EXTERNALLY MANAGED means what it means to kubeadm: the CA's key is not on the
 member (an external CA), so the certificate cannot be renewed there.
 
-DIRs are read as 'etcdpki check' reads them. With --fail-within, exit 1 when
+DIRs are read as 'etcdpki check' reads them, ssh://[user@]host[:port][/path]
+nodes too (see 'etcdpki help check'). With --fail-within, exit 1 when
 anything expires within that window (or has expired).`,
 		Example: `  etcdpki expiry pki/                        # init's output: every member
   etcdpki expiry cp1/ cp2/ cp3/              # copies of each node's /etc/kubernetes
+  etcdpki expiry ssh://cp1 ssh://cp2 ssh://cp3   # the nodes themselves, over ssh
   etcdpki expiry --fail-within 30d cp1/ cp2/ cp3/ || alert "etcd certs expire soon"
   etcdpki expiry -o json pki/ | jq '.certificates[0]'`,
 		RunE: func(cmd *cobra.Command, dirs []string) error {
@@ -67,6 +69,7 @@ anything expires within that window (or has expired).`,
 		},
 	}
 	mf.register(cmd)
+	mf.registerRemote(cmd)
 	f := cmd.Flags()
 	out.register(cmd)
 	failWithin = durationVar(f, "fail-within", 0, "exit 1 when a certificate or CA expires within this window, e.g. 30d, 1y or 720h")

@@ -37,9 +37,11 @@ member as a whole mark that port or member.
 or svg (an SVG laid out by etcdpki itself, with no Graphviz: the drawing
 the exporter's page shows). --svg FILE renders the DOT through Graphviz's
 dot program instead, which lays out larger clusters better.
-DIRs are read as 'etcdpki check' reads them.`,
+DIRs are read as 'etcdpki check' reads them, ssh://[user@]host[:port][/path]
+nodes too (see 'etcdpki help check').`,
 		Example: `  etcdpki graph pki/ | dot -Tpng > trust.png
   etcdpki graph --svg trust.svg cp1/ cp2/ cp3/
+  etcdpki graph ssh://cp1 ssh://cp2 ssh://cp3 | dot -Tsvg > trust.svg
   etcdpki graph --format mermaid pki/ >> README.md
   etcdpki graph --format svg cp1/ cp2/ cp3/ > trust.svg         # without Graphviz`,
 		RunE: func(cmd *cobra.Command, dirs []string) error {
@@ -82,6 +84,7 @@ DIRs are read as 'etcdpki check' reads them.`,
 		},
 	}
 	mf.register(cmd)
+	mf.registerRemote(cmd)
 	f := cmd.Flags()
 	f.StringVarP(&format, "format", "o", "dot", "output `FORMAT`: "+orList(graphFormats))
 	f.StringVar(&svg, "svg", "", "render the graph to this SVG `FILE` with Graphviz's dot")

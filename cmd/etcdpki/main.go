@@ -17,6 +17,7 @@ import (
 
 	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/member"
+	"github.com/etcdpki/etcdpki/remote"
 	"github.com/etcdpki/etcdpki/spec"
 )
 
@@ -125,8 +126,10 @@ func exitCode(err error) int {
 	var fe *layout.FileError
 	var nf *member.NotFoundError
 	var ae *layout.AlgorithmError
+	var re *remote.NodeError
 	switch {
-	case errors.As(err, &ue), spec.IsValidationError(err), errors.As(err, &ce), errors.As(err, &fe), errors.As(err, &nf), errors.As(err, &ae):
+	case errors.As(err, &ue), spec.IsValidationError(err), errors.As(err, &ce), errors.As(err, &fe), errors.As(err, &nf), errors.As(err, &ae),
+		errors.As(err, &re): // a node read over ssh that gave no bundle is bad input, as a bad bundle file is
 		return exitUsage
 	case strings.HasPrefix(err.Error(), "unknown command "), cobraArgError(err.Error()):
 		// cobra's own errors for an unknown subcommand, a stray argument
@@ -150,6 +153,10 @@ func hint(err error) string {
 		return ae.Hint()
 	case spec.IsValidationError(err):
 		return "see 'etcdpki help init' for the spec format"
+	case errors.Is(err, remote.ErrSSH):
+		return "run 'ssh -o BatchMode=yes HOST true' to see ssh's own account; a host key ssh does not know yet is accepted by connecting once by hand"
+	case errors.Is(err, remote.ErrNoEtcdpki):
+		return "install etcdpki on the node, or give --remote-command"
 	}
 	return ""
 }

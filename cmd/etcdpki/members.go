@@ -15,12 +15,18 @@ type memberFlags struct {
 	config    string
 	layout    string
 	etcdFlags string
+	// remote reads ssh:// members, for the commands that register it.
+	remote remoteFlags
 }
 
 func (f *memberFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&f.config, "config", "c", "", "cluster spec `FILE` giving members' names and addresses when their directories have no etcd manifest")
 	f.registerLayout(cmd)
 }
+
+// registerRemote registers the flags of ssh:// members (check, expiry,
+// graph: commands that only read), which load then accepts.
+func (f *memberFlags) registerRemote(cmd *cobra.Command) { f.remote.register(cmd) }
 
 // registerLayout registers --layout and --etcd-flags only, for a command
 // whose --config means something else (add-member's).
@@ -36,7 +42,8 @@ func (f *memberFlags) registerLayout(cmd *cobra.Command) {
 	}
 }
 
-// load reads the members in dirs.
+// load reads the members in dirs: directories, bundle files and, for a
+// command that registered them, ssh:// nodes.
 func (f *memberFlags) load(dirs []string) ([]*member.Member, error) {
 	if len(dirs) == 0 {
 		return nil, withHint(usagef("no member directories given"), "give one directory per member, or init's output directory")
@@ -53,7 +60,11 @@ func (f *memberFlags) load(dirs []string) ([]*member.Member, error) {
 			return nil, usagef("--layout: %v", err)
 		}
 	}
-	return member.LoadDirs(dirs, c, member.DiscoverOptions{Layout: f.layout, SettingsFile: f.etcdFlags})
+	collected, err := f.remote.collect(dirs, f.layout)
+	if err != nil {
+		return nil, err
+	}
+	return member.LoadDirs(dirs, c, member.DiscoverOptions{Layout: f.layout, SettingsFile: f.etcdFlags, Collected: collected})
 }
 
 // orList joins words as "a, b or c".
