@@ -348,6 +348,7 @@ type apiserverOptions struct {
 	prefix    string   // --etcd-prefix
 	netns     string   // run it in this network namespace (ip netns exec)
 	port      int      // --secure-port; default: allocated on 127.0.0.1
+	extraArgs []string // more flags, after the others
 }
 
 // kubeAPIServer is one kube-apiserver process.
@@ -386,6 +387,7 @@ func startKubeAPIServer(t *testing.T, bin string, kc *kubeCreds, o apiserverOpti
 		"--authorization-mode=AlwaysAllow",
 		"--profiling=false",
 	)
+	args = append(args, o.extraArgs...)
 	a := &kubeAPIServer{url: "https://127.0.0.1:" + strconv.Itoa(o.port), log: &syncBuffer{}, done: make(chan struct{})}
 	if o.netns != "" {
 		// ip netns exec execs the program in the namespace: the process
