@@ -66,6 +66,9 @@ type Options struct {
 	// PeerClient fetches the peers' bundles; nil means
 	// http.DefaultClient.
 	PeerClient *http.Client
+	// LookupHost resolves the names of dns+ peers; nil means
+	// net.DefaultResolver's.
+	LookupHost func(ctx context.Context, host string) ([]string, error)
 }
 
 // BuildInfo is what etcdpki_build_info says of the binary.
@@ -183,6 +186,8 @@ func (e *Exporter) Scan(ctx context.Context) error {
 			if urls, err = e.discoverPeers(s.probe, members); err != nil {
 				errs = append(errs, err)
 			}
+		} else if urls, err = e.resolvePeers(ctx, urls); err != nil {
+			errs = append(errs, err)
 		}
 		s.peers = e.fetchPeers(ctx, urls)
 		all = slices.Clone(members)

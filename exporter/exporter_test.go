@@ -613,6 +613,8 @@ func TestParsePeers(t *testing.T) {
 		{[]string{"https://cp2.example:9794/etcdpki/", "cp3:9794", "cp3:9794"}, "https://cp2.example:9794/etcdpki/bundle http://cp3:9794/bundle"},
 		{[]string{"http://cp2:9794/bundle", " "}, "http://cp2:9794/bundle"},
 		{[]string{"auto"}, "auto"},
+		{[]string{"dns+http://etcdpki-exporter.etcdpki.svc:9794"}, "dns+http://etcdpki-exporter.etcdpki.svc:9794/bundle"},
+		{[]string{"dns+http://etcdpki-exporter"}, "error"},
 		{[]string{"auto", "cp2:9794"}, "error"},
 		{[]string{"ftp://cp2"}, "error"},
 		{[]string{"http://"}, "error"},
@@ -687,5 +689,90 @@ func TestPeersListIncludesSelf(t *testing.T) {
 		if v := value(t, mfs, "etcdpki_check_cluster_forms", nil); v != 1 {
 			t.Errorf("%s: cluster_forms %v", names[i], v)
 		}
+	}
+}
+
+// TestPeersDNS: a dns+ peer is every address its name resolves to (a
+// headless Service's pods), this exporter's own among them; a name that
+// does not resolve is a scan error naming it, and no verdict.
+func TestPeersDNS(t *testing.T) {
+	c := testca.New(t, testca.Options{Manifests: true})
+	names := []string{"cp1", "cp2", "cp3"}
+	var lns []net.Listener
+	for i := range names {
+		ln, err := net.Listen("tcp", net.JoinHostPort(fmt.Sprintf("127.0.0.%d", i+1), "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+	}
+	// One port for all, as a Service's: listen again on the first's.
+	_, port, _ := net.SplitHostPort(lns[0].Addr().String())
+	for i := 1; i < len(lns); i++ {
+		lns[i].Close()
+		ln, err := net.Listen("tcp", net.JoinHostPort(fmt.Sprintf("127.0.0.%d", i+1), port))
+		if err != nil {
+			t.Skipf("port %s on 127.0.0.%d: %v", port, i+1, err)
+		}
+		lns[i] = ln
+	}
+	lookup := func(_ context.Context, host string) ([]string, error) {
+		if host != "etcdpki-exporter.etcdpki.svc" {
+			return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+		}
+		return []string{"127.0.0.3", "127.0.0.1", "127.0.0.2"}, nil
+	}
+	peers, err := exporter.ParsePeers([]string{"dns+http://etcdpki-exporter.etcdpki.svc:" + port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var es []*exporter.Exporter
+	for i, name := range names {
+		e := exporter.New(exporter.Options{Dirs: []string{c.MemberDir(name)}, Peers: peers, LookupHost: lookup, Now: func() time.Time { return c.Now }})
+		es = append(es, e)
+		go e.Serve(ctx, lns[i], time.Hour, nil)
+	}
+	for i := range names {
+		u := fmt.Sprintf("http://127.0.0.%d:%s/bundle", i+1, port)
+		for j := 0; ; j++ {
+			resp, err := http.Get(u)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if j == 200 {
+				t.Fatalf("%s: no bundle", u)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if err := es[0].Scan(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	mfs := gather(t, es[0])
+	for _, host := range []string{"127.0.0.2", "127.0.0.3"} {
+		u := "http://" + net.JoinHostPort(host, port) + "/bundle"
+		if v := value(t, mfs, "etcdpki_peer_bundle_fresh", map[string]string{"peer": u}); v != 1 {
+			t.Errorf("%s: fresh %v", u, v)
+		}
+	}
+	if v := values(mfs, "etcdpki_peer_bundle_fresh", nil); len(v) != 2 {
+		t.Errorf("%d peers, want 2: cp1 itself is not one", len(v))
+	}
+	if v := value(t, mfs, "etcdpki_check_cluster_forms", nil); v != 1 {
+		t.Errorf("cluster_forms %v", v)
+	}
+
+	bad, _ := exporter.ParsePeers([]string{"dns+http://nowhere.invalid:" + port})
+	e := exporter.New(exporter.Options{Dirs: []string{c.MemberDir("cp1")}, Peers: bad, LookupHost: lookup})
+	if err := e.Scan(t.Context()); err == nil || !strings.Contains(err.Error(), "resolving nowhere.invalid") {
+		t.Errorf("an unresolvable name: %v", err)
+	}
+	if v := value(t, gather(t, e), "etcdpki_check_cluster_forms", nil); v != 0 {
+		t.Errorf("an unresolvable name: cluster_forms %v", v)
 	}
 }

@@ -27,11 +27,19 @@ const PeersAuto = "auto"
 // DefaultPeerTimeout bounds the fetch of one peer's bundle.
 const DefaultPeerTimeout = 5 * time.Second
 
+// dnsPrefix marks a peer URL whose host name resolves, at every scan, to
+// the addresses of all the exporters (dns+http://NAME:PORT, as Thanos and
+// Cortex name DNS service discovery): a Kubernetes headless Service's
+// name resolves to every ready pod's address, so a DaemonSet's exporters
+// find each other with no list to keep.
+const dnsPrefix = "dns+"
+
 // ParsePeers normalises peer addresses to the URLs of their bundles:
 // "host:port", "http://host:port" and "https://host:port/prefix" all name
 // the exporter there, whose bundle is at /bundle; a URL whose path already
-// ends in /bundle is kept. PeersAuto is kept as it is. The error names the
-// address that is not one.
+// ends in /bundle is kept. "dns+http://NAME:PORT" names every address
+// NAME resolves to, at each scan. PeersAuto is kept as it is. The error
+// names the address that is not one.
 func ParsePeers(peers []string) ([]string, error) {
 	var out []string
 	for _, p := range peers {
@@ -45,21 +53,70 @@ func ParsePeers(peers []string) ([]string, error) {
 			}
 			return []string{PeersAuto}, nil
 		}
+		dns := strings.HasPrefix(p, dnsPrefix)
+		p = strings.TrimPrefix(p, dnsPrefix)
 		if !strings.Contains(p, "://") {
 			p = "http://" + p
 		}
 		u, err := url.Parse(p)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("peer %q is not an exporter's address (host:port or http://host:port)", p)
+			return nil, fmt.Errorf("peer %q is not an exporter's address (host:port, http://host:port or dns+http://name:port)", p)
+		}
+		if dns && u.Port() == "" {
+			return nil, fmt.Errorf("peer %q: give the exporters' port (dns+http://name:9794)", p)
 		}
 		if !strings.HasSuffix(u.Path, "/bundle") {
 			u.Path = strings.TrimSuffix(u.Path, "/") + "/bundle"
 		}
-		if !slices.Contains(out, u.String()) {
-			out = append(out, u.String())
+		s := u.String()
+		if dns {
+			s = dnsPrefix + s
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
 		}
 	}
 	return out, nil
+}
+
+// resolvePeers expands every dns+ URL of urls to one URL per address its
+// host resolves to now (Options.LookupHost), sorted; other URLs are kept.
+// A name that does not resolve is an error naming it, and the other
+// entries are still returned.
+func (e *Exporter) resolvePeers(ctx context.Context, urls []string) ([]string, error) {
+	lookup := e.opts.LookupHost
+	if lookup == nil {
+		lookup = net.DefaultResolver.LookupHost
+	}
+	var out []string
+	var errs []error
+	for _, raw := range urls {
+		if !strings.HasPrefix(raw, dnsPrefix) {
+			out = append(out, raw)
+			continue
+		}
+		u, err := url.Parse(strings.TrimPrefix(raw, dnsPrefix))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		addrs, err := lookup(lctx, u.Hostname())
+		cancel()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("peers: resolving %s: %w", u.Hostname(), err))
+			continue
+		}
+		slices.Sort(addrs)
+		for _, a := range slices.Compact(addrs) {
+			v := *u
+			v.Host = net.JoinHostPort(a, u.Port())
+			if s := v.String(); !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out, errors.Join(errs...)
 }
 
 // peerState is what the exporter knows of one peer: the last bundle it

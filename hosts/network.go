@@ -178,6 +178,18 @@ func (n *Network) SetLink(ctx context.Context, member string, up bool) error {
 	return batch(ctx, "", false, "link set "+h.Veth+" "+state)
 }
 
+// WriteHosts gives member's namespace an /etc/hosts of its own, which
+// ip netns exec bind-mounts over /etc/hosts for every command it runs
+// there (ip-netns(8)): names the host resolves that no DNS server
+// serves. Close (and leftover removal) deletes it with the namespace.
+func (n *Network) WriteHosts(member, content string) error {
+	h, err := n.host(member)
+	if err != nil {
+		return err
+	}
+	return writeNetnsHosts(h.Netns, content)
+}
+
 // Command returns a command that runs name with args inside member's
 // namespace (ip netns exec, which enters the namespace and execs name, so
 // the process is name itself, not a child of ip).

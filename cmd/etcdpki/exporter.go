@@ -67,8 +67,11 @@ etcdpki_peer_bundle_age_seconds{peer} say what each peer gave. A peer that
 does not answer is a scan error: its last bundle is still judged, and no
 verdict is claimed (etcdpki_check_cluster_forms 0) until it answers again.
 --peers auto finds the peers in the live cluster's member list (--probe):
-each member's peer URL host, at --peer-port. The certificate series stay
-this node's own.
+each member's peer URL host, at --peer-port. --peers dns+http://NAME:PORT
+fetches every address NAME resolves to at each scan: a headless Service's
+name, which resolves to every exporter pod of a DaemonSet. A list may name
+this exporter too (one list for every node): it knows itself and skips it.
+The certificate series stay this node's own.
 
 /metrics serves the metrics, /bundle the node's public facts as 'etcdpki
 collect' writes them (check reads it as the node; peers' exporters fetch
@@ -149,7 +152,7 @@ for node_exporter's textfile collector.`,
 	warnWithin = durationVar(f, "warn-within", audit.DefaultWarnWithin, "check's expiry warning window for etcdpki_findings; 0 disables")
 	f.BoolVar(&withProbe, "probe", false, "also probe the live cluster on every scan")
 	pf.register(cmd, "with --probe: ")
-	f.StringSliceVar(&peers, "peers", nil, "other nodes' exporters (`HOST:PORT` or URL, comma-separated, or auto: from the member list, with --probe) whose bundles every scan fetches, to judge the whole cluster")
+	f.StringSliceVar(&peers, "peers", nil, "other nodes' exporters (`HOST:PORT`, URL or dns+http://NAME:PORT, comma-separated, or auto: from the member list, with --probe) whose bundles every scan fetches, to judge the whole cluster")
 	_, defaultPort, _ := net.SplitHostPort(exporter.DefaultListen)
 	f.StringVar(&peerPort, "peer-port", defaultPort, "with --peers auto: the `PORT` the peers' exporters listen on")
 	f.DurationVar(&peerWait, "peer-timeout", exporter.DefaultPeerTimeout, "how long to wait for each peer's bundle")

@@ -23,9 +23,11 @@ import (
 
 // TestExporterPeersHosts runs three exporters, each the etcdpki binary in
 // its member's network namespace reading only its own node's tree (cp3's
-// with a CA of its own, which no one node can see). cp1's, with --peers,
-// exports the findings check gives over the three trees and their
-// verdict. With cp3's link down, cp3's bundle is stale
+// with a CA of its own, which no one node can see). cp1's, with --peers
+// listing the other two, exports the findings check gives over the three
+// trees and their verdict; so does cp2's, whose --peers is a dns+ name
+// that its host's /etc/hosts resolves to all three addresses (as a
+// headless Service's name does), its own among them. With cp3's link down, cp3's bundle is stale
 // (etcdpki_peer_bundle_fresh 0), no verdict is claimed, and cp3's last
 // bundle is still judged; with the link up again, it is fresh again.
 func TestExporterPeersHosts(t *testing.T) {
@@ -48,8 +50,18 @@ func TestExporterPeersHosts(t *testing.T) {
 	addr := func(name string) string { return n.Host(name).Addr.String() + ":9794" }
 	for _, name := range names {
 		args := []string{"exporter", "--listen", addr(name), "--interval", "300ms", "--peer-timeout", "500ms"}
-		if name == "cp1" {
+		switch name {
+		case "cp1":
 			args = append(args, "--peers", addr("cp2")+","+addr("cp3"))
+		case "cp2":
+			var hostsFile strings.Builder
+			for _, m := range names {
+				fmt.Fprintf(&hostsFile, "%s etcdpki-exporters\n", n.Host(m).Addr)
+			}
+			if err := n.WriteHosts(name, hostsFile.String()); err != nil {
+				t.Fatal(err)
+			}
+			args = append(args, "--peers", "dns+http://etcdpki-exporters:9794")
 		}
 		cmd, err := n.Command(ctx, name, bin, append(args, c.MemberDir(name))...)
 		if err != nil {
@@ -102,6 +114,25 @@ func TestExporterPeersHosts(t *testing.T) {
 	}
 	if got, w := m.get("etcdpki_check_clients_connect"), want.Verdict.ClientsConnect; got != map[bool]float64{true: 1}[w] || m.get("etcdpki_members") != 3 {
 		t.Errorf("clients_connect %v (check: %v), members %v", got, w, m.get("etcdpki_members"))
+	}
+	// cp2's, through the name.
+	peer1 := "http://" + addr("cp1") + "/bundle"
+	for seen := false; !seen; {
+		if ctx.Err() != nil {
+			t.Fatal("cp2's exporter never saw cp1's and cp3's bundles through dns+http://etcdpki-exporters:9794")
+		}
+		m2, err := scrapeURL(ctx, "http://"+addr("cp2")+"/metrics")
+		if err == nil && fresh(m2, peer1) == 1 && fresh(m2, peer3) == 1 {
+			if got := m2.findings(); fmt.Sprint(got) != fmt.Sprint(wantFindings) {
+				t.Errorf("cp2's exporter through dns+: findings %v, want %v", got, wantFindings)
+			}
+			if fresh(m2, peer2) != -1 || m2.get("etcdpki_members") != 3 {
+				t.Errorf("cp2's exporter through dns+: itself a peer (%v), %v members", fresh(m2, peer2), m2.get("etcdpki_members"))
+			}
+			seen = true
+			continue
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	if err := n.SetLink(ctx, "cp3", false); err != nil {
