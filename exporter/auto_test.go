@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +79,16 @@ func TestPeersAuto(t *testing.T) {
 		if v := value(t, mfs, name, nil); v != want {
 			t.Errorf("%s = %v, want %v", name, v, want)
 		}
+	}
+
+	// A peer list that misses etcd-3, which the member list names: not
+	// the whole cluster, so no verdict.
+	e = exporter.New(exporter.Options{Dirs: []string{root}, Probe: po, Peers: []string{"http://" + net.JoinHostPort("127.0.0.2", port) + "/bundle"}})
+	if err := e.Scan(t.Context()); err == nil || !strings.Contains(err.Error(), "no bundle holds member etcd-3 of the cluster's member list") {
+		t.Errorf("etcd-3 unseen: %v", err)
+	}
+	if v := value(t, gather(t, e), "etcdpki_check_cluster_forms", nil); v != 0 {
+		t.Errorf("etcd-3 unseen: cluster_forms %v", v)
 	}
 
 	// Without the probe's member list, auto cannot find anyone: a scan

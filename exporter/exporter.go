@@ -201,6 +201,14 @@ func (e *Exporter) Scan(ctx context.Context) error {
 			all = append(all, p.members...)
 		}
 	}
+	// The live member list says who the cluster is: a member it names
+	// that no bundle holds was not seen (no exporter on its node, or one
+	// the peer list misses), and no verdict is claimed without it.
+	if len(e.opts.Peers) > 0 && s.probe != nil {
+		if err := unseen(s.probe, all); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	// Check makes member names distinct, which the certificate series
 	// rely on: take the samples after it.
 	report := audit.Check(all, audit.Options{Now: start, WarnWithin: e.opts.WarnWithin})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"fmt"
 	"image"
 	"image/png"
 	"io"
@@ -110,8 +111,10 @@ func TestPageInChromium(t *testing.T) {
 	e, _ := faultyPeers(t)
 	url := serve(t, e, time.Minute)
 	dir := t.TempDir()
+	runs := 0
 	chrome := func(args ...string) []byte {
 		t.Helper()
+		runs++
 		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, append([]string{
@@ -120,7 +123,9 @@ func TestPageInChromium(t *testing.T) {
 			"--disable-default-apps", "--metrics-recording-only", "--no-pings",
 			// Nothing but the exporter: every other name fails to resolve.
 			"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-			"--user-data-dir=" + filepath.Join(dir, "profile"),
+			// A profile per run: the last run's browser may still be
+			// exiting with its profile locked.
+			"--user-data-dir=" + filepath.Join(dir, fmt.Sprintf("profile%d", runs)),
 		}, args...)...)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -287,3 +287,22 @@ func urlHost(s string) string {
 	}
 	return u.Hostname()
 }
+
+// unseen returns an error naming the members of the probe's member list
+// that none of seen is, by name; nil when the list was not read.
+func unseen(pr *probe.Report, seen []*member.Member) error {
+	names := map[string]bool{}
+	for _, m := range seen {
+		names[m.Name] = true
+	}
+	var missing []string
+	for _, m := range pr.Members {
+		if m.NameFrom == "member list" && m.Name != "" && !names[m.Name] {
+			missing = append(missing, m.Name)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("peers: no bundle holds member %s of the cluster's member list: run an exporter on its node and list it in --peers", strings.Join(missing, ", "))
+}

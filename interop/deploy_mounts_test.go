@@ -153,12 +153,13 @@ func TestDeployMounts(t *testing.T) {
 }
 
 // withoutProbe returns the exporter's arguments without --probe and its
-// flags, and the container paths its file flags name.
+// flags and without --peers (the other pods: this test is one node), and
+// the container paths its file flags name.
 func withoutProbe(args []string) (rest, files []string) {
 	for _, a := range args {
 		k, v, _ := strings.Cut(a, "=")
 		switch k {
-		case "--probe", "--endpoints":
+		case "--probe", "--endpoints", "--peers":
 		case "--cacert", "--cert", "--key":
 			files = append(files, v)
 		default:

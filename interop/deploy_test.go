@@ -306,6 +306,15 @@ func checkDeployBuild(t *testing.T, b *deployBuild) {
 	if !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Name == "metrics" && p.Port == 9794 }) {
 		t.Errorf("the Service has no port metrics=9794: %+v", svc.Spec.Ports)
 	}
+	// The exporters find each other through the Service's name
+	// (--peers dns+http://NAME:PORT), which must resolve to pods not
+	// ready yet too, or a peer missing would go unseen.
+	if want := "--peers=dns+http://" + svc.Name + ":9794"; !slices.Contains(args, want) {
+		t.Errorf("args %q lack %s: the exporters would each judge one member", args, want)
+	}
+	if svc.Spec.ClusterIP != corev1.ClusterIPNone || !svc.Spec.PublishNotReadyAddresses {
+		t.Errorf("the Service: clusterIP %q, publishNotReadyAddresses %v; want a headless Service that publishes pods not ready", svc.Spec.ClusterIP, svc.Spec.PublishNotReadyAddresses)
+	}
 	sm := b.one(t, "ServiceMonitor")
 	sel, _, _ := unstructured.NestedStringMap(sm.Object, "spec", "selector", "matchLabels")
 	for k, v := range sel {
