@@ -46,6 +46,13 @@ type Options struct {
 	Dirs []string
 	// Spec, when set, names the members whose directories do not.
 	Spec *spec.Cluster
+	// Discover is how the directories are read, as check's --layout and
+	// --etcd-flags say.
+	Discover member.DiscoverOptions
+	// StripPrefix is removed from the filepath label: the node's / is
+	// mounted under it (a pod's /host), and alerts should name the path
+	// on the node.
+	StripPrefix string
 	// WarnWithin is check's expiry warning window (audit.Options).
 	WarnWithin time.Duration
 	// Probe, when set, probes the live cluster on every scan.
@@ -155,7 +162,7 @@ func (e *Exporter) Scan(ctx context.Context) error {
 	var errs []error
 	var members []*member.Member
 	for _, d := range e.opts.Dirs {
-		ms, err := member.LoadDirs([]string{d}, e.opts.Spec, member.DiscoverOptions{})
+		ms, err := member.LoadDirs([]string{d}, e.opts.Spec, e.opts.Discover)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -218,7 +225,7 @@ func (e *Exporter) Scan(ctx context.Context) error {
 	}
 	// Certificate series are this node's only: each peer's exporter
 	// serves its own, and Prometheus scrapes them all.
-	s.certs = certSamples(members)
+	s.certs = certSamples(members, e.opts.StripPrefix)
 	s.seen = all
 	// The node's bundle, as etcdpki collect writes it: public facts only,
 	// for an exporter elsewhere to judge the cluster across nodes.
@@ -240,11 +247,11 @@ func (e *Exporter) Scan(ctx context.Context) error {
 
 // certSamples lists every member's leaves (the first certificate of each
 // file) and every CA in its trusted CA files, once per label set.
-func certSamples(members []*member.Member) []certSample {
+func certSamples(members []*member.Member, strip string) []certSample {
 	var out []certSample
 	seen := map[string]bool{}
 	add := func(m *member.Member, kind pki.Kind, path string, c *x509.Certificate) {
-		labels := []string{m.Name, string(kind), filepath.Base(path), path, c.Subject.CommonName, c.Issuer.CommonName, c.SerialNumber.String()}
+		labels := []string{m.Name, string(kind), filepath.Base(path), nodePath(path, strip), c.Subject.CommonName, c.Issuer.CommonName, c.SerialNumber.String()}
 		if k := strings.Join(labels, "\x00"); !seen[k] {
 			seen[k] = true
 			out = append(out, certSample{labels: labels, notBefore: c.NotBefore, notAfter: c.NotAfter})
@@ -265,6 +272,20 @@ func certSamples(members []*member.Member) []certSample {
 		}
 	}
 	return out
+}
+
+// nodePath is path without the prefix the node's / is mounted at: /host
+// and /host/etc/kubernetes/pki/etcd/peer.crt give
+// /etc/kubernetes/pki/etcd/peer.crt. A path not under it is kept.
+func nodePath(path, prefix string) string {
+	prefix = strings.TrimSuffix(filepath.Clean("/"+prefix), "/")
+	if prefix == "" {
+		return path
+	}
+	if rest, ok := strings.CutPrefix(path, prefix); ok && strings.HasPrefix(rest, "/") {
+		return rest
+	}
+	return path
 }
 
 // Run rescans every interval until ctx ends. It does not scan at once:

@@ -776,3 +776,28 @@ func TestPeersDNS(t *testing.T) {
 		t.Errorf("an unresolvable name: cluster_forms %v", v)
 	}
 }
+
+// TestStripPrefix: the filepath label names the path on the node when
+// the node's / is mounted under a prefix (a pod's /host); the file name
+// and everything else are unchanged.
+func TestStripPrefix(t *testing.T) {
+	c := testca.New(t, testca.Options{Manifests: true})
+	root := c.MemberDir("cp1")
+	for _, prefix := range []string{root, root + "/"} {
+		e := exporter.New(exporter.Options{Dirs: []string{root}, StripPrefix: prefix, Now: func() time.Time { return c.Now }})
+		if err := e.Scan(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		mfs := gather(t, e)
+		if v := values(mfs, "x509_cert_not_after", map[string]string{"kind": "server", "filename": "server.crt", "filepath": "/etc/kubernetes/pki/etcd/server.crt"}); len(v) != 1 {
+			t.Errorf("--strip-prefix %s: no server.crt series with the node's path", prefix)
+		}
+	}
+	e := exporter.New(exporter.Options{Dirs: []string{root}, StripPrefix: root + "x", Now: func() time.Time { return c.Now }})
+	if err := e.Scan(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if v := values(gather(t, e), "x509_cert_not_after", map[string]string{"kind": "server", "filepath": c.CertPath("cp1", pki.KindServer)}); len(v) != 1 {
+		t.Errorf("a prefix that is not a directory of the path (%sx) took a part of it", root)
+	}
+}

@@ -12,21 +12,23 @@ import (
 
 	"github.com/etcdpki/etcdpki/audit"
 	"github.com/etcdpki/etcdpki/exporter"
+	"github.com/etcdpki/etcdpki/member"
 	"github.com/etcdpki/etcdpki/spec"
 )
 
 func newExporterCmd() *cobra.Command {
 	var (
-		mf         memberFlags
-		listen     string
-		interval   time.Duration
-		once       bool
-		withProbe  bool
-		pf         probeFlags
-		warnWithin *durationFlag
-		peers      []string
-		peerPort   string
-		peerWait   time.Duration
+		mf          memberFlags
+		listen      string
+		interval    time.Duration
+		once        bool
+		withProbe   bool
+		pf          probeFlags
+		warnWithin  *durationFlag
+		peers       []string
+		peerPort    string
+		peerWait    time.Duration
+		stripPrefix string
 	)
 	cmd := &cobra.Command{
 		Use:   "exporter [--listen ADDR] DIR...",
@@ -89,6 +91,13 @@ for node_exporter's textfile collector.`,
 			if len(dirs) == 0 {
 				return withHint(usagef("no member directories given"), "give one directory per member, or init's output directory")
 			}
+			if mf.layout != "" {
+				if _, err := member.LookupDistribution(mf.layout); err != nil {
+					return usagef("--layout: %v", err)
+				}
+			}
+			opts.Discover = member.DiscoverOptions{Layout: mf.layout, SettingsFile: mf.etcdFlags}
+			opts.StripPrefix = stripPrefix
 			if mf.config != "" {
 				c, err := spec.Load(mf.config)
 				if err != nil {
@@ -155,6 +164,7 @@ for node_exporter's textfile collector.`,
 	f.StringSliceVar(&peers, "peers", nil, "other nodes' exporters (`HOST:PORT`, URL or dns+http://NAME:PORT, comma-separated, or auto: from the member list, with --probe) whose bundles every scan fetches, to judge the whole cluster")
 	_, defaultPort, _ := net.SplitHostPort(exporter.DefaultListen)
 	f.StringVar(&peerPort, "peer-port", defaultPort, "with --peers auto: the `PORT` the peers' exporters listen on")
+	f.StringVar(&stripPrefix, "strip-prefix", "", "remove this `PREFIX` from the filepath label: where the node's / is mounted, e.g. /host in a pod")
 	f.DurationVar(&peerWait, "peer-timeout", exporter.DefaultPeerTimeout, "how long to wait for each peer's bundle")
 	return cmd
 }
