@@ -100,6 +100,8 @@ type Exporter struct {
 	instance string
 	// interval is Serve's, for the page's refresh.
 	interval time.Duration
+	// firstScan, set by Serve, is closed when its first scan is done.
+	firstScan chan struct{}
 }
 
 // snapshot is what one scan found.

@@ -17,10 +17,26 @@ import (
 // the trust graph, in plain HTML with no external assets.
 func (e *Exporter) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{Registry: e.reg}))
+	mux.Handle("/metrics", e.afterFirstScan(promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{Registry: e.reg})))
 	mux.HandleFunc("/bundle", e.serveBundle)
-	mux.HandleFunc("/", e.index)
+	mux.Handle("/", e.afterFirstScan(http.HandlerFunc(e.index)))
 	return mux
+}
+
+// afterFirstScan holds requests to h until Serve's first scan is done, so
+// that a scrape right after the start sees the files and not an empty
+// exporter; /bundle answers at once (503 until then), for the peers.
+func (e *Exporter) afterFirstScan(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c := e.firstScan; c != nil {
+			select {
+			case <-c:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // serveBundle serves the last scan's bundle (etcdpki collect's JSON:
@@ -42,15 +58,20 @@ func (e *Exporter) serveBundle(w http.ResponseWriter, r *http.Request) {
 // Serve serves Handler on ln, scans at once and then every interval until
 // ctx ends, when it shuts the server down gracefully (letting scrapes in
 // flight finish, for up to five seconds). onError hears failed scans.
-// It serves during the first scan, so that an exporter whose peer list
-// names itself (one list for every node) knows itself there.
+// It serves /bundle during the first scan, so that an exporter whose peer
+// list names itself (one list for every node) knows itself there; the
+// metrics and the page wait for that scan.
 func (e *Exporter) Serve(ctx context.Context, ln net.Listener, interval time.Duration, onError func(error)) error {
 	e.interval = interval
+	firstScan := make(chan struct{})
+	e.firstScan = firstScan
 	srv := &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	go func() {
-		if err := e.Scan(ctx); err != nil && onError != nil && ctx.Err() == nil {
+		err := e.Scan(ctx)
+		close(firstScan)
+		if err != nil && onError != nil && ctx.Err() == nil {
 			onError(err)
 		}
 		e.Run(ctx, interval, onError)
