@@ -16,18 +16,11 @@ import (
 func aggregating(b *testing.B) *exporter.Exporter {
 	b.Helper()
 	c := testca.New(b, testca.Options{Members: 8, Manifests: true})
-	now := func() time.Time { return c.Now }
 	var peers []string
 	for _, name := range c.Names()[1:] {
-		p := exporter.New(exporter.Options{Dirs: []string{c.MemberDir(name)}, Now: now})
-		if err := p.Scan(b.Context()); err != nil {
-			b.Fatal(err)
-		}
-		ts := httptest.NewServer(p.Handler())
-		b.Cleanup(ts.Close)
-		peers = append(peers, ts.URL+"/bundle")
+		peers = append(peers, peerServer(b, c, name).URL+"/bundle")
 	}
-	e := exporter.New(exporter.Options{Dirs: []string{c.MemberDir("cp1")}, Peers: peers, Now: now})
+	e := exporter.New(exporter.Options{Dirs: []string{c.MemberDir("cp1")}, Peers: peers, Now: func() time.Time { return c.Now }})
 	if err := e.Scan(b.Context()); err != nil {
 		b.Fatal(err)
 	}

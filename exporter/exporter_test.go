@@ -113,20 +113,42 @@ func serve(t *testing.T, e *exporter.Exporter, interval time.Duration) string {
 		}
 	})
 	url := "http://" + ln.Addr().String()
-	// Serve serves during its first scan; wait for the scan (its bundle).
+	// Serve serves /bundle during its first scan; wait for the scan.
+	waitBundle(t, url+"/bundle")
+	return url
+}
+
+// waitBundle waits, for up to 4 s, until url (an exporter's /bundle)
+// serves a bundle: its exporter's first scan is done.
+func waitBundle(t testing.TB, url string) {
+	t.Helper()
 	for i := 0; ; i++ {
-		resp, err := http.Get(url + "/bundle")
+		resp, err := http.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return url
+				return
 			}
+			err = errors.New(resp.Status)
 		}
-		if i == 100 {
-			t.Fatal(err)
+		if i == 200 {
+			t.Fatalf("%s: no bundle: %v", url, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// peerServer serves an exporter of member name's directory alone,
+// scanned once, until the test ends.
+func peerServer(t testing.TB, c *testca.Cluster, name string) *httptest.Server {
+	t.Helper()
+	p := exporter.New(exporter.Options{Dirs: []string{c.MemberDir(name)}, Now: func() time.Time { return c.Now }})
+	if err := p.Scan(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(p.Handler())
+	t.Cleanup(ts.Close)
+	return ts
 }
 
 // TestScrape: an expired certificate shows as expired=1, check's findings
@@ -492,16 +514,7 @@ func TestPeers(t *testing.T) {
 	c := testca.New(t, testca.Options{Manifests: true})
 	c.UseCA(testca.NewCA(t, pki.ECDSAP256, c.Now), "cp3")
 	now := func() time.Time { return c.Now }
-	peer := func(name string) *httptest.Server {
-		e := exporter.New(exporter.Options{Dirs: []string{c.MemberDir(name)}, Now: now})
-		if err := e.Scan(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		ts := httptest.NewServer(e.Handler())
-		t.Cleanup(ts.Close)
-		return ts
-	}
-	p2, p3 := peer("cp2"), peer("cp3")
+	p2, p3 := peerServer(t, c, "cp2"), peerServer(t, c, "cp3")
 	peers, err := exporter.ParsePeers([]string{strings.TrimPrefix(p2.URL, "http://"), p3.URL + "/"})
 	if err != nil {
 		t.Fatal(err)
@@ -583,16 +596,7 @@ func TestPeers(t *testing.T) {
 func TestPeersHealthy(t *testing.T) {
 	c := testca.New(t, testca.Options{Manifests: true})
 	now := func() time.Time { return c.Now }
-	var peers []string
-	for _, name := range []string{"cp2", "cp3"} {
-		p := exporter.New(exporter.Options{Dirs: []string{c.MemberDir(name)}, Now: now})
-		if err := p.Scan(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		ts := httptest.NewServer(p.Handler())
-		t.Cleanup(ts.Close)
-		peers = append(peers, ts.URL+"/bundle")
-	}
+	peers := []string{peerServer(t, c, "cp2").URL + "/bundle", peerServer(t, c, "cp3").URL + "/bundle"}
 	e := exporter.New(exporter.Options{Dirs: []string{c.MemberDir("cp1")}, Peers: peers, Now: now})
 	if err := e.Scan(t.Context()); err != nil {
 		t.Fatal(err)
@@ -661,19 +665,7 @@ func TestPeersListIncludesSelf(t *testing.T) {
 	// Each exporter's first scan fetches the others, who may still be
 	// in theirs: scan again once every one has a bundle to serve.
 	for _, p := range peers {
-		for i := 0; ; i++ {
-			resp, err := http.Get(p)
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-			}
-			if i == 200 {
-				t.Fatalf("%s: no bundle: %v", p, err)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitBundle(t, p)
 	}
 	for i, e := range es {
 		if err := e.Scan(t.Context()); err != nil {
@@ -735,20 +727,7 @@ func TestPeersDNS(t *testing.T) {
 		go e.Serve(ctx, lns[i], time.Hour, nil)
 	}
 	for i := range names {
-		u := fmt.Sprintf("http://127.0.0.%d:%s/bundle", i+1, port)
-		for j := 0; ; j++ {
-			resp, err := http.Get(u)
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-			}
-			if j == 200 {
-				t.Fatalf("%s: no bundle", u)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitBundle(t, fmt.Sprintf("http://127.0.0.%d:%s/bundle", i+1, port))
 	}
 	if err := es[0].Scan(t.Context()); err != nil {
 		t.Fatal(err)

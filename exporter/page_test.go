@@ -30,20 +30,8 @@ func faultyPeers(t *testing.T) (*exporter.Exporter, *testca.Cluster) {
 	t.Helper()
 	c := testca.New(t, testca.Options{Manifests: true})
 	c.Reissue("cp2", pki.KindPeer, testca.EKU(x509.ExtKeyUsageServerAuth))
-	now := func() time.Time { return c.Now }
-	var peers []string
-	for _, name := range []string{"cp2", "cp3"} {
-		p := exporter.New(exporter.Options{Dirs: []string{c.MemberDir(name)}, Now: now})
-		if err := p.Scan(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		peers = append(peers, serve(t, p, time.Hour))
-	}
-	peers, err := exporter.ParsePeers(peers)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := exporter.New(exporter.Options{Dirs: []string{c.MemberDir("cp1")}, Peers: peers, Now: now})
+	peers := []string{peerServer(t, c, "cp2").URL + "/bundle", peerServer(t, c, "cp3").URL + "/bundle"}
+	e := exporter.New(exporter.Options{Dirs: []string{c.MemberDir("cp1")}, Peers: peers, Now: func() time.Time { return c.Now }})
 	return e, c
 }
 
