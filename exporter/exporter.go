@@ -135,7 +135,7 @@ type certSample struct {
 	notBefore, notAfter time.Time
 }
 
-type findingKey struct{ source, rule, severity string }
+type findingKey struct{ source, rule, severity, member string }
 
 // New returns an Exporter with a registry of its own (nothing is
 // registered globally), which Handler serves and WriteText writes.
@@ -180,7 +180,7 @@ func (e *Exporter) Scan(ctx context.Context) error {
 		} else {
 			s.probe, s.probeOK = pr, true
 			for _, f := range pr.Findings {
-				s.findings[findingKey{"probe", string(f.Rule), f.Severity.String()}]++
+				s.findings[findingKey{"probe", string(f.Rule), f.Severity.String(), f.Member}]++
 			}
 		}
 	}
@@ -223,7 +223,7 @@ func (e *Exporter) Scan(ctx context.Context) error {
 	report := audit.Check(all, audit.Options{Now: start, WarnWithin: e.opts.WarnWithin})
 	s.members, s.verdict, s.report = len(all), report.Verdict, report
 	for _, f := range report.Findings {
-		s.findings[findingKey{"check", string(f.Rule), f.Severity.String()}]++
+		s.findings[findingKey{"check", string(f.Rule), f.Severity.String(), f.Member}]++
 	}
 	// Certificate series are this node's only: each peer's exporter
 	// serves its own, and Prometheus scrapes them all.

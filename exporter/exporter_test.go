@@ -462,19 +462,19 @@ func TestBundleBeforeScan(t *testing.T) {
 	}
 }
 
-// findingCounts are check's findings of a report counted by rule and
-// severity, as etcdpki_findings{source="check"} exports them.
-func findingCounts(r *audit.Report) map[[2]string]float64 {
-	out := map[[2]string]float64{}
+// findingCounts are check's findings of a report counted by rule,
+// severity and member, as etcdpki_findings{source="check"} exports them.
+func findingCounts(r *audit.Report) map[[3]string]float64 {
+	out := map[[3]string]float64{}
 	for _, f := range r.Findings {
-		out[[2]string{string(f.Rule), f.Severity.String()}]++
+		out[[3]string{string(f.Rule), f.Severity.String(), f.Member}]++
 	}
 	return out
 }
 
 // exportedCounts are etcdpki_findings{source="check"} of a scrape.
-func exportedCounts(mfs map[string]*dto.MetricFamily) map[[2]string]float64 {
-	out := map[[2]string]float64{}
+func exportedCounts(mfs map[string]*dto.MetricFamily) map[[3]string]float64 {
+	out := map[[3]string]float64{}
 	if mf := mfs["etcdpki_findings"]; mf != nil {
 		for _, m := range mf.Metric {
 			l := map[string]string{}
@@ -482,7 +482,7 @@ func exportedCounts(mfs map[string]*dto.MetricFamily) map[[2]string]float64 {
 				l[p.GetName()] = p.GetValue()
 			}
 			if l["source"] == "check" {
-				out[[2]string{l["rule"], l["severity"]}] = m.Gauge.GetValue()
+				out[[3]string{l["rule"], l["severity"], l["member"]}] += m.Gauge.GetValue()
 			}
 		}
 	}

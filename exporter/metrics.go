@@ -34,8 +34,8 @@ var (
 	descBuildInfo = prometheus.NewDesc("etcdpki_build_info",
 		"1, with the version of etcdpki, of Go and of the etcd linked in as labels.", []string{"version", "goversion", "etcd_version"}, nil)
 	descFindings = prometheus.NewDesc("etcdpki_findings",
-		"Findings of the last scan by source (check: the files; probe: the live cluster), rule ID and severity; rules are in docs/rules.md.",
-		[]string{"source", "rule", "severity"}, nil)
+		"Findings of the last scan by source (check: the files; probe: the live cluster), rule ID, severity and member (empty for the cluster as a whole); rules are in docs/rules.md.",
+		[]string{"source", "rule", "severity", "member"}, nil)
 	descClusterForms = prometheus.NewDesc("etcdpki_check_cluster_forms",
 		"1 if check says a quorum of members can form the cluster with these files.", nil, nil)
 	descClientsConnect = prometheus.NewDesc("etcdpki_check_clients_connect",
@@ -107,7 +107,7 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 		gauge(descValidSince, now.Sub(c.notBefore).Seconds(), c.labels...)
 	}
 	for k, n := range s.findings {
-		gauge(descFindings, float64(n), k.source, k.rule, k.severity)
+		gauge(descFindings, float64(n), k.source, k.rule, k.severity, k.member)
 	}
 	// A scan that could not read every directory or fetch every peer's
 	// bundle judged only part of the cluster, and one that read no

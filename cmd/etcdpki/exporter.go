@@ -44,7 +44,7 @@ directories every --interval:
       alerts work as they are. It labels subject and issuer fields beyond
       the CN (subject_O, …) that these do not; member and kind are etcdpki's;
       its x509_read_errors is etcdpki_scan_errors_total here.
-  etcdpki_findings{source,rule,severity}        what check (and probe) found
+  etcdpki_findings{source,rule,severity,member} what check (and probe) found
   etcdpki_check_cluster_forms, etcdpki_check_clients_connect   check's verdict,
       0 after a scan that failed or read no member
   etcdpki_scan_errors_total, etcdpki_last_scan_timestamp_seconds,

@@ -86,7 +86,7 @@ func TestExporterPeersHosts(t *testing.T) {
 	}
 	wantFindings := map[string]float64{}
 	for _, f := range want.Findings {
-		wantFindings[string(f.Rule)+"/"+f.Severity.String()]++
+		wantFindings[string(f.Rule)+"/"+f.Severity.String()+"/"+f.Member]++
 	}
 	peer3 := "http://" + addr("cp3") + "/bundle"
 	peer2 := "http://" + addr("cp2") + "/bundle"
@@ -215,7 +215,7 @@ next:
 	return -1
 }
 
-// findings are etcdpki_findings{source="check"} by rule/severity.
+// findings are etcdpki_findings{source="check"} by rule/severity/member.
 func (m metrics) findings() map[string]float64 {
 	out := map[string]float64{}
 	if mf := m["etcdpki_findings"]; mf != nil {
@@ -225,7 +225,7 @@ func (m metrics) findings() map[string]float64 {
 				l[p.GetName()] = p.GetValue()
 			}
 			if l["source"] == "check" {
-				out[l["rule"]+"/"+l["severity"]] = s.Gauge.GetValue()
+				out[l["rule"]+"/"+l["severity"]+"/"+l["member"]] += s.Gauge.GetValue()
 			}
 		}
 	}
