@@ -198,7 +198,7 @@ func (e *Exporter) Scan(ctx context.Context) error {
 		} else if urls, err = e.resolvePeers(ctx, urls); err != nil {
 			errs = append(errs, err)
 		}
-		s.peers = e.fetchPeers(ctx, urls)
+		s.peers = e.fetchPeers(ctx, urls, members, memberList(s.probe))
 		all = slices.Clone(members)
 		for _, p := range s.peers {
 			if p.self {

@@ -780,3 +780,84 @@ func TestStripPrefix(t *testing.T) {
 		t.Errorf("a prefix that is not a directory of the path (%sx) took a part of it", root)
 	}
 }
+
+// TestPeersGone: a dns+ peer whose address no longer resolves (its pod
+// deleted) is not forgotten while no one else holds its member: it stays,
+// stale, an error, its last bundle judged, and no verdict is claimed.
+// When its member answers again from a new address (the pod replaced),
+// the old address is forgotten and the verdict is back.
+func TestPeersGone(t *testing.T) {
+	c := testca.New(t, testca.Options{Manifests: true})
+	// cp2 on 127.0.0.2, cp3 on 127.0.0.3 and, replaced, on 127.0.0.4:
+	// one port for all, as a Service's.
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	at := func(name, host string, ln net.Listener) {
+		if ln == nil {
+			var err error
+			if ln, err = net.Listen("tcp", net.JoinHostPort(host, port)); err != nil {
+				t.Skipf("%s:%s: %v", host, port, err)
+			}
+		}
+		ts := &httptest.Server{Listener: ln, Config: &http.Server{Handler: peerServer(t, c, name).Config.Handler}}
+		ts.Start()
+		t.Cleanup(ts.Close)
+	}
+	at("cp2", "127.0.0.2", ln)
+	at("cp3", "127.0.0.3", nil)
+	at("cp3", "127.0.0.4", nil)
+	var answer []string
+	lookup := func(context.Context, string) ([]string, error) { return answer, nil }
+	e := exporter.New(exporter.Options{Dirs: []string{c.MemberDir("cp1")}, Peers: []string{"dns+http://exporters:" + port + "/bundle"}, LookupHost: lookup, Now: func() time.Time { return c.Now }})
+	peer := func(host string) string { return "http://" + net.JoinHostPort(host, port) + "/bundle" }
+	scan := func(ok bool, what string) map[string]*dto.MetricFamily {
+		t.Helper()
+		if err := e.Scan(t.Context()); (err == nil) != ok {
+			t.Errorf("%s: scan error %v", what, err)
+		}
+		return gather(t, e)
+	}
+	answer = []string{"127.0.0.2", "127.0.0.3"}
+	mfs := scan(true, "both answer")
+	if v := value(t, mfs, "etcdpki_check_cluster_forms", nil); v != 1 {
+		t.Fatalf("both answer: cluster_forms %v", v)
+	}
+	answer = []string{"127.0.0.2"}
+	mfs = scan(false, "cp3 no longer resolved")
+	if v := value(t, mfs, "etcdpki_peer_bundle_fresh", map[string]string{"peer": peer("127.0.0.3")}); v != 0 {
+		t.Errorf("cp3 no longer resolved: fresh %v, want 0", v)
+	}
+	if v, m := value(t, mfs, "etcdpki_check_cluster_forms", nil), value(t, mfs, "etcdpki_members", nil); v != 0 || m != 3 {
+		t.Errorf("cp3 no longer resolved: cluster_forms %v (want 0), members %v (want 3: its last bundle)", v, m)
+	}
+	answer = []string{"127.0.0.2", "127.0.0.4"}
+	mfs = scan(true, "cp3 at a new address")
+	if v := values(mfs, "etcdpki_peer_bundle_fresh", map[string]string{"peer": peer("127.0.0.3")}); len(v) != 0 {
+		t.Errorf("cp3 at a new address: the old one is still a peer (%v)", v)
+	}
+	if v, m := value(t, mfs, "etcdpki_check_cluster_forms", nil), value(t, mfs, "etcdpki_members", nil); v != 1 || m != 3 {
+		t.Errorf("cp3 at a new address: cluster_forms %v, members %v", v, m)
+	}
+}
+
+// TestPeersOnceKnowsItself: an exporter that serves nothing (--once) and
+// finds its own node's bundle in its peer list, served by the node's
+// running exporter, skips it by its members' certificates.
+func TestPeersOnceKnowsItself(t *testing.T) {
+	c := testca.New(t, testca.Options{Manifests: true})
+	self, cp2 := peerServer(t, c, "cp1"), peerServer(t, c, "cp2")
+	e := exporter.New(exporter.Options{Dirs: []string{c.MemberDir("cp1")}, Peers: []string{self.URL + "/bundle", cp2.URL + "/bundle"}, Now: func() time.Time { return c.Now }})
+	if err := e.Scan(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	mfs := gather(t, e)
+	if v := values(mfs, "etcdpki_peer_bundle_fresh", nil); len(v) != 1 {
+		t.Errorf("%d peers, want 1: its own node's bundle is not a peer's", len(v))
+	}
+	if v := value(t, mfs, "etcdpki_members", nil); v != 2 {
+		t.Errorf("%v members, want 2 (cp1 once)", v)
+	}
+}

@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -82,6 +83,9 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 		// MustNewConstMetric panics on anything else, which would kill
 		// the serving exporter on its first scrape. Invalid bytes become
 		// U+FFFD, and a metric that still cannot be built is dropped.
+		// A copy: the labels are the snapshot's, shared by concurrent
+		// scrapes.
+		labels = slices.Clone(labels)
 		for i, l := range labels {
 			labels[i] = strings.ToValidUTF8(l, "\uFFFD")
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/etcdpki/etcdpki/internal/readfile"
 	"github.com/etcdpki/etcdpki/member"
+	"github.com/etcdpki/etcdpki/pki"
 	"github.com/etcdpki/etcdpki/probe"
 )
 
@@ -48,7 +49,7 @@ func ParsePeers(peers []string) ([]string, error) {
 			continue
 		}
 		if p == PeersAuto {
-			if len(peers) > 1 {
+			if n := slices.IndexFunc(peers, func(q string) bool { q = strings.TrimSpace(q); return q != "" && q != PeersAuto }); n >= 0 {
 				return nil, fmt.Errorf("%q discovers every peer from the member list: give it alone, or list the peers", PeersAuto)
 			}
 			return []string{PeersAuto}, nil
@@ -88,33 +89,48 @@ func (e *Exporter) resolvePeers(ctx context.Context, urls []string) ([]string, e
 	if lookup == nil {
 		lookup = net.DefaultResolver.LookupHost
 	}
-	var out []string
-	var errs []error
-	for _, raw := range urls {
+	// The names are resolved at once, each within 5 s.
+	resolved := make([][]string, len(urls))
+	errs := make([]error, len(urls))
+	var wg sync.WaitGroup
+	for i, raw := range urls {
 		if !strings.HasPrefix(raw, dnsPrefix) {
-			out = append(out, raw)
+			resolved[i] = []string{raw}
 			continue
 		}
-		u, err := url.Parse(strings.TrimPrefix(raw, dnsPrefix))
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		addrs, err := lookup(lctx, u.Hostname())
-		cancel()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("peers: resolving %s: %w", u.Hostname(), err))
-			continue
-		}
-		slices.Sort(addrs)
-		for _, a := range slices.Compact(addrs) {
-			v := *u
-			v.Host = net.JoinHostPort(a, u.Port())
-			if s := v.String(); !slices.Contains(out, s) {
+		wg.Go(func() {
+			u, err := url.Parse(strings.TrimPrefix(raw, dnsPrefix))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			addrs, err := lookup(lctx, u.Hostname())
+			if err != nil {
+				errs[i] = fmt.Errorf("peers: resolving %s: %w", u.Hostname(), err)
+				return
+			}
+			slices.Sort(addrs)
+			for _, a := range slices.Compact(addrs) {
+				v := *u
+				v.Host = net.JoinHostPort(a, u.Port())
+				resolved[i] = append(resolved[i], v.String())
+			}
+		})
+	}
+	wg.Wait()
+	var out []string
+	for _, r := range resolved {
+		for _, s := range r {
+			if !slices.Contains(out, s) {
 				out = append(out, s)
 			}
 		}
+	}
+	if len(out) > maxPeers {
+		errs = append(errs, fmt.Errorf("peers: %d addresses, more than the %d a scan fetches; the first %d are fetched", len(out), maxPeers, maxPeers))
+		out = out[:maxPeers]
 	}
 	return out, errors.Join(errs...)
 }
@@ -143,39 +159,114 @@ type peers struct {
 	state map[string]*peerState
 }
 
-// fetchPeers fetches every peer's bundle in parallel and returns, in
-// urls' order, the state of each after this scan. Members of a bundle
-// fetched earlier are kept when this fetch fails.
-func (e *Exporter) fetchPeers(ctx context.Context, urls []string) []peerState {
+// maxPeers bounds how many peers a scan fetches at once, and how many
+// addresses the dns+ names may resolve to: fetches wait on the network,
+// not the CPU, so the bound is not GOMAXPROCS (a pod limited to 200m CPU
+// has 2).
+const maxPeers = 64
+
+// fetchPeers fetches every peer's bundle at once and returns the state
+// of each after this scan, in urls' order, then the peers gone from the
+// list whose members no one else holds. Members of a bundle fetched
+// earlier are kept when this fetch fails. A peer gone from the list (its
+// address no longer resolved, its pod replaced or deleted) is forgotten
+// once a peer still listed, or this node, holds its members, or the
+// member list (listed, when known) no longer names them; until then it
+// stays, stale, with an error, and its last bundle is judged.
+func (e *Exporter) fetchPeers(ctx context.Context, urls []string, local []*member.Member, listed map[string]bool) []peerState {
 	fetched := make([]peerState, len(urls))
-	member.ForEach(len(urls), func(i int) {
-		ms, collected, err := e.fetchBundle(ctx, urls[i])
-		fetched[i] = peerState{url: urls[i], members: ms, collected: collected, fresh: err == nil, err: err}
-		if errors.Is(err, errSelf) {
-			fetched[i] = peerState{url: urls[i], fresh: true, self: true}
-		}
-	})
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxPeers)
+	for i := range urls {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ms, collected, err := e.fetchBundle(ctx, urls[i])
+			fetched[i] = peerState{url: urls[i], members: ms, collected: collected, fresh: err == nil, err: err}
+			// This exporter, by its instance ID; or, when that cannot
+			// tell (--once serves nothing), a bundle of this node's
+			// own members.
+			if errors.Is(err, errSelf) || (err == nil && sameNode(ms, local)) {
+				fetched[i] = peerState{url: urls[i], fresh: true, self: true}
+			}
+		})
+	}
+	wg.Wait()
 	e.peers.mu.Lock()
 	defer e.peers.mu.Unlock()
 	if e.peers.state == nil {
 		e.peers.state = map[string]*peerState{}
 	}
-	out := make([]peerState, len(urls))
-	for i, f := range fetched {
+	out := make([]peerState, 0, len(urls))
+	held := map[string]bool{}
+	for _, m := range local {
+		held[m.Name] = true
+	}
+	for _, f := range fetched {
 		if old := e.peers.state[f.url]; !f.fresh && old != nil {
 			f.members, f.collected = old.members, old.collected
 		}
+		for _, m := range f.members {
+			held[m.Name] = true
+		}
 		st := f
 		e.peers.state[f.url] = &st
-		out[i] = f
+		out = append(out, f)
 	}
-	// Peers no longer listed (a member removed) are forgotten.
-	for u := range e.peers.state {
-		if !slices.Contains(urls, u) {
-			delete(e.peers.state, u)
+	var gone []string
+	for u, st := range e.peers.state {
+		if slices.Contains(urls, u) {
+			continue
 		}
+		keep := false
+		for _, m := range st.members {
+			if !held[m.Name] && (listed == nil || listed[m.Name]) {
+				keep = true
+			}
+		}
+		if !keep {
+			delete(e.peers.state, u)
+			continue
+		}
+		st.fresh, st.err = false, errors.New("no longer among the peers (a dns+ name no longer resolves to it, or the member list no longer names its host), and no other peer holds its members")
+		gone = append(gone, u)
+	}
+	slices.Sort(gone)
+	for _, u := range gone {
+		out = append(out, *e.peers.state[u])
 	}
 	return out
+}
+
+// sameNode reports whether a peer's members are this node's own: the
+// same names with the same serving certificate (member names are unique
+// in a cluster, and a certificate is a node's).
+func sameNode(peer, local []*member.Member) bool {
+	if len(peer) == 0 || len(peer) != len(local) {
+		return false
+	}
+	for i, m := range peer {
+		l := local[i]
+		pc, lc := m.Files[pki.KindServer].Cert(), l.Files[pki.KindServer].Cert()
+		if m.Name != l.Name || pc == nil || lc == nil || !bytes.Equal(pc.Raw, lc.Raw) {
+			return false
+		}
+	}
+	return true
+}
+
+// peerClient fetches peers' bundles: straight to the peer, never through
+// a proxy from the environment (HTTP_PROXY set in a pod would send pod
+// addresses to it), and never following a redirect elsewhere.
+var peerClient = &http.Client{
+	Transport: &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConnsPerHost:   1,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+	},
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
 // errSelf is fetchBundle's answer for this exporter's own URL.
@@ -197,7 +288,7 @@ func (e *Exporter) fetchBundle(ctx context.Context, u string) ([]*member.Member,
 	}
 	client := e.opts.PeerClient
 	if client == nil {
-		client = http.DefaultClient
+		client = peerClient
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -288,6 +379,28 @@ func urlHost(s string) string {
 	return u.Hostname()
 }
 
+// memberList is the names of the live member list the probe read, or nil
+// without one. A member added but not started has no name there yet
+// (probe names it "ID (not started)"); it is left out.
+func memberList(pr *probe.Report) map[string]bool {
+	if pr == nil {
+		return nil
+	}
+	var names map[string]bool
+	for _, m := range pr.Members {
+		if m.NameFrom != "member list" {
+			continue
+		}
+		if names == nil {
+			names = map[string]bool{}
+		}
+		if m.Name != "" && !strings.HasSuffix(m.Name, "(not started)") {
+			names[m.Name] = true
+		}
+	}
+	return names
+}
+
 // unseen returns an error naming the members of the probe's member list
 // that none of seen is, by name; nil when the list was not read.
 func unseen(pr *probe.Report, seen []*member.Member) error {
@@ -296,13 +409,14 @@ func unseen(pr *probe.Report, seen []*member.Member) error {
 		names[m.Name] = true
 	}
 	var missing []string
-	for _, m := range pr.Members {
-		if m.NameFrom == "member list" && m.Name != "" && !names[m.Name] {
-			missing = append(missing, m.Name)
+	for name := range memberList(pr) {
+		if !names[name] {
+			missing = append(missing, name)
 		}
 	}
 	if len(missing) == 0 {
 		return nil
 	}
+	slices.Sort(missing)
 	return fmt.Errorf("peers: no bundle holds member %s of the cluster's member list: run an exporter on its node and list it in --peers", strings.Join(missing, ", "))
 }

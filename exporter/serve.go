@@ -62,6 +62,9 @@ func (e *Exporter) serveBundle(w http.ResponseWriter, r *http.Request) {
 // list names itself (one list for every node) knows itself there; the
 // metrics and the page wait for that scan.
 func (e *Exporter) Serve(ctx context.Context, ln net.Listener, interval time.Duration, onError func(error)) error {
+	// The scans end with Serve, also when serving fails.
+	ctx, cancelScans := context.WithCancel(ctx)
+	defer cancelScans()
 	e.interval = interval
 	firstScan := make(chan struct{})
 	e.firstScan = firstScan

@@ -174,8 +174,18 @@ func (g *Graph) WriteSVG(w io.Writer) error {
 	return err
 }
 
-// esc escapes text for SVG (XML) content and attributes.
-func esc(s string) string { return html.EscapeString(strings.ToValidUTF8(s, "\uFFFD")) }
+// esc escapes text for SVG (XML) content and attributes. Characters XML
+// 1.0 does not allow at all (C0 controls but tab and newlines, which a
+// certificate's fields may hold) become U+FFFD, so the file parses.
+func esc(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0xFFFE || r == 0xFFFF {
+			return '\uFFFD'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	return html.EscapeString(s)
+}
 
 // fit shortens a label line to what a node's width shows; the node's
 // tooltip has it in full.

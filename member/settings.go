@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"go.etcd.io/etcd/pkg/v3/flags"
 	"go.etcd.io/etcd/server/v3/embed"
@@ -106,7 +108,20 @@ var legacyFlags = map[string]string{
 func etcdFlagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("etcd", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	// AddFlags binds --raft-read-timeout and --raft-write-timeout to
+	// package variables of rafthttp (embed/config.go@v3.7.3 AddFlags),
+	// writing their defaults there: one at a time, and then bound to
+	// values of this flag set's own, so that reading a member's settings
+	// never sets the timeouts of an etcd running in this process.
+	addFlagsMu.Lock()
 	embed.NewConfig().AddFlags(fs)
+	addFlagsMu.Unlock()
+	for _, name := range []string{"raft-read-timeout", "raft-write-timeout"} {
+		if f := fs.Lookup(name); f != nil {
+			d, _ := time.ParseDuration(f.DefValue)
+			f.Value = (*durationValue)(&d)
+		}
+	}
 	fs.String("config-file", "", "")
 	fs.String("initial-cluster-state", embed.ClusterStateFlagNew, "")
 	fs.String("discovery-fallback", "proxy", "")
@@ -114,6 +129,27 @@ func etcdFlagSet() *flag.FlagSet {
 	fs.Bool("version", false, "")
 	return fs
 }
+
+// addFlagsMu serialises embed.Config.AddFlags, which writes package
+// variables.
+var addFlagsMu sync.Mutex
+
+// durationValue is a flag.Value of a time.Duration of its own.
+type durationValue time.Duration
+
+func (d *durationValue) String() string { return time.Duration(*d).String() }
+
+func (d *durationValue) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = durationValue(v)
+	return nil
+}
+
+// Get returns the time.Duration, as flag's own duration values do.
+func (d *durationValue) Get() any { return time.Duration(*d) }
 
 // parsed is a flag set after parsing, with where each value came from.
 type parsed struct {

@@ -7,8 +7,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/rafthttp"
 )
 
 // TestConfigFileAgreesWithEtcd holds ParseConfigFile to etcd's own
@@ -195,5 +197,23 @@ func TestDiscoverUnreadableDir(t *testing.T) {
 	_, err := Discover(dir, DiscoverOptions{})
 	if err == nil || !strings.Contains(err.Error(), "cannot be read: permission denied") {
 		t.Errorf("err = %v, want cannot be read: permission denied", err)
+	}
+}
+
+// TestRaftTimeoutsStayLocal: a member's --raft-read-timeout and
+// --raft-write-timeout are read into its settings, never into the
+// rafthttp package variables that embed.Config.AddFlags binds them to,
+// which an etcd running in this process (up) uses.
+func TestRaftTimeoutsStayLocal(t *testing.T) {
+	before := [2]time.Duration{rafthttp.ConnReadTimeout, rafthttp.ConnWriteTimeout}
+	p := parseEtcd([]string{"--raft-read-timeout=9s", "--raft-write-timeout=8s"}, func(string) string { return "args" }, nil)
+	if len(p.errs) > 0 {
+		t.Fatal(p.errs)
+	}
+	if got := p.fs.Lookup("raft-read-timeout").Value.String(); got != "9s" {
+		t.Errorf("--raft-read-timeout read as %s", got)
+	}
+	if after := [2]time.Duration{rafthttp.ConnReadTimeout, rafthttp.ConnWriteTimeout}; after != before {
+		t.Errorf("parsing a member's flags set rafthttp's timeouts to %v (were %v)", after, before)
 	}
 }

@@ -72,7 +72,12 @@ verdict is claimed (etcdpki_check_cluster_forms 0) until it answers again.
 each member's peer URL host, at --peer-port. --peers dns+http://NAME:PORT
 fetches every address NAME resolves to at each scan: a headless Service's
 name, which resolves to every exporter pod of a DaemonSet. A list may name
-this exporter too (one list for every node): it knows itself and skips it.
+this exporter too (one list for every node): it knows itself and skips it
+(with --once, which serves nothing, by its members' certificates). A peer
+gone from the list (its address no longer resolved) stays, stale and an
+error, until another peer holds its members or the member list (--probe)
+drops them; with --probe, a member of the live member list that no bundle
+holds is an error too.
 The certificate series stay this node's own.
 
 /metrics serves the metrics, /bundle the node's public facts as 'etcdpki
