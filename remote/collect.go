@@ -2,6 +2,7 @@ package remote
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -59,7 +60,15 @@ type Options struct {
 	NoStream bool
 	// Parallel caps how many nodes are collected at once; zero is 32.
 	Parallel int
+	// Timeout bounds all of one node's collection, streaming included
+	// (the keep-alives end a dead connection, not a command that hangs
+	// on the node, e.g. on a stale mount); zero is DefaultTimeout.
+	Timeout time.Duration
 }
+
+// DefaultTimeout is Options.Timeout's default: a node's collection,
+// streaming a 100 MB etcdpki over a slow link included.
+const DefaultTimeout = 5 * time.Minute
 
 // maxStderr is how much of ssh's stderr is kept: its tail, where ssh's
 // own error and the remote command's last words are.
@@ -120,6 +129,12 @@ func Collect(ctx context.Context, targets []Target, opts Options) ([][]*member.M
 // ssh's stdout, at most as large as a bundle file may be
 // (layout.MaxFileSize). The error is a *[NodeError].
 func Fetch(ctx context.Context, t Target, opts Options) (*member.Bundle, error) {
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	if opts.Command != "" {
 		return opts.run(ctx, t, opts.Command, nil).bundle(modeCommand)
 	}
@@ -164,8 +179,9 @@ type result struct {
 	err      error
 	stdout   []byte
 	overflow bool
-	stderr   string   // the tail, for people
-	uname    []string // a node without etcdpki: its uname -s and -m
+	stderr   string        // the tail, for people
+	uname    []string      // a node without etcdpki: its uname -s and -m
+	limit    time.Duration // Options.Timeout, for its error
 }
 
 // run runs line on t's node with stdin (nil for none).
@@ -185,7 +201,13 @@ func (o Options) run(ctx context.Context, t Target, line string, stdin *os.File)
 	// ControlMaster it forked) must not hold Wait up once ssh exits.
 	cmd.WaitDelay = 5 * time.Second
 	err := cmd.Run()
-	r := &result{url: t.URL, exit: -1, stdout: stdout.buf.Bytes(), overflow: stdout.over}
+	if stdout.over {
+		// OpenSSH drops the rest of the output once stdout refuses it
+		// and exits 0 (OpenSSH 9.2): cmd.Run's error is the copy's, and
+		// the overflow says what happened.
+		err = nil
+	}
+	r := &result{url: t.URL, exit: -1, stdout: stdout.buf.Bytes(), overflow: stdout.over, limit: cmp.Or(o.Timeout, DefaultTimeout)}
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
@@ -255,11 +277,14 @@ func (r *result) bundle(m mode) (*member.Bundle, error) {
 	}
 	what := map[mode]string{modeInstalled: "collect", modeStreamed: "collect (etcdpki streamed to the node)", modeCommand: "the remote command"}[m]
 	switch {
+	case r.overflow:
+		// Checked first: ssh exits 255, 0 or by SIGPIPE once stdout
+		// refuses it.
+		return fail(fmt.Errorf("%w: it wrote more than %d bytes to stdout, more than a bundle may be", ErrNoBundle, readfile.MaxSize))
+	case r.err != nil && errors.Is(r.err, context.DeadlineExceeded):
+		return fail(fmt.Errorf("no bundle within %s (--ssh-timeout): ssh or the command hangs on the node", r.limit))
 	case r.err != nil:
 		return fail(fmt.Errorf("running ssh: %w", r.err))
-	case r.overflow:
-		// Checked first: ssh exits 255 once the pipe is closed on it.
-		return fail(fmt.Errorf("%w: it wrote more than %d bytes to stdout, more than a bundle may be", ErrNoBundle, readfile.MaxSize))
 	case r.exit == -1:
 		return fail(errors.New("ssh did not exit by itself (killed by a signal)"))
 	case r.exit == 255 && r.stderr != "":

@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +22,7 @@ type remoteFlags struct {
 	command    string
 	sudo       bool
 	noStream   bool
+	timeout    time.Duration
 	registered bool
 }
 
@@ -45,6 +49,7 @@ func (r *remoteFlags) register(cmd *cobra.Command) {
 	f.StringVar(&r.command, "remote-command", "", "`CMD` that the node's shell runs instead of etcdpki collect, writing a bundle to stdout, e.g. 'sudo /opt/bin/etcdpki collect --local'")
 	f.BoolVar(&r.sudo, "sudo", false, "run collect on ssh:// nodes as root, with sudo -n (never asks for a password)")
 	f.BoolVar(&r.noStream, "no-stream", false, "fail an ssh:// node without etcdpki instead of streaming this etcdpki to it")
+	f.DurationVar(&r.timeout, "ssh-timeout", remote.DefaultTimeout, "how long one ssh:// node's collection may take, streaming included")
 }
 
 // collect reads the ssh:// arguments among args, all at once; the result
@@ -79,8 +84,12 @@ func (r *remoteFlags) collect(args []string, layout string) (map[int][]*member.M
 	if ssh == "" {
 		ssh = os.Getenv(sshEnv)
 	}
-	ms, err := remote.Collect(context.Background(), targets, remote.Options{
-		SSH: ssh, Config: r.config, SSHOptions: r.options, Command: r.command, Sudo: r.sudo, Layout: layout, NoStream: r.noStream,
+	// Ctrl-C ends every ssh at once (they are told by the terminal too,
+	// but not by a kill of this process alone).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ms, err := remote.Collect(ctx, targets, remote.Options{
+		SSH: ssh, Config: r.config, SSHOptions: r.options, Command: r.command, Sudo: r.sudo, Layout: layout, NoStream: r.noStream, Timeout: r.timeout,
 	})
 	if err != nil {
 		return nil, err

@@ -112,7 +112,8 @@ func sameJSON(t *testing.T, what, a, b string) {
 //     binary it cannot run;
 //   - --remote-command runs instead of collect (here reading $TREE);
 //   - a stopped sshd, a tree that is not there, a remote command that
-//     is not found or prints no bundle: exit 2, no report, and each
+//     is not found, prints no bundle, prints too much, or hangs past
+//     --ssh-timeout: exit 2, no report, and each
 //     failed node named with why (ssh's exit status, the node's stderr).
 func TestSSH(t *testing.T) {
 	fleet := sshtest.New(t)
@@ -251,6 +252,14 @@ func TestSSH(t *testing.T) {
 		}, {
 			args: []string{"--remote-command", "echo hello", clean.nodes[0].URL("")},
 			want: []string{clean.nodes[0].URL("") + ": the node sent no etcdpki bundle: stdout is no JSON", `starts "hello\n"`},
+		}, {
+			// Real ssh, unlike a pipe, takes a stdout that refuses more
+			// quietly and exits 0.
+			args: []string{"--remote-command", "yes", clean.nodes[0].URL("")},
+			want: []string{clean.nodes[0].URL("") + ": the node sent no etcdpki bundle: it wrote more than 1048576 bytes to stdout"},
+		}, {
+			args: []string{"--ssh-timeout", "1s", "--remote-command", "sleep 30", clean.nodes[0].URL("")},
+			want: []string{clean.nodes[0].URL("") + ": no bundle within 1s (--ssh-timeout): ssh or the command hangs on the node"},
 		}} {
 			out, stderr, code := runBin(t, bin, append(append([]string{"check"}, ssh...), c.args...)...)
 			if code != 2 || out != "" {
