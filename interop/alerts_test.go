@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"maps"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -57,18 +59,29 @@ func TestAlertExpressions(t *testing.T) {
 	t.Run("dashboard", func(t *testing.T) { checkDashboard(t, scrape, target) })
 }
 
-// liveExporterScrape runs the exporter once over a one-member cluster of
-// init's PKI, running, with the probe on and a 20-year warning window
-// (every certificate is then a VALID-EXPIRING finding).
+// liveExporterScrape runs cp1's exporter once over a two-member cluster
+// of init's PKI, running, with the probe on, cp2's bundle (etcdpki
+// collect) served as its peer's, and a 20-year warning window (every
+// certificate is then a VALID-EXPIRING finding).
 func liveExporterScrape(t *testing.T) *exporterScrape {
 	t.Helper()
-	p := initPKI(t, pkiOptions{members: 1})
+	p := initPKI(t, pkiOptions{members: 2})
 	writeManifests(t, p)
 	c := startCluster(t, p, "3.6")
 	c.waitHealthy(t, 60*time.Second)
+	bundle, code, stderr := runCode(t, "collect", p.tree("cp2"))
+	if code != 0 {
+		t.Fatalf("etcdpki collect: exit %d\n%s", code, stderr)
+	}
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(bundle))
+	}))
+	t.Cleanup(peer.Close)
 	s := exporterOnce(t, "exporter", "--warn-within", "20y", "--probe", "--timeout", "5s", "--endpoints", p.endpoints(),
-		"--cacert", p.file("cp1", kubeadmCA), "--cert", p.file("cp1", kubeadmHealthCert), "--key", p.file("cp1", kubeadmHealthKey), p.tree("cp1"))
-	for _, name := range []string{"x509_cert_not_after", "etcdpki_findings", "etcdpki_probe_success", "etcdpki_probe_endpoint_reachable"} {
+		"--cacert", p.file("cp1", kubeadmCA), "--cert", p.file("cp1", kubeadmHealthCert), "--key", p.file("cp1", kubeadmHealthKey),
+		"--peers", peer.URL, p.tree("cp1"))
+	for _, name := range []string{"x509_cert_not_after", "etcdpki_findings", "etcdpki_probe_success", "etcdpki_probe_endpoint_reachable", "etcdpki_peer_bundle_fresh"} {
 		if s.families[name] == nil {
 			t.Fatalf("the exporter printed no %s: the comparison below would be vacuous", name)
 		}
