@@ -1,7 +1,6 @@
 package audit_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -75,11 +74,7 @@ func BenchmarkCheck(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		bn, err := member.NewBundle(ms, c.Now)
-		if err != nil {
-			b.Fatal(err)
-		}
-		data, err := json.Marshal(bn)
+		data, err := member.EncodeBundle(ms, c.Now)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -114,11 +109,7 @@ func BenchmarkCollect(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		bn, err := member.NewBundle(ms, c.Now)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := json.MarshalIndent(bn, "", "  "); err != nil {
+		if _, err := member.EncodeBundle(ms, c.Now); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"os"
 	"path/filepath"
@@ -32,11 +31,7 @@ func collect(t *testing.T, dirs []string) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := member.NewBundle(ms, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := json.Marshal(b)
+		data, err := member.EncodeBundle(ms, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

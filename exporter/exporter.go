@@ -13,7 +13,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -231,9 +230,8 @@ func (e *Exporter) Scan(ctx context.Context) error {
 	s.seen = all
 	// The node's bundle, as etcdpki collect writes it: public facts only,
 	// for an exporter elsewhere to judge the cluster across nodes.
-	if b, err := member.NewBundle(members, start); err != nil {
-		errs = append(errs, fmt.Errorf("bundle: %w", err))
-	} else if s.bundle, err = json.MarshalIndent(b, "", "  "); err != nil {
+	var err error
+	if s.bundle, err = member.EncodeBundle(members, start); err != nil {
 		errs = append(errs, fmt.Errorf("bundle: %w", err))
 	}
 	s.err = errors.Join(errs...)

@@ -193,6 +193,21 @@ func NewBundle(members []*Member, now time.Time) (*Bundle, error) {
 	return b, nil
 }
 
+// EncodeBundle records members' public facts (NewBundle) as the JSON
+// etcdpki collect writes and an exporter serves at /bundle: indented, one
+// trailing newline. It returns NewBundle's errors.
+func EncodeBundle(members []*Member, now time.Time) ([]byte, error) {
+	b, err := NewBundle(members, now)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.MarshalIndent(b, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
+}
+
 func bundleFile(f *File) (BundleFile, error) {
 	bf := BundleFile{Kind: f.Kind, CertPath: f.CertPath, KeyPath: f.KeyPath, NodeCertPath: f.NodeCertPath, NodeKeyPath: f.NodeKeyPath,
 		CertMode: f.CertMode, KeyMode: f.KeyMode, CertOwner: f.CertOwner, KeyOwner: f.KeyOwner,

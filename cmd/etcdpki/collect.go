@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,22 +48,16 @@ check, expiry and graph run it on each node over ssh (ssh://HOST members).`,
 			if err != nil {
 				return err
 			}
-			b, err := member.NewBundle(members, time.Now())
+			data, err := member.EncodeBundle(members, time.Now())
 			if err != nil {
 				return err
 			}
-			var buf bytes.Buffer
-			enc := json.NewEncoder(&buf)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(b); err != nil {
-				return err
-			}
 			if out == "" || out == "-" {
-				_, err := cmd.OutOrStdout().Write(buf.Bytes())
+				_, err := cmd.OutOrStdout().Write(data)
 				return err
 			}
 			// Public facts only: readable by the operator who collects.
-			return layout.WriteFile(out, buf.Bytes(), 0o644)
+			return layout.WriteFile(out, data, 0o644)
 		},
 	}
 	f := cmd.Flags()
