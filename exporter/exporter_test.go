@@ -861,3 +861,40 @@ func TestPeersOnceKnowsItself(t *testing.T) {
 		t.Errorf("%v members, want 2 (cp1 once)", v)
 	}
 }
+
+// TestPeerAnswersBadly: a peer whose answer is not a bundle (too large,
+// an HTML page, an error status) is a scan error that says which peer
+// and what it answered, and no verdict.
+func TestPeerAnswersBadly(t *testing.T) {
+	c := testca.New(t, testca.Options{Manifests: true})
+	for _, p := range []struct {
+		name    string
+		handler http.HandlerFunc
+		want    string
+	}{
+		{"too large", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(bytes.Repeat([]byte(" "), 2<<20))
+		}, "the bundle is larger than 1048576 bytes"},
+		{"a page", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = io.WriteString(w, "<html></html>")
+		}, "answered text/html, not a bundle: is this an etcdpki exporter's /bundle?"},
+		{"an error", func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "no scan yet", http.StatusServiceUnavailable)
+		}, "answered 503 Service Unavailable: no scan yet"},
+	} {
+		t.Run(p.name, func(t *testing.T) {
+			ts := httptest.NewServer(p.handler)
+			defer ts.Close()
+			e := exporter.New(exporter.Options{Dirs: []string{c.MemberDir("cp1")}, Peers: []string{ts.URL + "/bundle"}, Now: func() time.Time { return c.Now }})
+			err := e.Scan(t.Context())
+			if want := "peer " + ts.URL + "/bundle: " + p.want; err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("scan error %v, want %q", err, want)
+			}
+			if v := value(t, gather(t, e), "etcdpki_check_cluster_forms", nil); v != 0 {
+				t.Errorf("cluster_forms %v, want 0", v)
+			}
+		})
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/etcdpki/etcdpki/audit"
 	"github.com/etcdpki/etcdpki/exporter"
 	"github.com/etcdpki/etcdpki/internal/testca"
+	"github.com/etcdpki/etcdpki/layout"
 	"github.com/etcdpki/etcdpki/pki"
 )
 
@@ -180,4 +181,31 @@ func get(t *testing.T, url string) string {
 		t.Fatalf("GET %s: %s %v", url, resp.Status, err)
 	}
 	return string(body)
+}
+
+// TestPageExpiryColours: the expiry table is amber for a certificate
+// that expires within 30 days and red within 7, as the deployed alerts
+// are; the CA, ten years off, is neither.
+func TestPageExpiryColours(t *testing.T) {
+	c := testca.New(t, testca.Options{Manifests: true})
+	leaf, err := layout.ReadCert(c.CertPath("cp1", pki.KindServer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile(`<tr class="([a-z]*)"><td>cp1</td><td>etcd-server</td>`)
+	ca := regexp.MustCompile(`<tr class="([a-z]*)"><td>etcd-ca</td>`)
+	for _, w := range []struct {
+		left  time.Duration
+		class string
+	}{{60 * 24 * time.Hour, ""}, {20 * 24 * time.Hour, "warn"}, {3 * 24 * time.Hour, "bad"}, {-time.Hour, "bad"}} {
+		now := leaf.NotAfter.Add(-w.left)
+		e := exporter.New(exporter.Options{Dirs: []string{c.MemberDir("cp1")}, Now: func() time.Time { return now }})
+		body := get(t, serve(t, e, time.Hour)+"/")
+		if m := row.FindStringSubmatch(body); m == nil || m[1] != w.class {
+			t.Errorf("%s left: the server certificate's row %q, want class %q", w.left, m, w.class)
+		}
+		if m := ca.FindStringSubmatch(body); m == nil || m[1] != "" {
+			t.Errorf("%s left: the CA's row %q, want no class", w.left, m)
+		}
+	}
 }
